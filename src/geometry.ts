@@ -1,0 +1,215 @@
+/**
+ * Sliding-window geometry of a convolutional stack, in plain TypeScript (no tfjs), so it can be
+ * checked exhaustively against brute force.
+ *
+ * A stack of convolutions and poolings run on a whole image computes the same numbers as the stack
+ * run on every window of the image (OverFeat; C4W3L04). The stack alone fixes those windows:
+ *
+ * - size = receptive field: `1 + Σ (kₗ − 1) · Jₗ₋₁`,
+ * - stride = product of strides: `J = Π sₗ`,
+ * - offset = where window 0 starts: `−Σ pₗ · Jₗ₋₁` (negative with padding),
+ *
+ * with `Jₗ = s₁ · … · sₗ` (J₀ = 1). Window `i` along one axis covers input pixels
+ * `[offset + i·stride, offset + i·stride + size)`; the number of windows is the output size,
+ * propagated layer by layer with `n ← ⌊(n + 2p − k) / s⌋ + 1`.
+ *
+ * @module
+ */
+
+/** One layer of a convolutional stack. Kernels are square; the same rule applies on both axes. */
+export type LayerSpec =
+  | {
+    /** A convolution (or a fully connected layer turned into one). */
+    kind: "conv";
+    /** Kernel side, a positive integer. */
+    kernel: number;
+    /** Step between kernel positions; default 1. */
+    stride?: number;
+    /** Zero padding on each side; default 0. */
+    padding?: number;
+  }
+  | {
+    /** A pooling layer (max or average: the geometry is the same). */
+    kind: "pool";
+    /** Pool side, a positive integer. */
+    kernel: number;
+    /** Step between pool positions; default = kernel. */
+    stride?: number;
+  };
+
+/** Where the windows of a stack lie along one axis, in input pixels. */
+export interface WindowGeometry {
+  /** Window side: the receptive field of one output cell. */
+  size: number;
+  /** Distance between the starts of neighbouring windows: the product of all strides. */
+  stride: number;
+  /** Input coordinate where window 0 starts; negative when layers pad. */
+  offset: number;
+}
+
+/** A layer with its defaults filled in. */
+export interface ResolvedLayer {
+  kind: "conv" | "pool";
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+function checkInteger(value: unknown, min: number, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    const need = min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`;
+    throw new RangeError(`${what} must be ${need}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks one layer and fills in its defaults (conv stride 1, pool stride = kernel, padding 0).
+ *
+ * @example
+ * ```ts
+ * import { resolveLayer } from "./geometry.ts";
+ * console.log(resolveLayer({ kind: "pool", kernel: 2 })); // { kind: "pool", kernel: 2, stride: 2, padding: 0 }
+ * ```
+ */
+export function resolveLayer(layer: LayerSpec, index = 0): ResolvedLayer {
+  const where = `Layer ${index}`;
+  if (layer === null || typeof layer !== "object") {
+    throw new TypeError(`${where} must be an object like { kind: "conv", kernel: 3 }`);
+  }
+  if (layer.kind !== "conv" && layer.kind !== "pool") {
+    throw new TypeError(
+      `${where}: kind must be "conv" or "pool", got ${JSON.stringify((layer as { kind: unknown }).kind)}`,
+    );
+  }
+  const kernel = checkInteger(layer.kernel, 1, `${where} (${layer.kind}): kernel`);
+  const stride = checkInteger(
+    layer.stride ?? (layer.kind === "pool" ? kernel : 1),
+    1,
+    `${where} (${layer.kind}): stride`,
+  );
+  const padding = layer.kind === "conv"
+    ? checkInteger(layer.padding ?? 0, 0, `${where} (conv): padding`)
+    : 0;
+  if (layer.kind === "pool" && "padding" in layer && (layer as { padding?: number }).padding) {
+    throw new RangeError(`${where} (pool): pooling layers take no padding`);
+  }
+  return { kind: layer.kind, kernel, stride, padding };
+}
+
+/**
+ * Checks a whole stack and fills in defaults.
+ *
+ * @example
+ * ```ts
+ * import { resolveLayers } from "./geometry.ts";
+ * resolveLayers([{ kind: "conv", kernel: 5 }, { kind: "pool", kernel: 2 }]);
+ * ```
+ */
+export function resolveLayers(layers: readonly LayerSpec[]): ResolvedLayer[] {
+  if (!Array.isArray(layers) || layers.length === 0) {
+    throw new TypeError("layers must be a non-empty array of LayerSpec");
+  }
+  return layers.map((layer, i) => resolveLayer(layer, i));
+}
+
+/**
+ * Window size (receptive field), stride (product of strides) and offset (start of window 0) of a
+ * stack, in input pixels along one axis.
+ *
+ * @example
+ * ```ts
+ * import { windowGeometry } from "./geometry.ts";
+ * // Andrew's C4W3 network: conv 5×5, max-pool 2, then FC layers as 5×5 and 1×1 convolutions.
+ * const g = windowGeometry([
+ *   { kind: "conv", kernel: 5 },
+ *   { kind: "pool", kernel: 2 },
+ *   { kind: "conv", kernel: 5 },
+ *   { kind: "conv", kernel: 1 },
+ *   { kind: "conv", kernel: 1 },
+ * ]);
+ * console.log(g); // { size: 14, stride: 2, offset: 0 }
+ * ```
+ */
+export function windowGeometry(layers: readonly LayerSpec[]): WindowGeometry {
+  let size = 1;
+  let stride = 1;
+  let offset = 0;
+  for (const layer of resolveLayers(layers)) {
+    size += (layer.kernel - 1) * stride;
+    offset -= layer.padding * stride;
+    stride *= layer.stride;
+  }
+  return { size, stride, offset };
+}
+
+/**
+ * Number of windows (output cells) along one axis for an input of `inputSize` pixels, propagated
+ * layer by layer with floor semantics; 0 when the input is too small for the stack.
+ *
+ * @example
+ * ```ts
+ * import { windowCount } from "./geometry.ts";
+ * const andrew = [
+ *   { kind: "conv", kernel: 5 }, { kind: "pool", kernel: 2 },
+ *   { kind: "conv", kernel: 5 }, { kind: "conv", kernel: 1 }, { kind: "conv", kernel: 1 },
+ * ] as const;
+ * console.log(windowCount([...andrew], 16), windowCount([...andrew], 28)); // 2 8
+ * ```
+ */
+export function windowCount(layers: readonly LayerSpec[], inputSize: number): number {
+  checkInteger(inputSize, 0, "inputSize");
+  let n = inputSize;
+  for (const layer of resolveLayers(layers)) {
+    const span = n + 2 * layer.padding - layer.kernel;
+    if (span < 0) return 0;
+    n = Math.floor(span / layer.stride) + 1;
+  }
+  return n;
+}
+
+/**
+ * `[start, end)` in input pixels of window `index` along one axis (may reach outside the image
+ * when the stack pads).
+ *
+ * @example
+ * ```ts
+ * import { windowSpan } from "./geometry.ts";
+ * console.log(windowSpan([{ kind: "conv", kernel: 3 }, { kind: "pool", kernel: 2 }], 3)); // [6, 10]
+ * ```
+ */
+export function windowSpan(layers: readonly LayerSpec[], index: number): [number, number] {
+  checkInteger(index, 0, "index");
+  const { size, stride, offset } = windowGeometry(layers);
+  const start = offset + index * stride;
+  return [start, start + size];
+}
+
+/** The window grid of a stack on an input of `height × width` pixels. */
+export interface WindowGrid extends WindowGeometry {
+  /** Windows along the height. */
+  rows: number;
+  /** Windows along the width. */
+  cols: number;
+}
+
+/**
+ * The full window grid (geometry plus rows and columns) of a stack on a `height × width` input.
+ *
+ * @example
+ * ```ts
+ * import { windowGrid } from "./geometry.ts";
+ * console.log(windowGrid([{ kind: "conv", kernel: 3 }], 8, 6)); // { size: 3, stride: 1, offset: 0, rows: 6, cols: 4 }
+ * ```
+ */
+export function windowGrid(
+  layers: readonly LayerSpec[],
+  height: number,
+  width: number = height,
+): WindowGrid {
+  return {
+    ...windowGeometry(layers),
+    rows: windowCount(layers, height),
+    cols: windowCount(layers, width),
+  };
+}
