@@ -79,7 +79,9 @@ export function resolveLayer(layer: LayerSpec, index = 0): ResolvedLayer {
   }
   if (layer.kind !== "conv" && layer.kind !== "pool") {
     throw new TypeError(
-      `${where}: kind must be "conv" or "pool", got ${JSON.stringify((layer as { kind: unknown }).kind)}`,
+      `${where}: kind must be "conv" or "pool", got ${
+        JSON.stringify((layer as { kind: unknown }).kind)
+      }`,
     );
   }
   const kernel = checkInteger(layer.kernel, 1, `${where} (${layer.kind}): kernel`);
