@@ -173,8 +173,8 @@ export function lineChartSpec(options: LineChartOptions): Record<string, unknown
  * });
  * ```
  */
-export function lineChart(options: LineChartOptions): Promise<Uint8Array> {
-  return vegaLitePng(lineChartSpec(options));
+export async function lineChart(options: LineChartOptions): Promise<Uint8Array> {
+  return await vegaLitePng(lineChartSpec(options));
 }
 
 /** One epoch of training, as the training loop records it. */
@@ -204,7 +204,7 @@ export interface EpochRecord {
  * ]);
  * ```
  */
-export function trainingCurves(records: readonly EpochRecord[]): Promise<Uint8Array> {
+export async function trainingCurves(records: readonly EpochRecord[]): Promise<Uint8Array> {
   if (!records.length) throw new RangeError("records must hold at least one epoch");
   const pick = (name: string, f: (r: EpochRecord) => number | undefined): Series => ({
     name,
@@ -244,7 +244,7 @@ export function trainingCurves(records: readonly EpochRecord[]): Promise<Uint8Ar
   const yScale = { domain: [0, 1] };
   const rightEncoding = right.encoding as Record<string, Record<string, unknown>>;
   rightEncoding.y.scale = yScale;
-  return vegaLitePng({
+  return await vegaLitePng({
     hconcat: [left, right],
     resolve: { scale: { color: "independent" } },
   });
@@ -272,12 +272,12 @@ export interface TimingRow {
  * ]);
  * ```
  */
-export function timingChart(
+export async function timingChart(
   rows: readonly TimingRow[],
   options: { title?: string; xLabel?: string } = {},
 ): Promise<Uint8Array> {
   const methods = [...new Set(rows.map((r) => r.method))];
-  return lineChart({
+  return await lineChart({
     title: options.title ?? "Sliding window: sequential vs convolutional",
     xLabel: options.xLabel ?? "input side (pixels, log scale)",
     yLabel: "time (ms, log scale)",

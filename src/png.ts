@@ -149,6 +149,9 @@ export async function decodePng(bytes: Uint8Array): Promise<DecodedImage> {
  * ```
  */
 export function pixelAt(image: DecodedImage, x: number, y: number): number[] {
+  if (!Number.isInteger(x) || !Number.isInteger(y)) {
+    throw new RangeError(`Pixel coordinates x, y must be integers, got (${x}, ${y})`);
+  }
   if (x < 0 || y < 0 || x >= image.width || y >= image.height) {
     throw new RangeError(
       `Pixel (${x}, ${y}) lies outside the ${image.width}×${image.height} image`,
