@@ -1,0 +1,171 @@
+/**
+ * Command-line plumbing shared by the tasks: one typed config with commented defaults,
+ * overridable by `--key=value` / `--key value`, `--help`, and errors as one line with the right
+ * exit code (2 for bad usage, 1 for bad input files, 130 for an interrupt).
+ *
+ * @module
+ */
+
+/** Bad command-line usage: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A flag's type, as written in its default value. */
+type FlagValue = number | string | boolean;
+
+/** One flag: its default, its help line, and an optional check of the parsed value. */
+export interface Flag<T extends FlagValue> {
+  /** Default value; its type decides how the flag is parsed. */
+  default: T;
+  /** One line for `--help`. */
+  help: string;
+  /** Allowed values of a string flag. */
+  choices?: readonly string[];
+  /** Returns an error text ("must be > 0") when the value is not allowed. */
+  check?: (value: T) => string | undefined;
+}
+
+/** A set of flags, by name in camelCase (`batchSize` is `--batch-size`). */
+export type FlagSpecs = Record<string, Flag<number> | Flag<string> | Flag<boolean>>;
+
+/** The parsed values of a set of flags. */
+export type FlagValues<S extends FlagSpecs> = { [K in keyof S]: S[K]["default"] };
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+/** A check: a positive integer. */
+export const positiveInt = (v: number): string | undefined =>
+  Number.isInteger(v) && v > 0 ? undefined : "must be a positive integer";
+/** A check: a number > 0. */
+export const positive = (v: number): string | undefined =>
+  v > 0 ? undefined : "must be greater than 0";
+/** A check: an integer ≥ 0. */
+export const nonNegativeInt = (v: number): string | undefined =>
+  Number.isInteger(v) && v >= 0 ? undefined : "must be a non-negative integer";
+
+/**
+ * The `--help` text of a task.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./cli.ts";
+ * console.log(helpText("deno task demo", "Does a thing.", { epochs: { default: 3, help: "Epochs" } }));
+ * ```
+ */
+export function helpText(usage: string, about: string, specs: FlagSpecs): string {
+  const lines = [`Usage: ${usage} [flags]`, "", about, "", "Flags:"];
+  const names = Object.keys(specs).map((k) => {
+    const spec = specs[k];
+    const arg = typeof spec.default === "boolean"
+      ? ""
+      : typeof spec.default === "number"
+      ? "=N"
+      : "=" + (spec.choices ? spec.choices.join("|") : "VALUE");
+    return `--${kebab(k)}${arg}`;
+  });
+  const width = Math.max(...names.map((n) => n.length), 6);
+  Object.keys(specs).forEach((k, i) => {
+    const spec = specs[k];
+    const def = spec.default === "" ? "" : ` (default: ${spec.default})`;
+    lines.push(`  ${names[i].padEnd(width)}  ${spec.help}${def}`);
+  });
+  lines.push(`  ${"--help".padEnd(width)}  Show this help`);
+  return lines.join("\n");
+}
+
+/**
+ * Parses `args` against `specs`; throws {@linkcode UsageError} with a one-line message naming the
+ * flag and what is allowed. Returns `null` when `--help` was asked for.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags, positiveInt } from "./cli.ts";
+ * const flags = parseFlags(["--epochs=4", "--out", "runs/a"], {
+ *   epochs: { default: 3, help: "Epochs", check: positiveInt },
+ *   out: { default: "runs/latest", help: "Output folder" },
+ * });
+ * console.log(flags); // { epochs: 4, out: "runs/a" }
+ * ```
+ */
+export function parseFlags<S extends FlagSpecs>(
+  args: readonly string[],
+  specs: S,
+): FlagValues<S> | null {
+  const byFlag = new Map(Object.keys(specs).map((k) => [kebab(k), k]));
+  const values: Record<string, FlagValue> = {};
+  for (const k of Object.keys(specs)) values[k] = specs[k].default;
+  const known = () => [...byFlag.keys()].map((f) => "--" + f).join(", ");
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") return null;
+    if (!arg.startsWith("--")) {
+      throw new UsageError(
+        `Unexpected argument "${arg}"; flags look like --name=value (see --help)`,
+      );
+    }
+    const eq = arg.indexOf("=");
+    let name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    let negated = false;
+    if (!byFlag.has(name) && name.startsWith("no-") && byFlag.has(name.slice(3))) {
+      name = name.slice(3);
+      negated = true;
+    }
+    const key = byFlag.get(name);
+    if (!key) throw new UsageError(`Unknown flag --${name}; known flags: ${known()}`);
+    const spec = specs[key];
+    let text: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (typeof spec.default === "boolean") {
+      if (text === undefined) values[key] = !negated;
+      else if (text === "true" || text === "false") values[key] = text === "true";
+      else throw new UsageError(`--${name} takes no value or true/false, got "${text}"`);
+      continue;
+    }
+    if (text === undefined) {
+      text = args[i + 1];
+      if (text === undefined || text.startsWith("--")) {
+        throw new UsageError(`--${name} needs a value (default: ${spec.default})`);
+      }
+      i++;
+    }
+    let value: FlagValue;
+    if (typeof spec.default === "number") {
+      value = text.trim() === "" ? NaN : Number(text);
+      if (!Number.isFinite(value)) {
+        throw new UsageError(`--${name} must be a number, got "${text}"`);
+      }
+    } else {
+      value = text;
+      if (spec.choices && !spec.choices.includes(text)) {
+        throw new UsageError(`--${name} must be one of ${spec.choices.join(", ")}; got "${text}"`);
+      }
+    }
+    const problem = spec.check?.(value as never);
+    if (problem) throw new UsageError(`--${name} ${problem}, got ${text}`);
+    values[key] = value;
+  }
+  return values as FlagValues<S>;
+}
+
+/**
+ * Runs a task's main function: prints any error as one line on stderr (no stack trace unless
+ * `SLIDEWIN_DEBUG=1`) and exits 2 for usage errors, 1 for anything else.
+ *
+ * @example
+ * ```ts
+ * import { runMain } from "./cli.ts";
+ * if (import.meta.main) await runMain(async () => console.log("hello"));
+ * ```
+ */
+export async function runMain(main: () => Promise<number | void>): Promise<never> {
+  let code = 0;
+  try {
+    code = (await main()) ?? 0;
+  } catch (error) {
+    const e = error as Error;
+    if (Deno.env.get("SLIDEWIN_DEBUG") === "1") console.error(e?.stack ?? e);
+    else console.error(`error: ${String(e?.message ?? e).split("\n")[0]}`);
+    code = e instanceof UsageError ? 2 : 1;
+  }
+  Deno.exit(code);
+}
