@@ -15,6 +15,7 @@
  * @module
  */
 import type { tf } from "./deps.ts";
+import { iou as boxIou } from "./metrics.ts";
 import { canvasKit, typeface } from "./png.ts";
 import type { Canvas, CanvasKit, Font, Paint, Surface } from "./png.ts";
 
@@ -112,17 +113,6 @@ export interface PredictionsOptions extends LayoutOptions {
   header?: string;
   /** IoU under which a prediction with the right label still counts as wrong; default 0.5. */
   hitIou?: number;
-}
-
-function boxIou(a: ArrayLike<number>, b: ArrayLike<number>, i: number): number {
-  const o = 4 * i;
-  const h = Math.min(a[o + 1], b[o + 1]) - Math.max(a[o], b[o]);
-  const w = Math.min(a[o + 3], b[o + 3]) - Math.max(a[o + 2], b[o + 2]);
-  const inter = Math.max(0, h) * Math.max(0, w);
-  const area = (t: ArrayLike<number>) =>
-    Math.max(0, t[o + 1] - t[o]) * Math.max(0, t[o + 3] - t[o + 2]);
-  const union = area(a) + area(b) - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 async function pixelsOf(
@@ -394,10 +384,12 @@ export async function renderPredictions(options: PredictionsOptions): Promise<Ui
       );
       image.delete();
       const box = (src: ArrayLike<number>) => Array.from({ length: 4 }, (_, k) => src[4 * i + k]);
+      const trueBox = box(options.trueBoxes);
+      const predBox = box(options.predBoxes);
       const at = { x0: x, y0: y, scale, h, w };
-      drawBox(canvas, ck, green, box(options.trueBoxes), { ...at, outside: true });
-      drawBox(canvas, ck, red, box(options.predBoxes), { ...at, outside: false });
-      const iou = options.ious ? options.ious[i] : boxIou(options.trueBoxes, options.predBoxes, i);
+      drawBox(canvas, ck, green, trueBox, { ...at, outside: true });
+      drawBox(canvas, ck, red, predBox, { ...at, outside: false });
+      const iou = options.ious ? options.ious[i] : boxIou(trueBox, predBox);
       const ok = options.trueLabels[i] === options.predLabels[i] && iou >= hitIou;
       if (!ok) wrong++;
       const title = `true ${options.trueLabels[i]} · pred ${options.predLabels[i]} · IoU ${
@@ -509,7 +501,7 @@ export interface WindowMapLayout {
  * ```ts
  * import { windowMapLayout } from "./draw.ts";
  * const grid = { size: 28, stride: 4, offset: 0, rows: 10, cols: 10 };
- * console.log(windowMapLayout(grid, { h: 64, w: 64, scale: 6 }).scene); // { x: 16, y: 66 }
+ * console.log(windowMapLayout(grid, { h: 64, w: 64, scale: 6 }).scene); // { x: 16, y: 70 }
  * ```
  */
 export function windowMapLayout(
@@ -528,7 +520,7 @@ export function windowMapLayout(
   const colorbar = 70;
   return {
     width: mapX + cell * grid.cols + colorbar + MARGIN,
-    height: top + Math.max(panelH, cell * grid.rows) + MARGIN + 8,
+    height: top + Math.max(panelH, cell * grid.rows) + MARGIN + 22,
     scene: { x: MARGIN - lo * scale, y: top - lo * scale },
     map: { x: mapX, y: top, cell },
     span: { lo, hiY, hiX },
@@ -709,6 +701,25 @@ export async function renderWindowMap(options: WindowMapOptions): Promise<Uint8A
     if (options.box) {
       drawBox(canvas, ck, paint(PRED_COLOR), Array.from(options.box), { ...at, outside: false });
     }
+    drawTextFit(
+      canvas,
+      ck,
+      `objectness map: ${grid.rows} rows × ${grid.cols} cols, one cell per window`,
+      {
+        x: map.x,
+        y: map.y + grid.rows * map.cell + 16,
+        maxWidth: grid.cols * map.cell + 60,
+        font: smallFont,
+        color: [70, 70, 70],
+      },
+    );
+    drawTextFit(canvas, ck, span.lo < 0 ? "scene (grey: padding outside it)" : "scene", {
+      x: scene.x + span.lo * scale,
+      y: scene.y + span.hiY * scale + 16,
+      maxWidth: (span.hiX - span.lo) * scale,
+      font: smallFont,
+      color: [70, 70, 70],
+    });
     // Colour bar with ticks 0, 0.5, 1.
     const barX = map.x + grid.cols * map.cell + 14;
     const barH = grid.rows * map.cell;
