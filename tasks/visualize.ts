@@ -1,0 +1,167 @@
+/**
+ * `deno task visualize` — part 2, step 6 of the assignment: the 30 test scenes in a 6 × 5 grid with
+ * the true box (green) and the predicted box (red), or with `--windows` one scene with its sliding
+ * windows and their objectness.
+ *
+ * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
+ */
+import { type BackendName, useBackend } from "../src/backend.ts";
+import {
+  helpText,
+  nonNegativeInt,
+  parseFlags,
+  positiveInt,
+  runMain,
+  UsageError,
+} from "../src/cli.ts";
+import { tf } from "../src/deps.ts";
+import { renderPredictions, renderWindowMap } from "../src/draw.ts";
+import { writeFileAtomic } from "../src/io.ts";
+import { iou, localizationMetrics } from "../src/metrics.ts";
+import { loadMnist } from "../src/mnist.ts";
+import { buildModel, type Model } from "../src/model.ts";
+import { predict } from "../src/predict.ts";
+import { makeScenes } from "../src/scenes.ts";
+
+const FLAGS = {
+  /** Folder of the trained model. */
+  model: {
+    default: "runs/latest",
+    help: "Folder of the trained model (deno task train writes it)",
+  },
+  /** Output PNG; default `<model>/predictions.png` or `<model>/windows.png`. */
+  out: { default: "", help: "Output PNG (default: <model>/predictions.png or windows.png)" },
+  /** Seed choosing the 30 test digits and their scenes. */
+  seed: { default: 0, help: "Seed of the test digits and scenes", check: nonNegativeInt },
+  /** Draw one scene's window map instead of the prediction grid. */
+  windows: { default: false, help: "Draw one scene's sliding windows and objectness instead" },
+  /** Which of the test scenes the window map shows. */
+  index: { default: 0, help: "Test scene shown by --windows (0-29)", check: nonNegativeInt },
+  /** Scenes per row of the grid. */
+  cols: { default: 5, help: "Scenes per row of the grid", check: positiveInt },
+  /** Upscaling of each scene (nearest neighbour). */
+  scale: { default: 4, help: "Upscaling of each scene (≥ 4 for the grid)", check: positiveInt },
+  /** Use a freshly initialised model (to try the pictures without training). */
+  untrained: { default: false, help: "Use an untrained model (to try the pictures)" },
+  /** tfjs backend. */
+  backend: {
+    default: "wasm",
+    help: "tfjs backend",
+    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
+  },
+};
+
+const TEST_COUNT = 30;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads the model of `dir` through src/checkpoint.ts; null when the folder holds none. */
+async function openModel(dir: string): Promise<Model | null> {
+  if (!(await exists(dir))) return null;
+  const checkpoint = await import(new URL("../src/checkpoint.ts", import.meta.url).href) as {
+    loadModel(dir: string): Promise<Model | { model: Model }>;
+  };
+  try {
+    const loaded = await checkpoint.loadModel(dir);
+    return "model" in loaded ? loaded.model : loaded;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+const pct = (v: number) => v.toFixed(3);
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const flags = parseFlags(Deno.args, FLAGS);
+    if (!flags) {
+      console.log(helpText(
+        "deno task visualize",
+        "Draws the 30 test scenes with true (green) and predicted (red) boxes, or with --windows " +
+          "one scene's sliding windows.",
+        FLAGS,
+      ));
+      return 0;
+    }
+    if (flags.index >= TEST_COUNT) {
+      throw new UsageError(
+        `--index must be below ${TEST_COUNT} (the test scenes), got ${flags.index}`,
+      );
+    }
+    await useBackend(flags.backend as BackendName);
+    const model = flags.untrained
+      ? buildModel(undefined, { seed: flags.seed })
+      : await openModel(flags.model);
+    if (!model) {
+      console.error(
+        `No trained model in ${flags.model}: train one with \`deno task train\` (or pass --model DIR, or --untrained)`,
+      );
+      return 1;
+    }
+    const mnist = await loadMnist({ seed: flags.seed, testCount: TEST_COUNT });
+    const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
+    try {
+      const p = await predict(model, scenes.images);
+      const name = flags.untrained ? "untrained model" : `model ${flags.model}`;
+      let png: Uint8Array;
+      let out = flags.out;
+      if (!flags.windows) {
+        const m = localizationMetrics(p, scenes);
+        png = await renderPredictions({
+          images: scenes.images,
+          trueBoxes: scenes.boxes,
+          predBoxes: p.boxes,
+          trueLabels: scenes.labels,
+          predLabels: p.labels,
+          cols: flags.cols,
+          scale: flags.scale,
+          header: `${name} · ${TEST_COUNT} test scenes (seed ${flags.seed}): accuracy ${
+            pct(m.accuracy)
+          } · mean IoU ${pct(m.meanIou)} · hit rate ${pct(m.hitRate)}`,
+        });
+        out ||= `${flags.model}/predictions.png`;
+      } else {
+        const i = flags.index;
+        const [, h, w] = scenes.images.shape;
+        const grid = model.grid(h, w);
+        const objectness = tf.tidy(() => {
+          const one = tf.slice(scenes.images, [i, 0, 0, 0], [1, -1, -1, -1]);
+          return tf.sigmoid(tf.slice(model.apply(one), [0, 0, 0, 0], [1, -1, -1, 1]));
+        });
+        const image = tf.slice(scenes.images, [i, 0, 0, 0], [1, -1, -1, -1]);
+        const box = p.boxes.slice(4 * i, 4 * i + 4);
+        const trueBox = scenes.boxes.slice(4 * i, 4 * i + 4);
+        const chosen = { row: Math.floor(p.windows[i] / grid.cols), col: p.windows[i] % grid.cols };
+        png = await renderWindowMap({
+          image,
+          objectness: (await objectness.data()) as Float32Array,
+          grid,
+          chosen,
+          box,
+          trueBox,
+          scale: Math.max(flags.scale, 6),
+          title: `${name} · test scene ${i}: true ${scenes.labels[i]}, pred ${p.labels[i]}, IoU ${
+            iou(box, trueBox).toFixed(2)
+          } · ${grid.rows}×${grid.cols} windows of ${grid.size} px, stride ${grid.stride}`,
+        });
+        image.dispose();
+        objectness.dispose();
+        out ||= `${flags.model}/windows.png`;
+      }
+      await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
+      await writeFileAtomic(out, png);
+      console.log(`Wrote ${out}`);
+    } finally {
+      scenes.images.dispose();
+      model.dispose();
+    }
+  });
+}
