@@ -118,7 +118,16 @@ export interface LineChartOptions {
   height?: number;
 }
 
-/** The Vega-Lite spec of a line chart (for callers that want to adjust it before rendering). */
+/**
+ * The Vega-Lite spec of a line chart (for callers that want to adjust it before rendering).
+ *
+ * @example
+ * ```ts
+ * import { lineChartSpec, vegaLitePng } from "./charts.ts";
+ * const spec = lineChartSpec({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "a", points: [[1, 2]] }] });
+ * const png = await vegaLitePng({ ...spec, width: 200 });
+ * ```
+ */
 export function lineChartSpec(options: LineChartOptions): Record<string, unknown> {
   if (!options.series.length) throw new RangeError("series must hold at least one line");
   const values = options.series.flatMap((s) =>

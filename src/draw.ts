@@ -30,7 +30,16 @@ const TITLE_BAND = 24;
 const HEADER_BAND = 30;
 const LEGEND_BAND = 24;
 
-/** Stroke width in picture pixels of the boxes drawn at a given upscaling factor. */
+/**
+ * Stroke width in picture pixels of the boxes drawn at a given upscaling factor: half a scene
+ * pixel, at least 1.
+ *
+ * @example
+ * ```ts
+ * import { strokeWidth } from "./draw.ts";
+ * console.log(strokeWidth(4), strokeWidth(1)); // 2 1
+ * ```
+ */
 export function strokeWidth(scale: number): number {
   return Math.max(1, Math.round(scale / 2));
 }
