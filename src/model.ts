@@ -47,7 +47,10 @@ export const DEFAULT_ARCH: readonly ArchLayer[] = Object.freeze([
 export interface Model {
   /** The architecture it was built from. */
   readonly arch: readonly ArchLayer[];
-  /** Trainable variables by name (`conv0/kernel`, `conv0/bias`, …), in layer order. */
+  /**
+   * Trainable variables by our name (`conv0/kernel`, `conv0/bias`, …), in layer order. Their tfjs
+   * names (`variable.name`) are engine-unique and differ.
+   */
   readonly variables: Map<string, tf.Variable>;
   /** Window size, stride and offset in input pixels. */
   readonly geometry: WindowGeometry;
@@ -145,7 +148,8 @@ export function buildModel(
       const std = name === lastConv ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn);
       for (let i = 0; i < size; i++) values[i] = normal(rng) * std;
     }
-    variables.set(name, tf.variable(tf.tensor(values, shape), true, name));
+    // tfjs variable names are global to the engine: let it pick unique ones (the map holds ours).
+    variables.set(name, tf.variable(tf.tensor(values, shape), true));
   }
   return modelFromVariables(arch, variables, inputChannels);
 }
