@@ -72,21 +72,34 @@ function checkSource(source: SceneSource): void {
   }
 }
 
+// Ink boxes per source, computed on first use of each digit: [top, last, left, right] rows and
+// columns (index coordinates), −1 = not computed yet.
+const inkCache = new WeakMap<Uint8Array, Int16Array>();
+
 /** Ink box of digit `index` in index coordinates: first/last ink row and column. */
-function inkBox(source: SceneSource, index: number): [number, number, number, number] {
-  const digit = source.images.subarray(index * DIGIT_PIXELS, (index + 1) * DIGIT_PIXELS);
-  let top = DIGIT_SIDE, last = -1, left = DIGIT_SIDE, right = -1;
-  for (let r = 0; r < DIGIT_SIDE; r++) {
-    const row = digit.subarray(r * DIGIT_SIDE, (r + 1) * DIGIT_SIDE);
-    const first = row.findIndex((v) => v > 0);
-    if (first < 0) continue;
-    top = Math.min(top, r);
-    last = r;
-    left = Math.min(left, first);
-    right = Math.max(right, row.findLastIndex((v) => v > 0));
+function inkBox(source: SceneSource, index: number, out: Int16Array): void {
+  let cache = inkCache.get(source.images);
+  if (!cache) {
+    cache = new Int16Array(source.count * 4).fill(-1);
+    inkCache.set(source.images, cache);
   }
-  if (last < 0) throw new RangeError(`Digit ${index} of the source has no ink; remove it`);
-  return [top, last, left, right];
+  const at = index * 4;
+  if (cache[at] < 0) {
+    const digit = source.images.subarray(index * DIGIT_PIXELS, (index + 1) * DIGIT_PIXELS);
+    let top = DIGIT_SIDE, last = -1, left = DIGIT_SIDE, right = -1;
+    for (let r = 0, p = 0; r < DIGIT_SIDE; r++) {
+      for (let c = 0; c < DIGIT_SIDE; c++, p++) {
+        if (digit[p] === 0) continue;
+        if (top > r) top = r;
+        last = r;
+        if (left > c) left = c;
+        if (right < c) right = c;
+      }
+    }
+    if (last < 0) throw new RangeError(`Digit ${index} of the source has no ink; remove it`);
+    cache.set([top, last, left, right], at);
+  }
+  out.set(cache.subarray(at, at + 4));
 }
 
 /**
@@ -119,11 +132,13 @@ export function drawScenes(source: SceneSource, options: SceneOptions): ScenePar
   const angles = new Float64Array(count);
   const scales = new Float64Array(count);
   const centers = new Float64Array(2 * count);
+  const ink = new Int16Array(4);
   for (let k = 0; k < count; k++) {
     const index = rng.int(source.count);
     const angle = rng.uniform(-maxRotation, maxRotation);
     const s = rng.uniform(scale[0], scale[1]);
-    const [top, last, left, right] = inkBox(source, index);
+    inkBox(source, index, ink);
+    const [top, last, left, right] = ink;
     // Bilinear support of the ink: open square (top − 1, last + 1) × (left − 1, right + 1).
     const ys = [top - 1 - CENTER, last + 1 - CENTER];
     const xs = [left - 1 - CENTER, right + 1 - CENTER];
