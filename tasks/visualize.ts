@@ -19,7 +19,8 @@ import { renderPredictions, renderWindowMap } from "../src/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
 import { iou, localizationMetrics } from "../src/metrics.ts";
 import { loadMnist } from "../src/mnist.ts";
-import { buildModel, type Model } from "../src/model.ts";
+import { buildModel } from "../src/model.ts";
+import { loadModel } from "../src/checkpoint.ts";
 import { predict } from "../src/predict.ts";
 import { makeScenes } from "../src/scenes.ts";
 
@@ -53,28 +54,33 @@ const FLAGS = {
 
 const TEST_COUNT = 30;
 
-async function exists(path: string): Promise<boolean> {
+/** The model of `dir` and the numbers training saved with it; null when the folder holds none. */
+async function openModel(dir: string) {
   try {
-    await Deno.stat(path);
-    return true;
+    await Deno.stat(`${dir}/model.json`);
   } catch {
-    return false;
+    return null;
   }
+  return await loadModel(dir);
 }
 
-/** Loads the model of `dir` through src/checkpoint.ts; null when the folder holds none. */
-async function openModel(dir: string): Promise<Model | null> {
-  if (!(await exists(dir))) return null;
-  const checkpoint = await import(new URL("../src/checkpoint.ts", import.meta.url).href) as {
-    loadModel(dir: string): Promise<Model | { model: Model }>;
+/** "val accuracy 0.981 · mean IoU 0.842" from whatever validation numbers training saved. */
+function savedScores(extra: Record<string, unknown>): string {
+  const pools = [extra, extra.val, extra.metrics, extra.validation].filter((p) =>
+    p !== null && typeof p === "object"
+  ) as Record<string, unknown>[];
+  const find = (...keys: string[]) => {
+    for (const pool of pools) {
+      for (const key of keys) if (typeof pool[key] === "number") return pool[key] as number;
+    }
+    return undefined;
   };
-  try {
-    const loaded = await checkpoint.loadModel(dir);
-    return "model" in loaded ? loaded.model : loaded;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
+  const accuracy = find("valAccuracy", "accuracy");
+  const meanIou = find("valMeanIou", "meanIou", "meanIoU");
+  const parts = [];
+  if (accuracy !== undefined) parts.push(`val accuracy ${accuracy.toFixed(3)}`);
+  if (meanIou !== undefined) parts.push(`val mean IoU ${meanIou.toFixed(3)}`);
+  return parts.length ? ` (${parts.join(" · ")})` : "";
 }
 
 const pct = (v: number) => v.toFixed(3);
@@ -97,20 +103,23 @@ if (import.meta.main) {
       );
     }
     await useBackend(flags.backend as BackendName);
-    const model = flags.untrained
-      ? buildModel(undefined, { seed: flags.seed })
+    const loaded = flags.untrained
+      ? { model: buildModel(undefined, { seed: flags.seed }), extra: {} }
       : await openModel(flags.model);
-    if (!model) {
+    if (!loaded) {
       console.error(
         `No trained model in ${flags.model}: train one with \`deno task train\` (or pass --model DIR, or --untrained)`,
       );
       return 1;
     }
+    const { model } = loaded;
     const mnist = await loadMnist({ seed: flags.seed, testCount: TEST_COUNT });
     const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
     try {
       const p = await predict(model, scenes.images);
-      const name = flags.untrained ? "untrained model" : `model ${flags.model}`;
+      const name = flags.untrained
+        ? "untrained model"
+        : `model ${flags.model}${savedScores(loaded.extra)}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {
