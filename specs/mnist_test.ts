@@ -52,7 +52,11 @@ Deno.test("readIdx rejects corrupt headers and data with one-line errors", async
   await rejects(idx(2051, [2, 28, 28], one), "images", /header says 2 images.*truncated/);
   await rejects(idx(2051, [1, 28, 28], new Uint8Array(800)), "images", /too long/);
   await rejects(new Uint8Array([0, 0, 8]), "labels", /too short for an IDX labels header/);
-  await rejects(idx(2049, [3], new Uint8Array([1, 10, 2])), "labels", /label 1 is 10/);
+  await rejects(
+    idx(2049, [3], new Uint8Array([1, 10, 2])),
+    "labels",
+    /label at index 1 is 10, labels must be 0–9/,
+  );
   // A header claiming ~4 billion images fails on length without allocating terabytes.
   await rejects(idx(2051, [4_000_000_000, 28, 28], one), "images", /4000000000 images.*truncated/);
 });

@@ -138,7 +138,7 @@ export async function readIdx(
   const data = concat(parts, expected);
   if (kind === "labels") {
     const bad = data.findIndex((label) => label > 9);
-    if (bad >= 0) fail(`label ${bad} is ${data[bad]}, labels must be 0–9`);
+    if (bad >= 0) fail(`label at index ${bad} is ${data[bad]}, labels must be 0–9`);
   }
   return { data, count };
 }
