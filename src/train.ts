@@ -1,0 +1,389 @@
+/**
+ * The training program (assignment step 4): Adam on fresh random scenes every epoch, validation
+ * on fixed scenes after each epoch, checkpoints (model, optimizer, metrics, config) written
+ * atomically to the output folder, and `--resume`.
+ *
+ * @module
+ */
+import "./gradients.ts";
+import { tf } from "./deps.ts";
+import { Adam } from "./adam.ts";
+import { defaultTrainConfig, type TrainConfig } from "./config.ts";
+import { loadModel, loadTensors, saveModel, saveTensors } from "./checkpoint.ts";
+import { encodeTargets } from "./encode.ts";
+import { writeJsonAtomic } from "./io.ts";
+import { localizationMetrics, objectnessCounts, precisionRecall } from "./metrics.ts";
+import { loadMnist, type Mnist } from "./mnist.ts";
+import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "./model.ts";
+import { loss } from "./loss.ts";
+import { decodeOutput } from "./predict.ts";
+import { Progress } from "./progress.ts";
+import { makeScenes, sceneStream } from "./scenes.ts";
+
+/** Loss parts per image. */
+export interface LossRecord {
+  detection: number;
+  classification: number;
+  regression: number;
+  total: number;
+}
+
+/** Validation results of one epoch. */
+export interface ValRecord extends LossRecord {
+  /** Class accuracy of the chosen window. */
+  accuracy: number;
+  /** Mean IoU of predicted vs true box. */
+  meanIou: number;
+  /** Correct class and IoU ≥ 0.5. */
+  hitRate: number;
+  /** Objectness precision over all windows. */
+  precision: number;
+  /** Objectness recall over all windows. */
+  recall: number;
+  /** Validation scenes. */
+  count: number;
+}
+
+/** One line of metrics.json. */
+export interface EpochRecord {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Seconds since the run started (training + validation, summed over resumed sessions). */
+  time: number;
+  /** Seconds of training in this epoch. */
+  trainSeconds: number;
+  /** Seconds of validation in this epoch. */
+  valSeconds: number;
+  /** Training images per second in this epoch. */
+  imagesPerSecond: number;
+  /** Learning rate at the end of the epoch. */
+  lr: number;
+  /** tfjs backend. */
+  backend: string;
+  /** Mean training loss parts per image over the epoch. */
+  train: LossRecord;
+  /** Validation results. */
+  val: ValRecord;
+}
+
+/**
+ * Learning rate at `step` of `totalSteps`: constant, or one-cycle (linear warm-up from lr/25 over
+ * the first 30 % of steps, then cosine annealing to lr/1e4), PyTorch's OneCycleLR shape.
+ *
+ * @example
+ * ```ts
+ * import { learningRate } from "./train.ts";
+ * console.log(learningRate(2e-3, { step: 30, totalSteps: 100, schedule: "onecycle" })); // 0.002
+ * ```
+ */
+export function learningRate(
+  peak: number,
+  options: { step: number; totalSteps: number; schedule: string },
+): number {
+  const { step, totalSteps, schedule } = options;
+  if (schedule === "constant") return peak;
+  const warm = Math.max(1, Math.round(0.3 * totalSteps));
+  const start = peak / 25, end = peak / 1e4;
+  if (step <= warm) return start + (peak - start) * (step / warm);
+  const t = Math.min(1, (step - warm) / Math.max(1, totalSteps - warm));
+  return end + (peak - end) * 0.5 * (1 + Math.cos(Math.PI * t));
+}
+
+/** Validation scenes, kept in chunks with their targets. */
+export interface ValSet {
+  chunks: { images: tf.Tensor4D; targets: tf.Tensor4D; labels: Int32Array; boxes: Float32Array }[];
+  count: number;
+}
+
+/**
+ * Makes `count` validation scenes from the val digits, fixed by `seed`, with their targets.
+ *
+ * @example
+ * ```ts
+ * import { makeValSet } from "./train.ts";
+ * import { buildModel } from "./model.ts";
+ * import { loadMnist } from "./mnist.ts";
+ * const val = await makeValSet((await loadMnist()).val, { count: 100, seed: 0, model: buildModel() });
+ * ```
+ */
+export async function makeValSet(
+  source: Mnist["val"],
+  options: { count: number; seed: number; model: Model; chunk?: number },
+): Promise<ValSet> {
+  const { count, seed, model, chunk = 500 } = options;
+  const grid = model.grid(64);
+  const chunks: ValSet["chunks"] = [];
+  for (let start = 0, i = 0; start < count; start += chunk, i++) {
+    const n = Math.min(chunk, count - start);
+    const s = await makeScenes(source, { count: n, seed: seed * 7919 + 1_000_003 + i });
+    chunks.push({ ...s, targets: encodeTargets(s.boxes, s.labels, grid) });
+  }
+  return { chunks, count };
+}
+
+/**
+ * Validates `model` on `val`: loss parts per image, class accuracy, mean IoU, hit rate and
+ * objectness precision/recall.
+ *
+ * @example
+ * ```ts
+ * import { evaluate, makeValSet } from "./train.ts";
+ * import { buildModel } from "./model.ts";
+ * import { loadMnist } from "./mnist.ts";
+ * const model = buildModel();
+ * const val = await makeValSet((await loadMnist()).val, { count: 100, seed: 0, model });
+ * console.log((await evaluate(model, val)).accuracy);
+ * ```
+ */
+export async function evaluate(
+  model: Model,
+  val: ValSet,
+  options: { box?: "sum" | "mean"; batchSize?: number } = {},
+): Promise<ValRecord> {
+  const batchSize = options.batchSize ?? 250;
+  const sums = [0, 0, 0];
+  const counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
+  const labels: number[] = [], boxes: number[] = [], trueLabels: number[] = [];
+  const trueBoxes: number[] = [];
+  for (const c of val.chunks) {
+    const n = c.images.shape[0];
+    for (let start = 0; start < n; start += batchSize) {
+      const k = Math.min(batchSize, n - start);
+      const [out, target] = tf.tidy(() => [
+        model.apply(tf.slice(c.images, [start, 0, 0, 0], [k, -1, -1, -1])),
+        tf.slice(c.targets, [start, 0, 0, 0], [k, -1, -1, -1]),
+      ]) as [tf.Tensor4D, tf.Tensor4D];
+      const parts = tf.tidy(() => {
+        const p = loss(out, target, { box: options.box });
+        return tf.stack([p.detection, p.classification, p.regression]);
+      });
+      const v = await parts.data();
+      for (let j = 0; j < 3; j++) sums[j] += v[j];
+      const p = await decodeOutput(out, model.geometry);
+      const oc = await objectnessCounts(out, target);
+      for (const key of ["tp", "fp", "fn", "tn"] as const) counts[key] += oc[key];
+      labels.push(...p.labels);
+      boxes.push(...p.boxes);
+      tf.dispose([out, target, parts]);
+    }
+    trueLabels.push(...c.labels);
+    trueBoxes.push(...c.boxes);
+  }
+  const m = localizationMetrics({ labels, boxes }, { labels: trueLabels, boxes: trueBoxes });
+  const pr = precisionRecall(counts);
+  const n = m.count;
+  return {
+    detection: sums[0] / n,
+    classification: sums[1] / n,
+    regression: sums[2] / n,
+    total: (sums[0] + sums[1] + sums[2]) / n,
+    accuracy: m.accuracy,
+    meanIou: m.meanIou,
+    hitRate: m.hitRate,
+    precision: pr.precision,
+    recall: pr.recall,
+    count: n,
+  };
+}
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions {
+  /** Digits to use instead of loading `config.mnistDir` (specs). */
+  mnist?: Mnist;
+  /** Where the table rows and notes go; default console.log. */
+  log?: (line: string) => void;
+  /** Progress display; default: a terminal bar when stderr is a terminal, else plain lines. */
+  progress?: { terminal?: boolean; every?: number; write?: (text: string) => void };
+  /** Backend name to record (the caller selects it); default tf.getBackend(). */
+  backend?: string;
+}
+
+/** What {@linkcode train} returns. */
+export interface TrainResult {
+  model: Model;
+  records: EpochRecord[];
+}
+
+const HEADER = "epoch   time  img/s   det    cls    reg  | acc     IoU    hit     P      R";
+
+function row(r: EpochRecord): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`.padStart(7);
+  return [
+    String(r.epoch).padStart(5),
+    `${r.time.toFixed(0)}s`.padStart(6),
+    r.imagesPerSecond.toFixed(0).padStart(6),
+    r.val.detection.toFixed(3).padStart(6),
+    r.val.classification.toFixed(3).padStart(6),
+    r.val.regression.toFixed(3).padStart(6),
+    "|" + pct(r.val.accuracy),
+    r.val.meanIou.toFixed(3).padStart(6),
+    pct(r.val.hitRate),
+    r.val.precision.toFixed(3).padStart(6),
+    r.val.recall.toFixed(3).padStart(6),
+  ].join(" ");
+}
+
+/** Formats epoch records as the printed table (header + one row per epoch). */
+export function formatTable(records: readonly EpochRecord[]): string {
+  return [HEADER, ...records.map(row)].join("\n");
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Trains a localization model with `config` (see src/config.ts), writing checkpoints and
+ * metrics to `config.out` after every epoch. With `config.resume`, continues the run saved there.
+ *
+ * @example
+ * ```ts
+ * import { train } from "./train.ts";
+ * import { defaultTrainConfig } from "./config.ts";
+ * const { records } = await train({ ...defaultTrainConfig(), epochs: 1, trainSize: 256 });
+ * ```
+ */
+export async function train(
+  config: TrainConfig = defaultTrainConfig(),
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const backend = options.backend ?? tf.getBackend();
+  const out = config.out;
+  let settings = { ...config };
+  let records: EpochRecord[] = [];
+  let model: Model;
+  let steps = 0;
+  if (config.resume) {
+    if (!(await exists(`${out}/model.json`))) {
+      throw new Error(`Nothing to resume in ${out}: model.json not found; run without --resume`);
+    }
+    const saved = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).settings as TrainConfig;
+    settings = { ...saved, epochs: config.epochs, out, resume: true, backend: config.backend };
+    records = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    model = (await loadModel(out)).model;
+  } else {
+    model = buildModel(DEFAULT_ARCH, { seed: settings.seed });
+  }
+  const box = settings.box as "sum" | "mean";
+  const adam = new Adam(model.variables);
+  if (config.resume) {
+    const { json, tensors } = await loadTensors(out, "optimizer.json");
+    steps = Number(json.extra?.steps ?? 0);
+    adam.restore(tensors, steps);
+    tf.dispose([...tensors.values()]);
+  }
+  const firstEpoch = records.length;
+  const stepsPerEpoch = Math.ceil(settings.trainSize / settings.batchSize);
+  const totalSteps = settings.epochs * stepsPerEpoch;
+  const mnist = options.mnist ??
+    await loadMnist({
+      seed: settings.seed,
+      ...(settings.mnistDir ? { dir: settings.mnistDir } : {}),
+    });
+  const grid = model.grid(64);
+  const cost = modelCost(model.arch);
+  const runConfig = {
+    settings,
+    architecture: model.arch,
+    model: { params: cost.params, flopsPerImage: cost.flops, grid: cost.grid },
+    backend,
+    versions: { slidewin: "0.1.0", tfjs: tf.version_core, deno: Deno.version.deno },
+    startedAt: new Date().toISOString(),
+  };
+  if (firstEpoch === 0) {
+    log(
+      `model: ${cost.params} params, ${(cost.flops / 1e6).toFixed(1)} MFLOPs/image, window ` +
+        `${grid.size} stride ${grid.stride}, grid ${grid.rows}×${grid.cols}; backend ${backend}`,
+    );
+  }
+  if (firstEpoch >= settings.epochs) {
+    log(`${out} already has ${firstEpoch} epochs; pass a larger --epochs to continue`);
+    adam.dispose();
+    return { model, records };
+  }
+  const val = await makeValSet(mnist.val, { count: settings.valSize, seed: settings.seed, model });
+  const vars = [...model.variables.values()];
+  let elapsed = records.at(-1)?.time ?? 0;
+  log(formatTable(records));
+  try {
+    for (let epoch = firstEpoch; epoch < settings.epochs; epoch++) {
+      const progress = new Progress(`epoch ${epoch + 1}/${settings.epochs}`, settings.trainSize, {
+        ...options.progress,
+      });
+      const sums = [0, 0, 0];
+      const running = [0, 0, 0];
+      let seen = 0;
+      let lr = 0;
+      const t0 = performance.now();
+      const stream = sceneStream(mnist.train, {
+        batchSize: settings.batchSize,
+        epochSize: settings.trainSize,
+        seed: settings.seed,
+        firstEpoch: epoch,
+        grid,
+      });
+      for await (const batch of stream) {
+        lr = learningRate(settings.lr, { step: steps, totalSteps, schedule: settings.schedule });
+        let parts: tf.Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const p = loss(model.apply(batch.images), batch.targets!, { box });
+          parts = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
+          return p.total;
+        }, vars);
+        adam.step(grads, lr);
+        steps++;
+        const v = await parts!.data();
+        tf.dispose([value, parts!, batch.images, batch.targets!]);
+        const n = batch.labels.length;
+        seen += n;
+        for (let j = 0; j < 3; j++) {
+          sums[j] += v[j];
+          running[j] = seen === n ? v[j] / n : 0.98 * running[j] + 0.02 * v[j] / n;
+        }
+        progress.update(seen, { det: running[0], cls: running[1], reg: running[2] });
+      }
+      progress.done();
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const t1 = performance.now();
+      const valRecord = await evaluate(model, val, { box });
+      const valSeconds = (performance.now() - t1) / 1000;
+      elapsed += trainSeconds + valSeconds;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        time: elapsed,
+        trainSeconds,
+        valSeconds,
+        imagesPerSecond: seen / trainSeconds,
+        lr,
+        backend,
+        train: {
+          detection: sums[0] / seen,
+          classification: sums[1] / seen,
+          regression: sums[2] / seen,
+          total: (sums[0] + sums[1] + sums[2]) / seen,
+        },
+        val: valRecord,
+      };
+      records.push(record);
+      log(row(record));
+      await saveModel(model, out, { epoch: epoch + 1, steps });
+      await saveTensors(out, adam.stateTensors(), {
+        json: "optimizer.json",
+        bin: "optimizer.bin",
+        fields: { extra: { epoch: epoch + 1, steps } },
+      });
+      await writeJsonAtomic(`${out}/metrics.json`, records);
+      await writeJsonAtomic(`${out}/config.json`, runConfig);
+    }
+  } finally {
+    adam.dispose();
+    for (const c of val.chunks) tf.dispose([c.images, c.targets]);
+  }
+  return { model, records };
+}

@@ -1,0 +1,36 @@
+/**
+ * `deno task train`: trains the sliding-window localizer (see src/train.ts and src/config.ts).
+ * Flags are listed by `--help`; bad flags print one line on stderr and exit 2 before anything is
+ * written.
+ *
+ * @module
+ */
+import { helpText, parseFlags, runMain } from "../src/cli.ts";
+import { TRAIN_FLAGS, type TrainConfig } from "../src/config.ts";
+
+async function main(): Promise<number> {
+  const flags = parseFlags(Deno.args, TRAIN_FLAGS);
+  if (flags === null) {
+    console.log(helpText(
+      "deno task train",
+      "Trains the convolutional sliding-window digit localizer on random 64×64 MNIST scenes;\n" +
+        "writes model.json, weights.bin, optimizer.*, config.json and metrics.json to --out.",
+      TRAIN_FLAGS,
+    ));
+    return 0;
+  }
+  const config = flags as TrainConfig;
+  const { useBackend } = await import("../src/backend.ts");
+  const backend = await useBackend(config.backend as "auto");
+  if (backend === "wasm") {
+    const { registerWasmTrainingKernels } = await import("../src/kernels/wasm_training.ts");
+    registerWasmTrainingKernels();
+  }
+  const { train } = await import("../src/train.ts");
+  const { model } = await train(config, { backend });
+  model.dispose();
+  console.log(`saved to ${config.out}/ (model.json, weights.bin, metrics.json, config.json)`);
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);
