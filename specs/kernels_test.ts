@@ -160,6 +160,33 @@ Deno.test("gradients of conv→relu→maxpool→conv on wasm match cpu", async (
   }
 });
 
+const sumCases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { shape: [4, 5, 6, 3], axis: [0, 1, 2], keepDims: false },
+  { shape: [4, 5, 6, 3], axis: [2, 0, 1], keepDims: true },
+  { shape: [7, 5], axis: 0, keepDims: false },
+  { shape: [3, 4, 5], axis: [-3, -2], keepDims: false },
+  { shape: [3, 4, 5], axis: [1, 2], keepDims: false },
+  { shape: [3, 4, 5], axis: [0, 2], keepDims: true },
+  { shape: [3, 4], axis: [0, 1], keepDims: false },
+];
+for (const [i, c] of sumCases.entries()) {
+  Deno.test(`Sum on wasm matches cpu: ${JSON.stringify(c)}`, async () => {
+    const xs = randArray(c.shape.reduce((a, b) => a * b), 70 + i);
+    await compare(() => tf.sum(tf.tensor(xs, c.shape), c.axis, c.keepDims), JSON.stringify(c));
+    await setBackendShape(() => tf.sum(tf.tensor(xs, c.shape), c.axis, c.keepDims));
+  });
+}
+
+/** Shapes agree between cpu and wasm too (compare only checks values). */
+async function setBackendShape(f: () => tf.Tensor): Promise<void> {
+  await tf.setBackend("cpu");
+  const want = tf.tidy(f);
+  await tf.setBackend("wasm");
+  const got = tf.tidy(f);
+  assert.deepEqual(got.shape, want.shape);
+  tf.dispose([want, got]);
+}
+
 Deno.test("registerWasmTrainingKernels is idempotent", () => {
   registerWasmTrainingKernels();
   registerWasmTrainingKernels();

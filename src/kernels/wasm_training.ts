@@ -8,19 +8,30 @@
 import { tf } from "../deps.ts";
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from "./conv_backprop.ts";
 import { maxPoolGradWasm } from "./max_pool_grad.ts";
+import { makeSumLeading } from "./sum_leading.ts";
 
 /** The kernels {@linkcode registerWasmTrainingKernels} installs for "wasm". */
 export const WASM_TRAINING_KERNELS: readonly string[] = [
   "Conv2DBackpropFilter",
   "Conv2DBackpropInput",
   "MaxPoolGrad",
+  "Sum",
 ];
 
-const impls: Record<string, tf.KernelFunc> = {
-  Conv2DBackpropFilter: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
-  Conv2DBackpropInput: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
-  MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
-};
+let impls: Record<string, tf.KernelFunc> | undefined;
+let setups: Record<string, tf.KernelSetupFunc | undefined> = {};
+
+function makeImpls(): Record<string, tf.KernelFunc> {
+  const sum = tf.getKernel("Sum", "wasm");
+  if (!sum) throw new Error("The wasm backend is not loaded; import src/backend.ts first");
+  setups = { Sum: sum.setupFunc };
+  return {
+    Conv2DBackpropFilter: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
+    Conv2DBackpropInput: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
+    MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
+    Sum: makeSumLeading(sum.kernelFunc) as unknown as tf.KernelFunc,
+  };
+}
 
 /**
  * Registers the training kernels for the wasm backend (replacing tfjs's own where they exist).
@@ -41,10 +52,16 @@ const impls: Record<string, tf.KernelFunc> = {
  * ```
  */
 export function registerWasmTrainingKernels(): void {
+  impls ??= makeImpls();
   for (const name of WASM_TRAINING_KERNELS) {
     const existing = tf.getKernel(name, "wasm");
     if (existing?.kernelFunc === impls[name]) continue;
     if (existing) tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: impls[name] });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      kernelFunc: impls[name],
+      setupFunc: setups[name],
+    });
   }
 }
