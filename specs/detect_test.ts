@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { tf } from "../src/deps.ts";
+import { useBackend } from "../src/backend.ts";
+import { decodeDetections, detect, type Detection, nonMaxSuppression } from "../src/detect.ts";
+import { windowGrid } from "../src/geometry.ts";
+import { meanAveragePrecision } from "../src/map.ts";
+import { iou } from "../src/metrics.ts";
+import { loadMnist } from "../src/mnist.ts";
+import { buildModel, DEFAULT_ARCH } from "../src/model.ts";
+import { type Box, makeMultiScenes } from "../src/multi_scenes.ts";
+import { makeRng } from "../src/rng.ts";
+
+const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });
+
+/** Plain greedy NMS: best score first, skip a box overlapping a kept one of its label. */
+function naiveNms(all: Detection[], iouThreshold: number, maxDetections: number): Detection[] {
+  const sorted = [...all].sort((a, b) => b.score - a.score);
+  const kept: Detection[] = [];
+  for (const d of sorted) {
+    if (kept.length === maxDetections) break;
+    let suppressed = false;
+    for (const k of kept) {
+      if (k.label === d.label && iou(k.box, d.box) >= iouThreshold) suppressed = true;
+    }
+    if (!suppressed) kept.push(d);
+  }
+  return kept;
+}
+
+Deno.test("nonMaxSuppression agrees with a naive greedy loop on seeded random boxes", async () => {
+  await useBackend("cpu");
+  const rng = makeRng(21);
+  for (let trial = 0; trial < 30; trial++) {
+    const n = 1 + rng.int(120);
+    // Distinct scores exact in float32 (tf keeps them as float32).
+    const ranks = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [ranks[i], ranks[j]] = [ranks[j], ranks[i]];
+    }
+    const boxes: Detection[] = ranks.map((rank) => {
+      const top = rng.int(80), left = rng.int(80);
+      const box: Box = [top, top + 4 + rng.int(30), left, left + 4 + rng.int(30)];
+      return { label: rng.int(3), score: (rank + 1) / 256, box };
+    });
+    const iouThreshold = [0.1, 0.3, 0.5, 0.7][trial % 4];
+    const maxDetections = [1, 5, 20, 200][Math.floor(trial / 4) % 4];
+    const got = await nonMaxSuppression(boxes, { iouThreshold, maxDetections });
+    const want = naiveNms(boxes, iouThreshold, maxDetections);
+    assert.deepEqual(
+      got,
+      want,
+      `trial ${trial}: n ${n}, IoU ${iouThreshold}, max ${maxDetections}`,
+    );
+  }
+  assert.deepEqual(await nonMaxSuppression([]), []);
+  await assert.rejects(() => nonMaxSuppression([], { iouThreshold: 2 }), /iouThreshold must be/);
+});
+
+/** Asserts two boxes agree to float32 precision. */
+function closeBox(got: readonly number[], want: readonly number[]): void {
+  assert.ok(got.every((x, k) => Math.abs(x - want[k]) < 1e-4), `${got} vs ${want}`);
+}
+
+/** One window's 15 output values. */
+function windowValues(objectness: number, label: number, frame: number[]): number[] {
+  const v = new Array(15).fill(0);
+  v[0] = objectness;
+  v[1 + label] = 6;
+  v.splice(11, 4, ...frame);
+  return v;
+}
+
+Deno.test("decodeDetections on a hand-made output: threshold, box mapping, clipping, NMS", async () => {
+  await useBackend("cpu");
+  const geometry = { size: 40, stride: 4, offset: -2 };
+  const [rows, cols] = [2, 3];
+  const values = new Float32Array(rows * cols * 15);
+  const set = (r: number, c: number, v: number[]) => values.set(v, (r * cols + c) * 15);
+  // Window (0, 0) at top −2, left −2: a 7 at [8, 28, 3, 20] in the image.
+  set(0, 0, windowValues(3, 7, [10 / 40, 30 / 40, 5 / 40, 22 / 40]));
+  // Window (0, 1) at left 2: the same 7, box off by one pixel, lower objectness: suppressed.
+  set(0, 1, windowValues(1, 7, [10 / 40, 30 / 40, 2 / 40, 19 / 40]));
+  // Window (1, 2) at top 2, left 6: a 1 sticking out of the 50 × 48 image → clipped.
+  set(1, 2, windowValues(2, 1, [20 / 40, 60 / 40, 30 / 40, 50 / 40]));
+  // Window (1, 0): objectness just below 0.5 → no proposal.
+  set(1, 0, windowValues(-0.01, 4, [0, 0.5, 0, 0.5]));
+  // Window (1, 1): upside-down box → dropped.
+  set(1, 1, windowValues(4, 2, [0.5, 0.25, 0, 0.5]));
+  // Everything else: objectness logit −6.
+  for (let w = 0; w < rows * cols; w++) if (values[w * 15] === 0) values[w * 15] = -6;
+  const out = tf.tensor4d(values, [1, rows, cols, 15]);
+  const [found] = await decodeDetections(out, geometry, { imageSize: [50, 48] });
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const p = 1 / (1 + 9 * Math.exp(-6)); // softmax probability of the class logit 6
+  assert.equal(found.length, 2);
+  assert.deepEqual(found.map((d) => d.label), [7, 1]);
+  closeBox(found[0].box, [8, 28, 3, 20]);
+  closeBox(found[1].box, [22, 50, 36, 48]);
+  assert.ok(Math.abs(found[0].score - sig(3) * p) < 1e-6, `${found[0].score}`);
+  assert.ok(Math.abs(found[1].score - sig(2) * p) < 1e-6);
+  // Lower threshold: window (1, 0) proposes; no clipping without imageSize.
+  const [more] = await decodeDetections(out, geometry, { scoreThreshold: 0.4 });
+  assert.deepEqual(more.map((d) => d.label), [7, 1, 4]);
+  closeBox(more[1].box, [22, 62, 36, 56]);
+  // No NMS overlap with iouThreshold 1: both 7s stay.
+  const [all] = await decodeDetections(out, geometry, { iouThreshold: 1 });
+  assert.deepEqual(all.map((d) => d.label), [7, 1, 7]);
+  const [one] = await decodeDetections(out, geometry, { maxDetections: 1 });
+  assert.equal(one.length, 1);
+  out.dispose();
+});
+
+Deno.test("detection on a fixture scene: a perfect hand-made output recovers every digit, mAP 1", async () => {
+  await useBackend("wasm");
+  const size = 128;
+  const scenes = await makeMultiScenes(train, { count: 4, seed: 3, size, digits: [2, 5] });
+  const grid = windowGrid(DEFAULT_ARCH, size);
+  const { rows, cols, stride, offset } = grid;
+  const values = new Float32Array(4 * rows * cols * 15);
+  for (const [i, objects] of scenes.objects.entries()) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const [wt, wl] = [offset + r * stride, offset + c * stride];
+        // The digit covering most of the window, if any.
+        let best = -1, bestArea = 0;
+        for (const [k, o] of objects.entries()) {
+          const [t, b, l, rt] = o.box;
+          const area = Math.max(0, Math.min(b, wt + grid.size) - Math.max(t, wt)) *
+            Math.max(0, Math.min(rt, wl + grid.size) - Math.max(l, wl));
+          if (area > bestArea) [best, bestArea] = [k, area];
+        }
+        const at = ((i * rows + r) * cols + c) * 15;
+        if (best < 0) {
+          values[at] = -8;
+          continue;
+        }
+        const [t, b, l, rt] = objects[best].box;
+        const frame = [t - wt, b - wt, l - wl, rt - wl].map((x) => x / grid.size);
+        values.set(windowValues(8, objects[best].label, frame), at);
+      }
+    }
+  }
+  const out = tf.tensor4d(values, [4, rows, cols, 15]);
+  const found = await decodeDetections(out, grid, { imageSize: [size, size] });
+  out.dispose();
+  for (const [i, objects] of scenes.objects.entries()) {
+    const byBox = (a: { box: number[] }, b: { box: number[] }) => a.box[0] - b.box[0];
+    const want = [...objects].sort(byBox).map((o) => o.label);
+    assert.deepEqual([...found[i]].sort(byBox).map((d) => d.label), want, `scene ${i}`);
+    for (const d of found[i]) {
+      assert.ok(objects.some((o) => iou(o.box, d.box) > 0.9999), `scene ${i}: ${d.box}`);
+    }
+  }
+  const m = meanAveragePrecision(found, scenes.objects);
+  assert.ok(m.map50 === 1 && m.map > 0.9999, `${m.map50} ${m.map}`);
+
+  // detect() with a real (untrained) model = its output decoded, in any batch size.
+  const model = buildModel(undefined, { seed: 2 });
+  const options = { scoreThreshold: 0.4, iouThreshold: 0.5 };
+  const direct = tf.tidy(() => model.apply(scenes.images));
+  const want = await decodeDetections(direct, model.geometry, {
+    ...options,
+    imageSize: [size, size],
+  });
+  direct.dispose();
+  assert.deepEqual(await detect(model, scenes.images, { ...options, batchSize: 3 }), want);
+  assert.ok(want.some((list) => list.length > 0), "the untrained model proposes something");
+  model.dispose();
+  scenes.images.dispose();
+});
