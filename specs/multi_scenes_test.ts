@@ -4,7 +4,7 @@ import { useBackend } from "../src/backend.ts";
 import { boundingBoxes } from "../src/boxes.ts";
 import { iou } from "../src/metrics.ts";
 import { loadMnist } from "../src/mnist.ts";
-import { makeMultiScenes } from "../src/multi_scenes.ts";
+import { makeMultiScenes, parseDigitRange } from "../src/multi_scenes.ts";
 
 const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });
 
@@ -84,4 +84,11 @@ Deno.test("makeMultiScenes: maxOverlap bounds the IoU of crowded scenes; too sma
     () => makeMultiScenes(train, { count: 1, seed: 0, digits: [3, 2] }),
     /digits must be \[min, max\]/,
   );
+});
+
+Deno.test("parseDigitRange: min-max or one number", () => {
+  assert.deepEqual(parseDigitRange("1-8"), [1, 8]);
+  assert.deepEqual(parseDigitRange(" 3 "), [3, 3]);
+  assert.throws(() => parseDigitRange("4-2", "--digits"), /--digits must look like 1-8/);
+  assert.throws(() => parseDigitRange("0-2"), /digits must look like/);
 });

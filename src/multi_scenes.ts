@@ -49,6 +49,25 @@ export interface MultiScenes {
   objects: SceneObject[][];
 }
 
+/**
+ * Parses a digit range as the tasks take it: `"1-8"` → `[1, 8]`, `"3"` → `[3, 3]`; throws a
+ * RangeError naming `what` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseDigitRange } from "./multi_scenes.ts";
+ * console.log(parseDigitRange("1-8")); // [1, 8]
+ * ```
+ */
+export function parseDigitRange(text: string, what = "digits"): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  const range: [number, number] | null = m ? [Number(m[1]), Number(m[2] ?? m[1])] : null;
+  if (!range || range[0] < 1 || range[1] < range[0]) {
+    throw new RangeError(`${what} must look like 1-8 (min-max, 1 ≤ min ≤ max), got "${text}"`);
+  }
+  return range;
+}
+
 // Scenes rendered per batch of candidates (bounds the memory of the local canvases).
 const CHUNK = 64;
 

