@@ -1,0 +1,97 @@
+/**
+ * Per-window training targets for multi-digit scenes (issue 9), in the layout of
+ * {@link ./encode.ts}: one `[objectness, label, top, bottom, left, right]` per window.
+ *
+ * A window is positive when some digit's box overlaps it with positive area (the single-digit
+ * rule); when several do, it takes the digit covering most of the window (ties: the first). With
+ * one digit per scene this is exactly {@linkcode encodeTargetsData}.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import { TARGET_CHANNELS } from "./encode.ts";
+import type { WindowGrid } from "./geometry.ts";
+import type { SceneObject } from "./multi_scenes.ts";
+
+/**
+ * The targets of multi-digit scenes as a Float32Array laid out `[N, rows, cols, 6]`.
+ *
+ * @example
+ * ```ts
+ * import { encodeObjectsData } from "./multi_encode.ts";
+ * const grid = { size: 10, stride: 10, offset: 0, rows: 1, cols: 2 };
+ * const y = encodeObjectsData([[
+ *   { label: 7, box: [2, 8, 5, 12] }, // covers 30 px of window 0, 12 of window 1
+ *   { label: 1, box: [0, 10, 13, 20] }, // covers 70 px of window 1
+ * ]], grid);
+ * console.log(y); // window 0: [1, 7, 0.2, 0.8, 0.5, 1.2], window 1: [1, 1, 0, 1, 0.3, 1]
+ * ```
+ */
+export function encodeObjectsData(
+  objects: readonly (readonly SceneObject[])[],
+  grid: WindowGrid,
+): Float32Array {
+  const { size, stride, offset, rows, cols } = grid;
+  for (const key of ["size", "stride", "offset", "rows", "cols"] as const) {
+    if (!Number.isInteger(grid?.[key])) {
+      throw new TypeError(`grid.${key} must be an integer, got ${grid?.[key]}; use windowGrid()`);
+    }
+  }
+  const n = objects.length;
+  const out = new Float32Array(n * rows * cols * TARGET_CHANNELS);
+  const cover = new Float64Array(rows * cols);
+  for (let k = 0; k < n; k++) {
+    cover.fill(0);
+    for (const { label, box } of objects[k]) {
+      const [top, bottom, left, right] = box;
+      if (!(bottom > top && right > left)) continue;
+      // Candidate windows: a superset; the overlap test decides.
+      const i0 = Math.max(0, Math.floor((top - size - offset) / stride));
+      const i1 = Math.min(rows - 1, Math.ceil((bottom - offset) / stride));
+      const j0 = Math.max(0, Math.floor((left - size - offset) / stride));
+      const j1 = Math.min(cols - 1, Math.ceil((right - offset) / stride));
+      for (let i = i0; i <= i1; i++) {
+        const wTop = offset + i * stride;
+        const h = Math.min(bottom, wTop + size) - Math.max(top, wTop);
+        if (!(h > 0)) continue;
+        for (let j = j0; j <= j1; j++) {
+          const wLeft = offset + j * stride;
+          const w = Math.min(right, wLeft + size) - Math.max(left, wLeft);
+          if (!(w > 0) || h * w <= cover[i * cols + j]) continue;
+          cover[i * cols + j] = h * w;
+          const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
+          out[at] = 1;
+          out[at + 1] = label;
+          out[at + 2] = (top - wTop) / size;
+          out[at + 3] = (bottom - wTop) / size;
+          out[at + 4] = (left - wLeft) / size;
+          out[at + 5] = (right - wLeft) / size;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Encodes multi-digit scenes as `[N, rows, cols, 6]` per-window targets (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import "./backend.ts";
+ * import { windowGrid } from "./geometry.ts";
+ * import { DEFAULT_ARCH } from "./model.ts";
+ * import { encodeObjects } from "./multi_encode.ts";
+ * const grid = windowGrid(DEFAULT_ARCH, 128);
+ * const y = encodeObjects([[{ label: 3, box: [10, 30, 20, 41] }]], grid);
+ * console.log(y.shape); // [1, 23, 23, 6]
+ * y.dispose();
+ * ```
+ */
+export function encodeObjects(
+  objects: readonly (readonly SceneObject[])[],
+  grid: WindowGrid,
+): tf.Tensor4D {
+  const data = encodeObjectsData(objects, grid);
+  return tf.tensor4d(data, [objects.length, grid.rows, grid.cols, TARGET_CHANNELS]);
+}
