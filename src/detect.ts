@@ -61,7 +61,8 @@ function checkNms(options: NmsOptions): Required<NmsOptions> {
  *
  * @example
  * ```ts
- * import "./backend.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * import { nonMaxSuppression } from "./detect.ts";
  * const kept = await nonMaxSuppression([
  *   { label: 3, score: 0.9, box: [0, 10, 0, 10] },
@@ -109,7 +110,8 @@ export async function nonMaxSuppression(
  *
  * @example
  * ```ts
- * import "./backend.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * import { tf } from "./deps.ts";
  * import { decodeDetections } from "./detect.ts";
  * const v = new Float32Array(15);
@@ -175,7 +177,8 @@ export async function decodeDetections(
  *
  * @example
  * ```ts
- * import "./backend.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * import { tf } from "./deps.ts";
  * import { detect } from "./detect.ts";
  * import { buildModel } from "./model.ts";

@@ -78,7 +78,8 @@ export function encodeObjectsData(
  *
  * @example
  * ```ts
- * import "./backend.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * import { windowGrid } from "./geometry.ts";
  * import { DEFAULT_ARCH } from "./model.ts";
  * import { encodeObjects } from "./multi_encode.ts";

@@ -116,7 +116,8 @@ function fits(box: Box, placed: SceneObject[], maxOverlap: number): boolean {
  *
  * @example
  * ```ts
- * import "./backend.ts";
+ * import { useBackend } from "./backend.ts";
+ * await useBackend("cpu");
  * import { loadMnist } from "./mnist.ts";
  * import { makeMultiScenes } from "./multi_scenes.ts";
  * const { val } = await loadMnist();
