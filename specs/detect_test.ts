@@ -13,14 +13,20 @@ import { makeRng } from "../src/rng.ts";
 const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });
 
 /** Plain greedy NMS: best score first, skip a box overlapping a kept one of its label. */
-function naiveNms(all: Detection[], iouThreshold: number, maxDetections: number): Detection[] {
+function naiveNms(
+  all: Detection[],
+  iouThreshold: number,
+  maxDetections: number,
+  agnostic = false,
+): Detection[] {
   const sorted = [...all].sort((a, b) => b.score - a.score);
   const kept: Detection[] = [];
   for (const d of sorted) {
     if (kept.length === maxDetections) break;
     let suppressed = false;
     for (const k of kept) {
-      if (k.label === d.label && iou(k.box, d.box) >= iouThreshold) suppressed = true;
+      const same = agnostic || k.label === d.label;
+      if (same && iou(k.box, d.box) >= iouThreshold) suppressed = true;
     }
     if (!suppressed) kept.push(d);
   }

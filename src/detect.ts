@@ -32,6 +32,8 @@ export interface DetectOptions {
   iouThreshold?: number;
   /** Most detections kept per image (best scores first); default 20. */
   maxDetections?: number;
+  /** Suppress across labels too (one digit per place); default false (class-aware). */
+  classAgnostic?: boolean;
 }
 
 /** Options of {@linkcode nonMaxSuppression}. */
@@ -40,24 +42,27 @@ export interface NmsOptions {
   iouThreshold?: number;
   /** Most boxes kept; default 20. */
   maxDetections?: number;
+  /** Suppress across labels too; default false (class-aware). */
+  classAgnostic?: boolean;
 }
 
 function checkNms(options: NmsOptions): Required<NmsOptions> {
-  const { iouThreshold = 0.3, maxDetections = 20 } = options;
+  const { iouThreshold = 0.3, maxDetections = 20, classAgnostic = false } = options;
   if (!(iouThreshold >= 0 && iouThreshold <= 1)) {
     throw new RangeError(`iouThreshold must be in [0, 1], got ${iouThreshold}`);
   }
   if (!Number.isInteger(maxDetections) || maxDetections < 0) {
     throw new RangeError(`maxDetections must be a non-negative integer, got ${maxDetections}`);
   }
-  return { iouThreshold, maxDetections };
+  return { iouThreshold, maxDetections, classAgnostic };
 }
 
 /**
  * Class-aware greedy non-maximum suppression with `tf.image.nonMaxSuppressionAsync`, one call
  * per label: boxes are taken best score first (ties: earlier first), a box is dropped when its IoU
  * with an already kept box of the same label is ≥ `iouThreshold`; the survivors of all labels are
- * returned best score first, at most `maxDetections`.
+ * returned best score first, at most `maxDetections`. With `classAgnostic`, one NMS over all
+ * labels.
  *
  * @example
  * ```ts
@@ -76,12 +81,13 @@ export async function nonMaxSuppression(
   detections: readonly Detection[],
   options: NmsOptions = {},
 ): Promise<Detection[]> {
-  const { iouThreshold, maxDetections } = checkNms(options);
+  const { iouThreshold, maxDetections, classAgnostic } = checkNms(options);
   const byLabel = new Map<number, Detection[]>();
   for (const d of detections) {
-    const list = byLabel.get(d.label);
+    const key = classAgnostic ? 0 : d.label;
+    const list = byLabel.get(key);
     if (list) list.push(d);
-    else byLabel.set(d.label, [d]);
+    else byLabel.set(key, [d]);
   }
   const kept: Detection[] = [];
   for (const list of byLabel.values()) {

@@ -42,6 +42,8 @@ const FLAGS = {
   scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
   /** NMS IoU threshold. */
   iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** One NMS over all labels instead of one per label. */
+  classAgnostic: { default: false, help: "NMS across labels (one digit per place)" },
   /** Most detections. */
   maxDetections: { default: 20, help: "Most detections", check: positiveInt },
   /** Upscaling of the picture. */
@@ -123,6 +125,7 @@ async function main(): Promise<number> {
   const [found] = await detect(model, images, {
     scoreThreshold: flags.scoreThreshold,
     iouThreshold: flags.iouThreshold,
+    classAgnostic: flags.classAgnostic,
     maxDetections: flags.maxDetections,
   });
   const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;

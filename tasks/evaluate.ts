@@ -39,6 +39,8 @@ const FLAGS = {
   scoreThreshold: { default: 0.05, help: "Objectness threshold of proposals", check: unit },
   /** NMS IoU threshold. */
   iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** One NMS over all labels instead of one per label. */
+  classAgnostic: { default: false, help: "NMS across labels (one digit per place)" },
   /** Most detections per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
   /** Scenes per forward pass. */
@@ -89,6 +91,7 @@ async function main(): Promise<number> {
   const options = {
     scoreThreshold: flags.scoreThreshold,
     iouThreshold: flags.iouThreshold,
+    classAgnostic: flags.classAgnostic,
     maxDetections: flags.maxDetections,
     batchSize: flags.batch,
   };
