@@ -1,0 +1,263 @@
+/**
+ * `deno task bench` — how fast the default model trains and infers on each available backend,
+ * how fast the data pipeline makes scenes, and sequential vs convolutional sliding at 1080×1080;
+ * with PyTorch's numbers on the same architecture measured in the same run when torch is
+ * installed. Prints a table and writes `<out>/bench.json`.
+ */
+import { Adam } from "../src/adam.ts";
+import {
+  type BackendName,
+  describeBackend,
+  isSoftwareAdapter,
+  useBackend,
+} from "../src/backend.ts";
+import { helpText, nonNegativeInt, parseFlags, positiveInt, runMain } from "../src/cli.ts";
+import { benchData } from "../src/data_bench.ts";
+import { tf } from "../src/deps.ts";
+import { encodeTargets } from "../src/encode.ts";
+import { writeJsonAtomic } from "../src/io.ts";
+import { loss } from "../src/loss.ts";
+import { loadMnist, type MnistSplit } from "../src/mnist.ts";
+import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model.ts";
+import { makeScenes } from "../src/scenes.ts";
+import { timeSliding } from "../src/sliding_study.ts";
+
+const FLAGS = {
+  /** Training batch size (the default run's). */
+  batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
+  /** Timed steps per measurement (median reported), after warm-up. */
+  steps: { default: 20, help: "Timed steps per measurement", check: positiveInt },
+  /** Backends to measure, comma-separated; "available" = wasm, cpu, and webgpu on a real GPU. */
+  backends: { default: "available", help: "Backends to measure (comma-separated)" },
+  /** Time sequential vs convolutional sliding at 1080×1080 (several minutes on 2 cores). */
+  sliding: { default: true as boolean, help: "Include the 1080×1080 sliding comparison" },
+  /** Run tasks/bench_torch.py when python3 has torch. */
+  torch: { default: true as boolean, help: "Measure PyTorch on the same architecture" },
+  /** Steps of the long-run memory check (RSS sampled along the way). */
+  memorySteps: {
+    default: 300,
+    help: "Training steps of the RSS check (0: skip)",
+    check: nonNegativeInt,
+  },
+  /** Where bench.json goes. */
+  out: { default: "runs/bench", help: "Output folder" },
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface BackendResult {
+  backend: string;
+  description: string;
+  batchSize: number;
+  firstStepMs: number;
+  trainImagesPerSecond: number;
+  trainStepMs: number;
+  inferImagesPerSecond: number;
+  steps: number;
+}
+
+async function benchBackend(
+  name: string,
+  digits: MnistSplit,
+  options: { batchSize: number; steps: number },
+): Promise<BackendResult> {
+  await useBackend(name as BackendName);
+  // cpu is pure JavaScript (seconds per step): a few small steps tell its speed
+  const slow = name === "cpu";
+  const batchSize = slow ? 4 : options.batchSize;
+  const steps = slow ? 2 : options.steps;
+  const model: Model = buildModel(DEFAULT_ARCH, { seed: 0 });
+  const adam = new Adam(model.variables);
+  const vars = [...model.variables.values()];
+  const scenes = await makeScenes(digits, { count: batchSize, seed: 1 });
+  const targets = encodeTargets(scenes.boxes, scenes.labels, model.grid(64));
+  const step = async () => {
+    const t = performance.now();
+    const { value, grads } = tf.variableGrads(
+      () => loss(model.apply(scenes.images), targets, { box: "sum" }).total,
+      vars,
+    );
+    adam.step(grads, 1e-3);
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+    return performance.now() - t;
+  };
+  const firstStepMs = await step();
+  for (let i = 0; i < (slow ? 0 : 3); i++) await step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) times.push(await step());
+  const infer = async () => {
+    const t = performance.now();
+    const out = model.apply(scenes.images);
+    await out.data();
+    out.dispose();
+    return performance.now() - t;
+  };
+  for (let i = 0; i < (slow ? 0 : 3); i++) await infer();
+  const inferTimes: number[] = [];
+  for (let i = 0; i < steps; i++) inferTimes.push(await infer());
+  const result = {
+    backend: name,
+    description: describeBackend(),
+    batchSize,
+    firstStepMs,
+    trainStepMs: median(times),
+    trainImagesPerSecond: batchSize / (median(times) / 1000),
+    inferImagesPerSecond: batchSize / (median(inferTimes) / 1000),
+    steps,
+  };
+  tf.dispose([scenes.images, targets]);
+  adam.dispose();
+  model.dispose();
+  return result;
+}
+
+/** RSS over a long stretch of training steps on wasm (fresh scenes every step). */
+async function memoryCheck(digits: MnistSplit, steps: number, batchSize: number) {
+  await useBackend("wasm");
+  const model = buildModel(DEFAULT_ARCH, { seed: 0 });
+  const adam = new Adam(model.variables);
+  const vars = [...model.variables.values()];
+  const samples: { step: number; rssMiB: number; tensors: number }[] = [];
+  for (let s = 0; s < steps; s++) {
+    const scenes = await makeScenes(digits, { count: batchSize, seed: 100 + s });
+    const targets = encodeTargets(scenes.boxes, scenes.labels, model.grid(64));
+    const { value, grads } = tf.variableGrads(
+      () => loss(model.apply(scenes.images), targets, { box: "sum" }).total,
+      vars,
+    );
+    adam.step(grads, 1e-3);
+    await value.data();
+    tf.dispose([value, ...Object.values(grads), scenes.images, targets]);
+    if (s % Math.max(1, Math.floor(steps / 10)) === 0 || s === steps - 1) {
+      samples.push({
+        step: s + 1,
+        rssMiB: Deno.memoryUsage().rss / 2 ** 20,
+        tensors: tf.memory().numTensors,
+      });
+    }
+  }
+  adam.dispose();
+  model.dispose();
+  return samples;
+}
+
+async function torchReference(benchJson: string, batchSize: number) {
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    try {
+      const out = await new Deno.Command(python, {
+        args: ["tasks/bench_torch.py", benchJson, "--batch", String(batchSize), "--steps", "20"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (out.code === 0) return JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    } catch {
+      // no such interpreter
+    }
+  }
+  return null;
+}
+
+async function availableBackends(): Promise<string[]> {
+  const list = ["wasm", "cpu"];
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  if (adapter && !isSoftwareAdapter(adapter)) list.unshift("webgpu");
+  return list;
+}
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const flags = parseFlags(Deno.args, FLAGS);
+    if (!flags) {
+      console.log(helpText("deno task bench", "Speed of training, inference and data.", FLAGS));
+      return 0;
+    }
+    const backends = flags.backends === "available"
+      ? await availableBackends()
+      : flags.backends.split(",").map((s) => s.trim());
+    for (const b of backends) {
+      if (!["wasm", "cpu", "webgpu"].includes(b)) {
+        throw new Error(`--backends: unknown backend "${b}"; use wasm, cpu, webgpu`);
+      }
+    }
+    const mnist = await loadMnist();
+    const cost = modelCost(DEFAULT_ARCH);
+    console.log(
+      `Default model: ${cost.params} parameters, ${(cost.flops / 1e6).toFixed(1)} MFLOP/image ` +
+        `forward, grid ${cost.grid.rows}×${cost.grid.cols}; batch ${flags.batchSize}`,
+    );
+    const results: BackendResult[] = [];
+    for (const b of backends) {
+      const r = await benchBackend(b, mnist.train, flags);
+      results.push(r);
+      console.log(
+        `  ${r.description.padEnd(34)} train ${
+          r.trainImagesPerSecond.toFixed(1).padStart(7)
+        } img/s ` +
+          `(step ${r.trainStepMs.toFixed(0)} ms at batch ${r.batchSize}, first ${
+            r.firstStepMs.toFixed(0)
+          } ms)  infer ${r.inferImagesPerSecond.toFixed(0).padStart(6)} img/s`,
+      );
+    }
+    await useBackend("wasm");
+    const data = await benchData({ source: mnist.train });
+    console.log(
+      `  data pipeline (wasm, batch ${data.batchSize}): ${
+        data.scenesPerSecond.toFixed(0)
+      } scenes/s`,
+    );
+    const bench: Record<string, unknown> = {
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      tfjs: tf.version_core,
+      arch: DEFAULT_ARCH,
+      inputSize: 64,
+      batchSize: flags.batchSize,
+      model: cost,
+      backends: results,
+      data,
+    };
+    await writeJsonAtomic(`${flags.out}/bench.json`, bench);
+    if (flags.torch) {
+      const torch = await torchReference(`${flags.out}/bench.json`, flags.batchSize);
+      bench.pytorch = torch;
+      if (torch) {
+        const wasm = results.find((r) => r.backend === "wasm");
+        console.log(
+          `  ${torch.framework} (${torch.threads} threads): train ${
+            torch.trainImagesPerSecond.toFixed(1)
+          } img/s, infer ${torch.inferImagesPerSecond.toFixed(0)} img/s` +
+            (wasm
+              ? `  → wasm/PyTorch: train ${
+                (wasm.trainImagesPerSecond / torch.trainImagesPerSecond).toFixed(2)
+              }×, infer ${(wasm.inferImagesPerSecond / torch.inferImagesPerSecond).toFixed(2)}×`
+              : ""),
+        );
+      } else console.log("  PyTorch: not installed (apt-get install python3-torch), skipped");
+    }
+    if (flags.memorySteps > 0) {
+      const samples = await memoryCheck(mnist.train, flags.memorySteps, flags.batchSize);
+      bench.memory = samples;
+      console.log(
+        `  memory over ${flags.memorySteps} steps: RSS ${samples[0].rssMiB.toFixed(0)} → ${
+          samples.at(-1)!.rssMiB.toFixed(0)
+        } MiB, tensors ${samples[0].tensors} → ${samples.at(-1)!.tensors}`,
+      );
+    }
+    if (flags.sliding) {
+      await useBackend("wasm");
+      const [row] = await timeSliding({ sizes: [1080], runs: () => 1 });
+      bench.sliding1080 = row;
+      console.log(
+        `  sliding 1080×1080 ×5 (wasm): sequential ${(row.sequentialMs / 1000).toFixed(1)} s, ` +
+          `convolutional ${(row.convolutionalMs / 1000).toFixed(1)} s, ${row.speedup.toFixed(2)}×`,
+      );
+    }
+    await writeJsonAtomic(`${flags.out}/bench.json`, bench);
+    console.log(`Wrote ${flags.out}/bench.json`);
+  });
+}
