@@ -1,0 +1,139 @@
+/**
+ * The Worker side of {@linkcode GradientPool} (./pool.ts): its own tfjs engine and backend, a
+ * replica of the architecture, and one job — set the weights, compute the gradients of the loss on
+ * a shard of the batch, send them back as Float32Arrays (transferred).
+ *
+ * Messages in: {@linkcode InitMessage} once, then {@linkcode GradMessage}s. Messages out:
+ * `{ type: "ready", backend }`, {@linkcode GradReply}, or `{ type: "error", message }`.
+ *
+ * @module
+ */
+import "../gradients.ts";
+import { tf } from "../deps.ts";
+import { useBackend } from "../backend.ts";
+import { type ArchLayer, modelFromVariables, variableShapes } from "../model.ts";
+import type { Model } from "../model.ts";
+import { loss } from "../loss.ts";
+
+/** First message to a worker: what to build. */
+export interface InitMessage {
+  /** Message tag. */
+  type: "init";
+  /** The architecture to replicate. */
+  arch: readonly ArchLayer[];
+  /** Input channels; default 1. */
+  inputChannels?: number;
+  /** Backend of the worker's engine. */
+  backend: "wasm" | "cpu";
+  /** Reduction of the box error (see ../loss.ts). */
+  box: "sum" | "mean";
+}
+
+/** A gradient job: current weights (in variable order) and a shard of the batch. */
+export interface GradMessage {
+  /** Message tag. */
+  type: "grad";
+  /** Job id, echoed in the reply. */
+  id: number;
+  /** Weights, one array per variable in `variableShapes(arch)` order. */
+  weights: Float32Array[];
+  /** Images of the shard, `[n, H, W, C]` row-major. */
+  images: Float32Array;
+  /** Shape of the images. */
+  imageShape: [number, number, number, number];
+  /** Targets of the shard, `[n, rows, cols, 6]` row-major. */
+  targets: Float32Array;
+  /** Shape of the targets. */
+  targetShape: [number, number, number, number];
+}
+
+/** The answer to a {@linkcode GradMessage}. */
+export interface GradReply {
+  /** Message tag. */
+  type: "grads";
+  /** The job id. */
+  id: number;
+  /** Gradients, one array per variable in `variableShapes(arch)` order. */
+  grads: Float32Array[];
+  /** detection, classification, regression: summed over the shard. */
+  parts: [number, number, number];
+  /** Milliseconds the worker spent on the job (weights in to gradients read out). */
+  ms: number;
+}
+
+/** Any message a worker can receive. */
+export type WorkerMessage = InitMessage | GradMessage | { type: "close" };
+
+// deno-lint-ignore no-explicit-any
+const scope = self as any as {
+  onmessage: ((e: MessageEvent<WorkerMessage>) => void) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  close(): void;
+};
+
+let model: Model | undefined;
+let names: string[] = [];
+let box: "sum" | "mean" = "sum";
+
+async function init(message: InitMessage): Promise<void> {
+  const backend = await useBackend(message.backend);
+  const shapes = variableShapes(message.arch, message.inputChannels ?? 1);
+  const variables = new Map<string, tf.Variable>();
+  for (const [name, shape] of shapes) variables.set(name, tf.variable(tf.zeros(shape), true));
+  model = modelFromVariables(message.arch, variables, message.inputChannels ?? 1);
+  names = [...shapes.keys()];
+  box = message.box;
+  scope.postMessage({ type: "ready", backend });
+}
+
+function gradients(message: GradMessage): void {
+  const t0 = performance.now();
+  const m = model!;
+  for (const [i, name] of names.entries()) {
+    const v = m.variables.get(name)!;
+    tf.tidy(() => v.assign(tf.tensor(message.weights[i], v.shape)));
+  }
+  const vars = names.map((n) => m.variables.get(n)!);
+  const { grads, parts } = tf.tidy(() => {
+    const images = tf.tensor4d(message.images, message.imageShape);
+    const targets = tf.tensor4d(message.targets, message.targetShape);
+    let stacked: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const p = loss(m.apply(images), targets, { box });
+      stacked = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
+      return p.total;
+    }, vars);
+    value.dispose();
+    return { grads: vars.map((v) => grads[v.name]), parts: stacked! };
+  });
+  const out = grads.map((g) => g.dataSync() as Float32Array);
+  const p = parts.dataSync();
+  tf.dispose([...grads, parts]);
+  // dataSync may hand out backend storage (cpu): copy before transferring.
+  const arrays = out.map((a) => a.slice());
+  const reply: GradReply = {
+    type: "grads",
+    id: message.id,
+    grads: arrays,
+    parts: [p[0], p[1], p[2]],
+    ms: performance.now() - t0,
+  };
+  scope.postMessage(reply, arrays.map((a) => a.buffer));
+}
+
+scope.onmessage = (e: MessageEvent<WorkerMessage>) => {
+  const message = e.data;
+  try {
+    if (message.type === "init") {
+      init(message).catch((error) => scope.postMessage({ type: "error", message: String(error) }));
+    } else if (message.type === "grad") {
+      gradients(message);
+    } else if (message.type === "close") {
+      model?.dispose();
+      scope.close();
+    }
+  } catch (error) {
+    const id = message.type === "grad" ? message.id : undefined;
+    scope.postMessage({ type: "error", id, message: String(error) });
+  }
+};
