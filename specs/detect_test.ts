@@ -152,7 +152,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   out.dispose();
   for (const [i, objects] of scenes.objects.entries()) {
     const byBox = (a: { box: number[] }, b: { box: number[] }) =>
-      a.box[0] - b.box[0] || a.box[2] - b.box[2];
+      Math.round(a.box[0]) - Math.round(b.box[0]) || Math.round(a.box[2]) - Math.round(b.box[2]);
     const want = [...objects].sort(byBox).map((o) => o.label);
     assert.deepEqual([...found[i]].sort(byBox).map((d) => d.label), want, `scene ${i}`);
     for (const d of found[i]) {
