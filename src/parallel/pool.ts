@@ -27,7 +27,7 @@ export interface GradientPoolOptions {
    * (e.g. to make the next batch) and splits the batch among the workers only.
    */
   mainShard?: boolean;
-  /** Backend of the workers' engines; default "wasm" ("cpu" for tests without wasm). */
+  /** Backend of the workers' engines; default "cpu" when the main thread uses cpu, else "wasm". */
   backend?: "wasm" | "cpu";
   /** Input channels of the architecture; default 1. */
   inputChannels?: number;
@@ -165,7 +165,7 @@ export class GradientPool {
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,
-      backend: options.backend ?? "wasm",
+      backend: options.backend ?? (tf.getBackend() === "cpu" ? "cpu" : "wasm"),
       box,
     };
     const workers: Worker[] = [];
@@ -290,11 +290,11 @@ export class GradientPool {
           targets: targetData.slice(start * perT, (start + size) * perT),
           targetShape: [size, rows, cols, ch],
         };
-        jobs.push(
-          new Promise<GradReply>((resolve, reject) => {
-            this.#pending.set(id, { resolve, reject });
-          }),
-        );
+        const job = new Promise<GradReply>((resolve, reject) => {
+          this.#pending.set(id, { resolve, reject });
+        });
+        job.catch(() => {}); // reported by Promise.all below, or moot if this thread's shard threw
+        jobs.push(job);
         this.#workers[i].postMessage(message, [message.images.buffer, message.targets.buffer]);
       }
     }
