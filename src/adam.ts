@@ -45,8 +45,11 @@ export class Adam {
     this.#beta2 = options.beta2 ?? 0.999;
     this.#epsilon = options.epsilon ?? 1e-8;
     for (const [name, v] of variables) {
-      this.#m.set(name, tf.variable(tf.zerosLike(v), false));
-      this.#v.set(name, tf.variable(tf.zerosLike(v), false));
+      for (const moments of [this.#m, this.#v]) {
+        const zeros = tf.zerosLike(v);
+        moments.set(name, tf.variable(zeros, false));
+        zeros.dispose(); // the variable holds its own reference to the data
+      }
     }
   }
 

@@ -149,7 +149,9 @@ export function buildModel(
       for (let i = 0; i < size; i++) values[i] = normal(rng) * std;
     }
     // tfjs variable names are global to the engine: let it pick unique ones (the map holds ours).
-    variables.set(name, tf.variable(tf.tensor(values, shape), true));
+    const initial = tf.tensor(values, shape);
+    variables.set(name, tf.variable(initial, true));
+    initial.dispose(); // the variable holds its own reference to the data
   }
   return modelFromVariables(arch, variables, inputChannels);
 }

@@ -14,7 +14,7 @@ import { encodeTargets } from "./encode.ts";
 import { writeJsonAtomic } from "./io.ts";
 import { localizationMetrics, objectnessCounts, precisionRecall } from "./metrics.ts";
 import { loadMnist, type Mnist } from "./mnist.ts";
-import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "./model.ts";
+import { type ArchLayer, buildModel, DEFAULT_ARCH, type Model, modelCost } from "./model.ts";
 import { loss } from "./loss.ts";
 import { decodeOutput } from "./predict.ts";
 import { Progress } from "./progress.ts";
@@ -196,6 +196,8 @@ export interface TrainOptions {
   progress?: { terminal?: boolean; every?: number; write?: (text: string) => void };
   /** Backend name to record (the caller selects it); default tf.getBackend(). */
   backend?: string;
+  /** Architecture of a new model; default DEFAULT_ARCH (a resumed run keeps its own). */
+  arch?: readonly ArchLayer[];
 }
 
 /** What {@linkcode train} returns. */
@@ -268,7 +270,7 @@ export async function train(
     records = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
     model = (await loadModel(out)).model;
   } else {
-    model = buildModel(DEFAULT_ARCH, { seed: settings.seed });
+    model = buildModel(options.arch ?? DEFAULT_ARCH, { seed: settings.seed });
   }
   const box = settings.box as "sum" | "mean";
   const adam = new Adam(model.variables);
