@@ -24,6 +24,8 @@ export const TRAIN_FLAGS = {
   },
   // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/loss.ts).
   box: { default: "sum", help: "Box MSE over the 4 coordinates", choices: ["sum", "mean"] },
+  // Network (see ARCHITECTURES in src/model.ts).
+  arch: { default: "pool", help: "Architecture", choices: ["pool", "strided", "s8", "s8w48"] },
   // Seed of the initialisation, the training scenes and the validation scenes.
   seed: { default: 0, help: "Random seed", check: nonNegativeInt },
   // auto = wasm (with the training kernels of src/kernels/).

@@ -14,7 +14,14 @@ import { encodeTargets } from "./encode.ts";
 import { writeJsonAtomic } from "./io.ts";
 import { localizationMetrics, objectnessCounts, precisionRecall } from "./metrics.ts";
 import { loadMnist, type Mnist } from "./mnist.ts";
-import { type ArchLayer, buildModel, DEFAULT_ARCH, type Model, modelCost } from "./model.ts";
+import {
+  ARCHITECTURES,
+  type ArchLayer,
+  buildModel,
+  DEFAULT_ARCH,
+  type Model,
+  modelCost,
+} from "./model.ts";
 import { loss } from "./loss.ts";
 import { decodeOutput } from "./predict.ts";
 import { Progress } from "./progress.ts";
@@ -270,7 +277,9 @@ export async function train(
     records = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
     model = (await loadModel(out)).model;
   } else {
-    model = buildModel(options.arch ?? DEFAULT_ARCH, { seed: settings.seed });
+    model = buildModel(options.arch ?? ARCHITECTURES[settings.arch] ?? DEFAULT_ARCH, {
+      seed: settings.seed,
+    });
   }
   const box = settings.box as "sum" | "mean";
   const adam = new Adam(model.variables);
