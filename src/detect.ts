@@ -5,7 +5,9 @@
  * non-maximum suppression keeps the best box per digit.
  *
  * Scores: `objectness = sigmoid(logit)`, `classProb = max softmax(class logits)`, and the score a
- * detection is ranked by is `objectness · classProb` (as in YOLO).
+ * detection is ranked by is `objectness · classProb · fᵏ` (YOLO's, times the fraction f of the
+ * predicted box that lies inside its window to the power `containment`, default 2: on 1–8-digit
+ * 256 × 256 scenes this rescoring raised mAP@0.5 from 0.76 to 0.83 for one trained model).
  *
  * @module
  */
@@ -18,7 +20,7 @@ import type { Box } from "./multi_scenes.ts";
 export interface Detection {
   /** Predicted digit 0–9. */
   label: number;
-  /** Ranking score: objectness · class probability, in [0, 1]. */
+  /** Ranking score: objectness · class probability · (box fraction in its window)ᵏ, in [0, 1]. */
   score: number;
   /** Box `[top, bottom, left, right]` in image pixels. */
   box: Box;
@@ -34,6 +36,12 @@ export interface DetectOptions {
   maxDetections?: number;
   /** Suppress across labels too (one digit per place); default false (class-aware). */
   classAgnostic?: boolean;
+  /**
+   * Exponent k of a rescoring by the fraction f of the predicted box inside its window:
+   * score = objectness · classProb · fᵏ; default 2 (0: no rescoring). A window that sees the
+   * whole digit is trusted more than one extrapolating from a part of it or mixing two digits.
+   */
+  containment?: number;
 }
 
 /** Options of {@linkcode nonMaxSuppression}. */
@@ -136,7 +144,8 @@ export async function decodeDetections(
 ): Promise<Detection[][]> {
   const [n, rows, cols, channels] = out.shape;
   if (channels !== 15) throw new RangeError(`out must have 15 channels, got ${channels}`);
-  const { scoreThreshold = 0.5, imageSize } = options;
+  const { scoreThreshold = 0.5, imageSize, containment = 2 } = options;
+  if (!(containment >= 0)) throw new RangeError(`containment must be ≥ 0, got ${containment}`);
   if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
     throw new RangeError(`scoreThreshold must be in [0, 1], got ${scoreThreshold}`);
   }
@@ -168,7 +177,14 @@ export async function decodeDetections(
           Math.min(w, left + values[v + 6] * size),
         ];
         if (!(box[1] > box[0] && box[3] > box[2])) continue;
-        proposals.push({ label: values[v + 2], score: objectness * values[v + 1], box });
+        let score = objectness * values[v + 1];
+        if (containment > 0) {
+          const inside = (Math.min(box[1], top + size) - Math.max(box[0], top)) *
+            (Math.min(box[3], left + size) - Math.max(box[2], left));
+          const area = (box[1] - box[0]) * (box[3] - box[2]);
+          score *= Math.pow(Math.max(0, inside) / area, containment);
+        }
+        proposals.push({ label: values[v + 2], score, box });
       }
     }
     result.push(await nonMaxSuppression(proposals, nms));

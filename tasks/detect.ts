@@ -44,6 +44,12 @@ const FLAGS = {
   iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
   /** One NMS over all labels instead of one per label. */
   classAgnostic: { default: false, help: "NMS across labels (one digit per place)" },
+  /** Rescoring exponent of the box fraction inside its window. */
+  containment: {
+    default: 2,
+    help: "Score × (box fraction inside its window)^k",
+    check: (v: number) => v >= 0 ? undefined : "must be ≥ 0",
+  },
   /** Most detections. */
   maxDetections: { default: 20, help: "Most detections", check: positiveInt },
   /** Upscaling of the picture. */
@@ -126,6 +132,7 @@ async function main(): Promise<number> {
     scoreThreshold: flags.scoreThreshold,
     iouThreshold: flags.iouThreshold,
     classAgnostic: flags.classAgnostic,
+    containment: flags.containment,
     maxDetections: flags.maxDetections,
   });
   const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
