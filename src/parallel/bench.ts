@@ -26,6 +26,17 @@ import { buildModel, DEFAULT_ARCH } from "../model.ts";
 import { makeScenes, sceneStream } from "../scenes.ts";
 import { GradientPool, type GradientPoolOptions } from "./pool.ts";
 
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or NaN elsewhere. */
+function machineBusySeconds(): number {
+  try {
+    const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1);
+    const j = f.map(Number);
+    return (j[0] + j[1] + j[2] + j[5] + j[6] + j[7]) / 100; // user nice system irq softirq steal
+  } catch {
+    return NaN;
+  }
+}
+
 const LAYOUTS: Record<string, GradientPoolOptions> = {
   w0: { workers: 0 },
   w1: { workers: 1 },
@@ -75,7 +86,12 @@ if (import.meta.main) {
 
   const results = new Map<string, number[]>();
   const shares = new Map<string, number[]>();
-  const cpuStats = new Map<string, { cpuMs: number; wallMs: number; images: number }>();
+  const cpuStats = new Map<string, {
+    cpuMs: number;
+    wallMs: number;
+    images: number;
+    otherMs: number;
+  }>();
   for (const mode of modes) {
     for (const batch of batches) {
       const scenes = await makeScenes(train, { count: batch, seed: 1 });
@@ -86,6 +102,7 @@ if (import.meta.main) {
         const times: number[] = [];
         const mainMs: number[] = [];
         const cpu0 = process.cpuUsage();
+        const busy0 = machineBusySeconds();
         const wall0 = performance.now();
         if (mode === "fixed") {
           for (let s = 0; s < count; s++) {
@@ -123,8 +140,9 @@ if (import.meta.main) {
         const key = `${mode} b${batch} ${layout}`;
         const cpu = process.cpuUsage(cpu0);
         const cpuMs = (cpu.user + cpu.system) / 1000;
-        const c = cpuStats.get(key) ?? { cpuMs: 0, wallMs: 0, images: 0 };
+        const c = cpuStats.get(key) ?? { cpuMs: 0, wallMs: 0, images: 0, otherMs: 0 };
         c.cpuMs += cpuMs;
+        c.otherMs += Math.max(0, 1000 * (machineBusySeconds() - busy0) - cpuMs);
         c.wallMs += performance.now() - wall0;
         c.images += batch * count;
         cpuStats.set(key, c);
@@ -146,8 +164,9 @@ if (import.meta.main) {
           `${key.padEnd(22)} ${(1000 * batch / ms).toFixed(0).padStart(5)} images/s  ` +
             `median step ${ms.toFixed(0)} ms (n=${results.get(key)!.length}), main shard ` +
             `${main.toFixed(0)} ms, speed-up ×${(base / ms).toFixed(2)}; CPU ` +
-            `${(c.cpuMs / c.images).toFixed(2)} ms/image, cores busy ${
-              (c.cpuMs / c.wallMs).toFixed(2)
+            `${(c.cpuMs / c.images).toFixed(2)} ms/image, cores busy ` +
+            `${(c.cpuMs / c.wallMs).toFixed(2)}, other processes ${
+              (c.otherMs / c.wallMs).toFixed(2)
             }`,
         );
       }
