@@ -96,7 +96,11 @@ Deno.test("decodeDetections on a hand-made output: threshold, box mapping, clipp
   // Everything else: objectness logit −6.
   for (let w = 0; w < rows * cols; w++) if (values[w * 15] === 0) values[w * 15] = -6;
   const out = tf.tensor4d(values, [1, rows, cols, 15]);
-  const [found] = await decodeDetections(out, geometry, { imageSize: [50, 48], containment: 0 });
+  const [found] = await decodeDetections(out, geometry, {
+    imageSize: [50, 48],
+    containment: 0,
+    vote: 0,
+  });
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const p = 1 / (1 + 9 * Math.exp(-6)); // softmax probability of the class logit 6
   assert.equal(found.length, 2);
@@ -106,16 +110,31 @@ Deno.test("decodeDetections on a hand-made output: threshold, box mapping, clipp
   assert.ok(Math.abs(found[0].score - sig(3) * p) < 1e-6, `${found[0].score}`);
   assert.ok(Math.abs(found[1].score - sig(2) * p) < 1e-6);
   // Rescored by the fraction of the box inside its window (rows 2–42, cols 6–46): 20/28 · 10/12.
-  const [rescored] = await decodeDetections(out, geometry, { imageSize: [50, 48], containment: 2 });
+  const [rescored] = await decodeDetections(out, geometry, {
+    imageSize: [50, 48],
+    containment: 2,
+    vote: 0,
+  });
   assert.equal(rescored[0].score, found[0].score);
   const f = (20 / 28) * (10 / 12);
   assert.ok(Math.abs(rescored[1].score - found[1].score * f * f) < 1e-6, `${rescored[1].score}`);
+  // Box voting: the kept 7 becomes the score-weighted mean of both 7s (IoU 16/18 ≥ 0.5).
+  const [voted] = await decodeDetections(out, geometry, { imageSize: [50, 48], containment: 0 });
+  const [s1, s2] = [sig(3) * p, sig(1) * p];
+  const mean = (a: number, b: number) => (a * s1 + b * s2) / (s1 + s2);
+  closeBox(voted[0].box, [8, 28, mean(3, 4), mean(20, 21)]);
+  assert.equal(voted[0].score, found[0].score);
+  closeBox(voted[1].box, found[1].box);
   // Lower threshold: window (1, 0) proposes; no clipping without imageSize.
-  const [more] = await decodeDetections(out, geometry, { scoreThreshold: 0.4, containment: 0 });
+  const [more] = await decodeDetections(out, geometry, {
+    scoreThreshold: 0.4,
+    containment: 0,
+    vote: 0,
+  });
   assert.deepEqual(more.map((d) => d.label), [7, 1, 4]);
   closeBox(more[1].box, [22, 62, 36, 56]);
   // No NMS overlap with iouThreshold 1: both 7s stay.
-  const [all] = await decodeDetections(out, geometry, { iouThreshold: 1, containment: 0 });
+  const [all] = await decodeDetections(out, geometry, { iouThreshold: 1, containment: 0, vote: 0 });
   assert.deepEqual(all.map((d) => d.label), [7, 1, 7]);
   const [one] = await decodeDetections(out, geometry, { maxDetections: 1 });
   assert.equal(one.length, 1);

@@ -50,6 +50,12 @@ const FLAGS = {
     help: "Score × (box fraction inside its window)^k",
     check: (v: number) => v >= 0 ? undefined : "must be ≥ 0",
   },
+  /** Box voting IoU (0: off). */
+  vote: {
+    default: 0.5,
+    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
+    check: unit,
+  },
   /** Most detections. */
   maxDetections: { default: 20, help: "Most detections", check: positiveInt },
   /** Upscaling of the picture. */
@@ -133,6 +139,7 @@ async function main(): Promise<number> {
     iouThreshold: flags.iouThreshold,
     classAgnostic: flags.classAgnostic,
     containment: flags.containment,
+    vote: flags.vote,
     maxDetections: flags.maxDetections,
   });
   const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;

@@ -47,6 +47,12 @@ const FLAGS = {
     help: "Score × (box fraction inside its window)^k",
     check: (v: number) => v >= 0 ? undefined : "must be ≥ 0",
   },
+  /** Box voting IoU (0: off). */
+  vote: {
+    default: 0.5,
+    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
+    check: unit,
+  },
   /** Most detections per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
   /** Scenes per forward pass. */
@@ -99,6 +105,7 @@ async function main(): Promise<number> {
     iouThreshold: flags.iouThreshold,
     classAgnostic: flags.classAgnostic,
     containment: flags.containment,
+    vote: flags.vote,
     maxDetections: flags.maxDetections,
     batchSize: flags.batch,
   };
