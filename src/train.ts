@@ -25,6 +25,7 @@ import {
 import { loss } from "./loss.ts";
 import { decodeOutput } from "./predict.ts";
 import { Progress } from "./progress.ts";
+import { GradientPool } from "./parallel/pool.ts";
 import { makeScenes, sceneStream } from "./scenes.ts";
 
 /** Loss parts per image. */
@@ -320,6 +321,9 @@ export async function train(
   }
   const val = await makeValSet(mnist.val, { count: settings.valSize, seed: settings.seed, model });
   const vars = [...model.variables.values()];
+  const pool = config.workers > 0
+    ? await GradientPool.create(model.arch, { workers: config.workers, box })
+    : undefined;
   let elapsed = records.at(-1)?.time ?? 0;
   log(formatTable(records));
   try {
@@ -341,16 +345,24 @@ export async function train(
       });
       for await (const batch of stream) {
         lr = learningRate(settings.lr, { step: steps, totalSteps, schedule: settings.schedule });
-        let parts: tf.Tensor | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const p = loss(model.apply(batch.images), batch.targets!, { box });
-          parts = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
-          return p.total;
-        }, vars);
-        adam.step(grads, lr);
+        let v: ArrayLike<number>;
+        if (pool) {
+          const { named, parts } = await pool.gradients(model, batch.images, batch.targets!);
+          adam.step(named, lr);
+          v = [parts.detection, parts.classification, parts.regression];
+        } else {
+          let parts: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const p = loss(model.apply(batch.images), batch.targets!, { box });
+            parts = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
+            return p.total;
+          }, vars);
+          adam.step(grads, lr);
+          v = await parts!.data();
+          tf.dispose([value, parts!]);
+        }
         steps++;
-        const v = await parts!.data();
-        tf.dispose([value, parts!, batch.images, batch.targets!]);
+        tf.dispose([batch.images, batch.targets!]);
         const n = batch.labels.length;
         seen += n;
         for (let j = 0; j < 3; j++) {
@@ -393,6 +405,7 @@ export async function train(
       await writeJsonAtomic(`${out}/config.json`, runConfig);
     }
   } finally {
+    pool?.close();
     adam.dispose();
     for (const c of val.chunks) tf.dispose([c.images, c.targets]);
   }
