@@ -27,49 +27,52 @@ Deno.test("encodeObjectsData: one digit per scene = encodeTargetsData", () => {
   assert.deepEqual(encodeObjectsData(same, grid), encodeTargetsData(boxes, labels, grid));
 });
 
-Deno.test("encodeObjectsData: each window takes the digit covering most of it (naive loop)", () => {
-  const rng = makeRng(8);
-  const objects: SceneObject[][] = Array.from(
-    { length: 10 },
-    () => Array.from({ length: rng.int(5) }, () => ({ label: rng.int(10), box: randomBox(rng) })),
-  );
-  const got = encodeObjectsData(objects, grid);
-  const { size, stride, offset, rows, cols } = grid;
-  let positives = 0, contested = 0;
-  for (const [k, list] of objects.entries()) {
-    for (let i = 0; i < rows; i++) {
-      for (let j = 0; j < cols; j++) {
-        const [wt, wl] = [offset + i * stride, offset + j * stride];
-        let best: SceneObject | undefined, bestArea = 0, overlapping = 0;
-        for (const o of list) {
-          const [t, b, l, r] = o.box;
-          const h = Math.min(b, wt + size) - Math.max(t, wt);
-          const w = Math.min(r, wl + size) - Math.max(l, wl);
-          if (h > 0 && w > 0) overlapping++;
-          if (h > 0 && w > 0 && h * w > bestArea) [best, bestArea] = [o, h * w];
+for (const minCover of [0, 0.5]) {
+  Deno.test(`encodeObjectsData: each window takes the digit covering most of it (naive loop, minCover ${minCover})`, () => {
+    const rng = makeRng(8);
+    const objects: SceneObject[][] = Array.from(
+      { length: 10 },
+      () => Array.from({ length: rng.int(5) }, () => ({ label: rng.int(10), box: randomBox(rng) })),
+    );
+    const got = encodeObjectsData(objects, grid, { minCover });
+    const { size, stride, offset, rows, cols } = grid;
+    let positives = 0, contested = 0;
+    for (const [k, list] of objects.entries()) {
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < cols; j++) {
+          const [wt, wl] = [offset + i * stride, offset + j * stride];
+          let best: SceneObject | undefined, bestArea = 0, overlapping = 0;
+          for (const o of list) {
+            const [t, b, l, r] = o.box;
+            const h = Math.min(b, wt + size) - Math.max(t, wt);
+            const w = Math.min(r, wl + size) - Math.max(l, wl);
+            const enough = h > 0 && w > 0 && h * w >= minCover * (b - t) * (r - l);
+            if (enough) overlapping++;
+            if (enough && h * w > bestArea) [best, bestArea] = [o, h * w];
+          }
+          const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
+          const cell = Array.from(got.subarray(at, at + TARGET_CHANNELS));
+          let want = [0, 0, 0, 0, 0, 0];
+          if (best) {
+            const [t, b, l, r] = best.box;
+            want = [
+              1,
+              best.label,
+              (t - wt) / size,
+              (b - wt) / size,
+              (l - wl) / size,
+              (r - wl) / size,
+            ];
+            positives++;
+            if (overlapping > 1) contested++;
+          }
+          assert.ok(
+            cell.every((v, c) => Math.abs(v - want[c]) < 1e-5),
+            `scene ${k} window ${i},${j}: ${cell} vs ${want}`,
+          );
         }
-        const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
-        const cell = Array.from(got.subarray(at, at + TARGET_CHANNELS));
-        let want = [0, 0, 0, 0, 0, 0];
-        if (best) {
-          const [t, b, l, r] = best.box;
-          want = [
-            1,
-            best.label,
-            (t - wt) / size,
-            (b - wt) / size,
-            (l - wl) / size,
-            (r - wl) / size,
-          ];
-          positives++;
-          if (overlapping > 1) contested++;
-        }
-        assert.ok(
-          cell.every((v, c) => Math.abs(v - want[c]) < 1e-5),
-          `scene ${k} window ${i},${j}: ${cell} vs ${want}`,
-        );
       }
     }
-  }
-  assert.ok(positives > 100 && contested > 20, `${positives} positives, ${contested} contested`);
-});
+    assert.ok(positives > 100 && contested >= 10, `${positives} positives, ${contested} contested`);
+  });
+}

@@ -4,7 +4,9 @@
  *
  * A window is positive when some digit's box overlaps it with positive area (the single-digit
  * rule); when several do, it takes the digit covering most of the window (ties: the first). With
- * one digit per scene this is exactly {@linkcode encodeTargetsData}.
+ * one digit per scene this is exactly {@linkcode encodeTargetsData}. With `minCover` > 0, a digit
+ * only makes a window positive when the window covers at least that fraction of its box (e.g.
+ * 0.5: windows that see a sliver of a digit, or mostly its neighbour, become negatives).
  *
  * @module
  */
@@ -30,8 +32,13 @@ import type { SceneObject } from "./multi_scenes.ts";
 export function encodeObjectsData(
   objects: readonly (readonly SceneObject[])[],
   grid: WindowGrid,
+  options: { minCover?: number } = {},
 ): Float32Array {
   const { size, stride, offset, rows, cols } = grid;
+  const { minCover = 0 } = options;
+  if (!(minCover >= 0 && minCover <= 1)) {
+    throw new RangeError(`options.minCover must be in [0, 1], got ${minCover}`);
+  }
   for (const key of ["size", "stride", "offset", "rows", "cols"] as const) {
     if (!Number.isInteger(grid?.[key])) {
       throw new TypeError(`grid.${key} must be an integer, got ${grid?.[key]}; use windowGrid()`);
@@ -45,6 +52,7 @@ export function encodeObjectsData(
     for (const { label, box } of objects[k]) {
       const [top, bottom, left, right] = box;
       if (!(bottom > top && right > left)) continue;
+      const needed = minCover * (bottom - top) * (right - left);
       // Candidate windows: a superset; the overlap test decides.
       const i0 = Math.max(0, Math.floor((top - size - offset) / stride));
       const i1 = Math.min(rows - 1, Math.ceil((bottom - offset) / stride));
@@ -57,7 +65,7 @@ export function encodeObjectsData(
         for (let j = j0; j <= j1; j++) {
           const wLeft = offset + j * stride;
           const w = Math.min(right, wLeft + size) - Math.max(left, wLeft);
-          if (!(w > 0) || h * w <= cover[i * cols + j]) continue;
+          if (!(w > 0) || h * w <= cover[i * cols + j] || h * w < needed) continue;
           cover[i * cols + j] = h * w;
           const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
           out[at] = 1;
@@ -74,7 +82,8 @@ export function encodeObjectsData(
 }
 
 /**
- * Encodes multi-digit scenes as `[N, rows, cols, 6]` per-window targets (see the module doc).
+ * Encodes multi-digit scenes as `[N, rows, cols, 6]` per-window targets (see the module doc;
+ * `minCover` as there).
  *
  * @example
  * ```ts
@@ -92,7 +101,8 @@ export function encodeObjectsData(
 export function encodeObjects(
   objects: readonly (readonly SceneObject[])[],
   grid: WindowGrid,
+  options: { minCover?: number } = {},
 ): tf.Tensor4D {
-  const data = encodeObjectsData(objects, grid);
+  const data = encodeObjectsData(objects, grid, options);
   return tf.tensor4d(data, [objects.length, grid.rows, grid.cols, TARGET_CHANNELS]);
 }
