@@ -56,6 +56,8 @@ const FLAGS = {
     help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
     check: unit,
   },
+  /** Smallest score drawn (all detections are printed). */
+  minScore: { default: 0.5, help: "Smallest (rescored) score drawn; all are printed", check: unit },
   /** Most detections. */
   maxDetections: { default: 20, help: "Most detections", check: positiveInt },
   /** Upscaling of the picture. */
@@ -143,10 +145,12 @@ async function main(): Promise<number> {
     maxDetections: flags.maxDetections,
   });
   const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
-  const header = `${source}: ${found.length} detections` +
+  const drawn = found.filter((d) => d.score >= flags.minScore);
+  const header =
+    `${source}: ${found.length} detections, ${drawn.length} with score ≥ ${flags.minScore}` +
     (truths ? ` · true ${truths.map((t) => t.label).join(" ")}` : "");
   const png = await renderDetections(images, {
-    detections: found,
+    detections: drawn,
     truths,
     scale: flags.scale,
     header,
