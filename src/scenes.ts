@@ -17,6 +17,7 @@ import { boundingBoxes } from "./boxes.ts";
 import { encodeTargets } from "./encode.ts";
 import type { WindowGrid } from "./geometry.ts";
 import { DIGIT_PIXELS, DIGIT_SIDE, type MnistSplit } from "./mnist.ts";
+import { makeMultiScenes, type MultiSceneOptions, type MultiScenes } from "./multi_scenes.ts";
 import { makeRng } from "./rng.ts";
 
 /** Where scenes take their digits from: a split of {@linkcode loadMnist}. */
@@ -251,7 +252,31 @@ export function renderScenes(
  * scenes.images.dispose();
  * ```
  */
-export async function makeScenes(source: SceneSource, options: SceneOptions): Promise<Scenes> {
+export async function makeScenes(source: SceneSource, options: SceneOptions): Promise<Scenes>;
+/**
+ * With `digits: [min, max]`, makes multi-digit scenes (default 256×256), each digit with its own
+ * label and sharp box: see {@linkcode makeMultiScenes}.
+ *
+ * @example
+ * ```ts
+ * import "./backend.ts";
+ * import { loadMnist } from "./mnist.ts";
+ * import { makeScenes } from "./scenes.ts";
+ * const { test } = await loadMnist();
+ * const scenes = await makeScenes(test, { count: 2, seed: 1, size: 256, digits: [1, 8] });
+ * console.log(scenes.objects.map((o) => o.length));
+ * scenes.images.dispose();
+ * ```
+ */
+export async function makeScenes(
+  source: SceneSource,
+  options: MultiSceneOptions & { digits: readonly [number, number] },
+): Promise<MultiScenes>;
+export async function makeScenes(
+  source: SceneSource,
+  options: SceneOptions | (MultiSceneOptions & { digits: readonly [number, number] }),
+): Promise<Scenes | MultiScenes> {
+  if ("digits" in options && options.digits) return await makeMultiScenes(source, options);
   const params = drawScenes(source, options);
   const images = renderScenes(source, params);
   const labels = Int32Array.from(params.indices, (i) => source.labels[i]);
