@@ -11,7 +11,7 @@ import { Adam } from "./adam.ts";
 import { defaultTrainConfig, type TrainConfig } from "./config.ts";
 import { loadModel, loadTensors, saveModel, saveTensors } from "./checkpoint.ts";
 import { encodeTargets } from "./encode.ts";
-import { writeJsonAtomic } from "./io.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./io.ts";
 import { localizationMetrics, objectnessCounts, precisionRecall } from "./metrics.ts";
 import { loadMnist, type Mnist } from "./mnist.ts";
 import {
@@ -238,6 +238,27 @@ export function formatTable(records: readonly EpochRecord[]): string {
   return [HEADER, ...records.map(row)].join("\n");
 }
 
+/** Writes `<out>/curves.png` (loss parts and validation scores per epoch); warns on failure. */
+async function writeCurves(
+  out: string,
+  records: readonly EpochRecord[],
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    const { trainingCurves } = await import("./charts.ts");
+    const png = await trainingCurves(records.map((r) => ({
+      epoch: r.epoch,
+      loss: r.train,
+      accuracy: r.val.accuracy,
+      meanIoU: r.val.meanIou,
+      hitRate: r.val.hitRate,
+    })));
+    await writeFileAtomic(`${out}/curves.png`, png);
+  } catch (e) {
+    log(`warning: curves.png not written: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -403,6 +424,7 @@ export async function train(
       });
       await writeJsonAtomic(`${out}/metrics.json`, records);
       await writeJsonAtomic(`${out}/config.json`, runConfig);
+      await writeCurves(out, records, log);
     }
   } finally {
     pool?.close();
