@@ -1,21 +1,27 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backend.ts";
-import { type ArchLayer, buildModel, DEFAULT_ARCH, modelCost } from "../src/model.ts";
+import { type ArchLayer, buildModel, DEFAULT_ARCH, modelCost, POOL_ARCH } from "../src/model.ts";
+import { windowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 
-Deno.test("default architecture: window 40, stride 4, 7×7 grid on 64×64, params counted", async () => {
+Deno.test("pool architecture: window 40, stride 4, 7×7 grid on 64×64", () => {
+  assert.deepEqual(windowGrid(POOL_ARCH, 64), { size: 40, stride: 4, offset: 0, rows: 7, cols: 7 });
+  assert.equal(modelCost(POOL_ARCH).params, 114_639);
+});
+
+Deno.test("default architecture: window 40, stride 8, 4×4 grid on 64×64, params counted", async () => {
   await useBackend("cpu");
   const model = buildModel(DEFAULT_ARCH, { seed: 1 });
-  assert.deepEqual(model.geometry, { size: 40, stride: 4, offset: 0 });
-  assert.deepEqual(model.grid(64), { size: 40, stride: 4, offset: 0, rows: 7, cols: 7 });
+  assert.deepEqual(model.geometry, { size: 40, stride: 8, offset: 0 });
+  assert.deepEqual(model.grid(64), { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 });
   const counted = [...model.variables.values()].reduce((s, v) => s + v.size, 0);
   const cost = modelCost(DEFAULT_ARCH);
   assert.equal(cost.params, counted);
   assert.ok(cost.params >= 100_000 && cost.params <= 150_000, `params ${cost.params}`);
   const x = tf.zeros([2, 64, 64, 1]) as tf.Tensor4D;
   const out = model.apply(x);
-  assert.deepEqual(out.shape, [2, 7, 7, 15]);
+  assert.deepEqual(out.shape, [2, 4, 4, 15]);
   const big = tf.zeros([1, 200, 150, 1]) as tf.Tensor4D;
   const outBig = model.apply(big);
   const g = model.grid(200, 150);
@@ -58,10 +64,10 @@ Deno.test("each output cell equals the network run on its window alone (conv = s
   await useBackend("cpu");
   const model = buildModel(undefined, { seed: 2 });
   const rng = makeRng(1);
-  const image = tf.tensor4d(new Float32Array(52 * 48).map(() => rng.next()), [1, 52, 48, 1]);
+  const image = tf.tensor4d(new Float32Array(64 * 72).map(() => rng.next()), [1, 64, 72, 1]);
   const out = model.apply(image);
   const values = await out.data();
-  const { rows, cols, size, stride } = model.grid(52, 48);
+  const { rows, cols, size, stride } = model.grid(64, 72);
   for (const [r, c] of [[0, 0], [rows - 1, cols - 1], [1, 2]]) {
     const crop = tf.slice(image, [0, r * stride, c * stride, 0], [1, size, size, 1]);
     const cropOut = model.apply(crop);

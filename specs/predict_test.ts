@@ -73,3 +73,39 @@ Deno.test("predict rejects images smaller than the window", async () => {
   );
   model.dispose();
 });
+
+Deno.test("the trained default model localizes on 128×128 and 200×150 scenes as well as on 64×64", async () => {
+  const { loadMnist } = await import("../src/mnist.ts");
+  const { makeScenes } = await import("../src/scenes.ts");
+  const { loadModel } = await import("../src/checkpoint.ts");
+  const { localizationMetrics } = await import("../src/metrics.ts");
+  await useBackend("wasm");
+  try {
+    const { val } = await loadMnist({ dir: "fixtures/mnist", testCount: 0 });
+    const { model } = await loadModel("models/default");
+    const accuracy: Record<string, number> = {};
+    for (const [h, w] of [[64, 64], [128, 128], [150, 200]]) {
+      const s = await makeScenes(val, { count: 500, seed: 21, size: Math.min(h, w) });
+      // Widen square scenes with blank columns (25 on the left) to reach w × h.
+      const images = tf.pad(s.images, [[0, 0], [0, 0], [
+        25 * Math.sign(w - h),
+        w - h - 25 * Math.sign(w - h),
+      ], [0, 0]]) as tf.Tensor4D;
+      const boxes = s.boxes.map((v, i) => (i % 4 >= 2 ? v + 25 * Math.sign(w - h) : v));
+      const p = await predict(model, images, { batchSize: 100 });
+      const m = localizationMetrics(p, { labels: s.labels, boxes });
+      accuracy[`${h}×${w}`] = m.accuracy;
+      assert.ok(m.meanIou > 0.5, `${h}×${w}: mean IoU ${m.meanIou}`);
+      tf.dispose([s.images, images]);
+    }
+    model.dispose();
+    console.log("accuracy by scene size:", accuracy);
+    const base = accuracy["64×64"];
+    assert.ok(base > 0.85, `64×64 accuracy ${base}`);
+    for (const [size, acc] of Object.entries(accuracy)) {
+      assert.ok(acc >= base - 0.02, `${size}: accuracy ${acc} vs ${base} on 64×64`);
+    }
+  } finally {
+    await useBackend("cpu");
+  }
+});

@@ -9,9 +9,9 @@ import { type FlagSpecs, type FlagValues, nonNegativeInt, positive, positiveInt 
 /** Flags of `deno task train`, with their defaults and help lines. */
 export const TRAIN_FLAGS = {
   // Passes over fresh random scenes. The default run fits the 15-minute budget on a 2-core CPU.
-  epochs: { default: 6, help: "Epochs (fresh random scenes each)", check: positiveInt },
+  epochs: { default: 8, help: "Epochs (fresh random scenes each)", check: positiveInt },
   // Scenes per epoch (the MNIST training digits are drawn at random, with transforms).
-  trainSize: { default: 20000, help: "Training scenes per epoch", check: positiveInt },
+  trainSize: { default: 45000, help: "Training scenes per epoch", check: positiveInt },
   // Small batches: more Adam steps per second of CPU (64+ trained worse per minute in PyTorch).
   batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
   // Peak learning rate of the one-cycle schedule (or the constant one).
@@ -25,7 +25,7 @@ export const TRAIN_FLAGS = {
   // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/loss.ts).
   box: { default: "sum", help: "Box MSE over the 4 coordinates", choices: ["sum", "mean"] },
   // Network (see ARCHITECTURES in src/model.ts).
-  arch: { default: "pool", help: "Architecture", choices: ["pool", "strided", "s8", "s8w48"] },
+  arch: { default: "s8", help: "Architecture", choices: ["pool", "strided", "s8", "s8w48"] },
   // Seed of the initialisation, the training scenes and the validation scenes.
   seed: { default: 0, help: "Random seed", check: nonNegativeInt },
   // auto = wasm (with the training kernels of src/kernels/).

@@ -27,22 +27,6 @@ export type ArchLayer =
   })
   | Extract<LayerSpec, { kind: "pool" }>;
 
-/**
- * The default architecture: window 40, stride 4, a 7×7 grid on 64×64 scenes, 114 639 parameters,
- * about 30.3 MFLOPs per 64×64 image forward (see {@linkcode modelCost}).
- *
- * conv 5×5·16 → max-pool 2 → conv 5×5·32 → max-pool 2 → conv 7×7·64 (the "fully connected" layer
- * of one window) → conv 1×1·15 (linear).
- */
-export const DEFAULT_ARCH: readonly ArchLayer[] = Object.freeze([
-  { kind: "conv", kernel: 5, filters: 16 },
-  { kind: "pool", kernel: 2 },
-  { kind: "conv", kernel: 5, filters: 32 },
-  { kind: "pool", kernel: 2 },
-  { kind: "conv", kernel: 7, filters: 64 },
-  { kind: "conv", kernel: 1, filters: OUTPUT_CHANNELS, activation: "linear" },
-]);
-
 const conv = (kernel: number, filters: number, stride = 1): ArchLayer => ({
   kind: "conv",
   kernel,
@@ -52,15 +36,45 @@ const conv = (kernel: number, filters: number, stride = 1): ArchLayer => ({
 const head: ArchLayer = { kind: "conv", kernel: 1, filters: OUTPUT_CHANNELS, activation: "linear" };
 
 /**
- * Named architectures (`--arch` of `deno task train`). `pool`: conv/max-pool stack (window 40,
- * stride 4, 7×7 grid, like the PyTorch reference); `strided`: the same geometry with strided
- * convolutions (1.5× faster to train on wasm); `s8`: stride-2 convolutions down to stride 8
- * (window 40, 4×4 grid), ~2.7× faster to train than `pool`.
+ * The default architecture (`s8`): window 40, stride 8, a 4×4 grid on 64×64 scenes, 117 439
+ * parameters, about 9.1 MFLOPs per 64×64 image forward (see {@linkcode modelCost}).
+ *
+ * conv 6×6·16 stride 2 → conv 4×4·32 stride 2 → conv 4×4·64 stride 2 → conv 3×3·128 (the "fully
+ * connected" layer of one window) → conv 1×1·15 (linear). Strided convolutions instead of
+ * conv + max-pool: ~2.7× faster to train on wasm than {@linkcode POOL_ARCH} for the same window.
+ */
+export const DEFAULT_ARCH: readonly ArchLayer[] = Object.freeze([
+  conv(6, 16, 2),
+  conv(4, 32, 2),
+  conv(4, 64, 2),
+  conv(3, 128),
+  head,
+]);
+
+/**
+ * The conv/max-pool stack of the PyTorch reference: window 40, stride 4, a 7×7 grid on 64×64,
+ * 114 639 parameters, about 30.3 MFLOPs per image.
+ *
+ * conv 5×5·16 → max-pool 2 → conv 5×5·32 → max-pool 2 → conv 7×7·64 → conv 1×1·15 (linear).
+ */
+export const POOL_ARCH: readonly ArchLayer[] = Object.freeze([
+  { kind: "conv", kernel: 5, filters: 16 },
+  { kind: "pool", kernel: 2 },
+  { kind: "conv", kernel: 5, filters: 32 },
+  { kind: "pool", kernel: 2 },
+  { kind: "conv", kernel: 7, filters: 64 },
+  head,
+]);
+
+/**
+ * Named architectures (`--arch` of `deno task train`). `s8`: {@linkcode DEFAULT_ARCH}; `pool`:
+ * {@linkcode POOL_ARCH}; `strided`: the pool geometry (window 40, stride 4, 7×7) with strided
+ * convolutions (1.5× faster than `pool`); `s8w48`: stride 8 with a 48-pixel window (3×3 grid).
  */
 export const ARCHITECTURES: Readonly<Record<string, readonly ArchLayer[]>> = Object.freeze({
-  pool: DEFAULT_ARCH,
+  s8: DEFAULT_ARCH,
+  pool: POOL_ARCH,
   strided: [conv(6, 16, 2), conv(4, 32, 2), conv(8, 64), head],
-  s8: [conv(6, 16, 2), conv(4, 32, 2), conv(4, 64, 2), conv(3, 128), head],
   s8w48: [conv(6, 16, 2), conv(4, 32, 2), conv(4, 64, 2), conv(4, 96), head],
 });
 
@@ -148,7 +162,7 @@ export function variableShapes(
  * import { tf } from "./deps.ts";
  * const model = buildModel(undefined, { seed: 1 });
  * const out = model.apply(tf.zeros([2, 64, 64, 1]));
- * console.log(out.shape); // [2, 7, 7, 15]
+ * console.log(out.shape); // [2, 4, 4, 15]
  * ```
  */
 export function buildModel(
@@ -186,7 +200,7 @@ export function buildModel(
  * import { buildModel, modelFromVariables } from "./model.ts";
  * const a = buildModel();
  * const b = modelFromVariables(a.arch, a.variables);
- * console.log(b.geometry); // { size: 40, stride: 4, offset: 0 }
+ * console.log(b.geometry); // { size: 40, stride: 8, offset: 0 }
  * ```
  */
 export function modelFromVariables(
@@ -256,7 +270,7 @@ export interface ModelCost {
  * ```ts
  * import { DEFAULT_ARCH, modelCost } from "./model.ts";
  * const { params, flops, grid } = modelCost(DEFAULT_ARCH, { height: 64 });
- * console.log(params, (flops / 1e6).toFixed(1), grid.rows); // 114639 "30.3" 7
+ * console.log(params, (flops / 1e6).toFixed(1), grid.rows); // 117439 "9.1" 4
  * ```
  */
 export function modelCost(
