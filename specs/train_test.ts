@@ -152,3 +152,23 @@ Deno.test("deno task train: bad flags exit 2 with one line, write nothing; --hel
   }
   assert.match(text, /default: runs\/latest/);
 });
+
+Deno.test("progress: a redrawn bar on a terminal, periodic plain lines otherwise", async () => {
+  const { Progress } = await import("../src/progress.ts");
+  let tty = "";
+  const bar = new Progress("epoch 1/2", 100, { terminal: true, write: (t) => (tty += t) });
+  bar.update(100, { det: 0.5 });
+  bar.done();
+  assert.ok(tty.startsWith("\repoch 1/2 [" + "#".repeat(20) + "] 100/100 "), tty);
+  assert.ok(tty.endsWith("ETA 0s det 0.500\u001b[K\n"), tty);
+  const lines: string[] = [];
+  const plain = new Progress("epoch 1/2", 100, {
+    terminal: false,
+    every: 3600,
+    write: (t) => lines.push(t),
+  });
+  for (let i = 1; i <= 100; i++) plain.update(i, { cls: 1 });
+  plain.done();
+  assert.equal(lines.length, 2, "first and last update only");
+  assert.ok(lines.every((l) => l.endsWith("\n") && !l.includes("\r")));
+});
