@@ -37,7 +37,7 @@ export const TRAIN_FLAGS = {
   // Extra CPU cores: Deno Workers computing gradient shards (src/parallel/pool.ts); 0 = one thread.
   workers: {
     default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
-    help: "Gradient worker threads (default: cores − 1)",
+    help: "Gradient worker threads (cores − 1 here)",
     check: nonNegativeInt,
   },
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
