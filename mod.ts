@@ -30,17 +30,18 @@
  * @module
  */
 
-import type { tf } from "./src/deps.ts";
-/** A tfjs tensor (tfjs-core 4.22.0). */
-export type Tensor = tf.Tensor;
-/** A rank-4 tfjs tensor: images `[N, H, W, C]` or per-window maps `[N, rows, cols, C]`. */
-export type Tensor4D = tf.Tensor4D;
-/** A rank-0 tfjs tensor (a loss value). */
-export type Scalar = tf.Scalar;
-/** A trainable tfjs tensor (model weights). */
-export type Variable = tf.Variable;
+export type {
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+  Tensor3D,
+  Tensor4D,
+  Variable,
+} from "./src/deps.ts";
 export {
   type LayerSpec,
+  type ResolvedLayer,
   resolveLayers,
   windowCount,
   type WindowGeometry,
@@ -81,12 +82,32 @@ export {
   modelCost,
 } from "./src/model.ts";
 export { loss, type LossOptions, type LossParts } from "./src/loss.ts";
-export { train, type TrainOptions, type TrainResult } from "./src/train.ts";
+export {
+  type EpochRecord,
+  type LossRecord,
+  train,
+  type TrainOptions,
+  type TrainResult,
+  type ValRecord,
+} from "./src/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
 export { predict, type Prediction, type PredictOptions } from "./src/predict.ts";
 export { loadModel, saveModel } from "./src/checkpoint.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
-export { renderPredictions, renderWindowMap } from "./src/draw.ts";
+export {
+  type GridSpec,
+  type LayoutOptions,
+  type PredictionsOptions,
+  renderPredictions,
+  renderWindowMap,
+  type WindowMapOptions,
+} from "./src/draw.ts";
 export { detect, type Detection, type DetectOptions } from "./src/detect.ts";
-export { makeMultiScenes, type MultiSceneOptions, type MultiScenes } from "./src/multi_scenes.ts";
-export { type MapResult, meanAveragePrecision } from "./src/map.ts";
+export {
+  type Box,
+  makeMultiScenes,
+  type MultiSceneOptions,
+  type MultiScenes,
+  type SceneObject,
+} from "./src/multi_scenes.ts";
+export { type MapResult, meanAveragePrecision, type ScoredBox, type TrueBox } from "./src/map.ts";

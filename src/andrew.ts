@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor, type Tensor2D, type Tensor4D, tf } from "./deps.ts";
 import type { LayerSpec } from "./geometry.ts";
 import { windowGeometry } from "./geometry.ts";
 import { makeRng } from "./rng.ts";
@@ -29,7 +29,7 @@ export const ANDREW_LAYERS: readonly LayerSpec[] = [
 /** A network map: a function of a batch of NHWC images. */
 export interface SlidingNet {
   /** Runs the network; see the form's documentation for shapes. */
-  apply(x: tf.Tensor4D): tf.Tensor;
+  apply(x: Tensor4D): Tensor;
   /** Its layer stack, for the window geometry. */
   readonly layers: readonly LayerSpec[];
 }
@@ -41,7 +41,7 @@ export interface AndrewNets {
   /** `[N, H, W, C]` images → `[N, rows, cols, 4]`: all windows at once. */
   convolutional: SlidingNet;
   /** The shared weights, by name (kernels in tfjs layout `[kh, kw, in, out]`). */
-  weights: Record<string, tf.Tensor>;
+  weights: Record<string, Tensor>;
   /** Frees the weights. */
   dispose(): void;
 }
@@ -65,10 +65,10 @@ export interface AndrewOptions {
  * ```ts
  * import { buildAndrewNets, slideSequential } from "./andrew.ts";
  * import { useBackend } from "./backend.ts";
- * import { tf } from "./deps.ts";
+ * import { type Tensor, type Tensor2D, type Tensor4D, tf } from "./deps.ts";
  * await useBackend("cpu");
  * const nets = buildAndrewNets({ seed: 1 });
- * const x = tf.randomUniform([1, 16, 16, 3], 0, 1, "float32", 2) as tf.Tensor4D;
+ * const x = tf.randomUniform([1, 16, 16, 3], 0, 1, "float32", 2) as Tensor4D;
  * const conv = nets.convolutional.apply(x); // [1, 2, 2, 4]
  * const seq = slideSequential(nets.sequential, x, { size: 14, stride: 2 });
  * console.log(tf.norm(tf.sub(conv, seq)).arraySync()); // ~0
@@ -80,7 +80,7 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
   // Uniform(−1/√fanIn, 1/√fanIn), as PyTorch initialises Conv2d/Linear
   const init = (shape: number[], fanIn: number) =>
     tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), "float32", rng.seed());
-  const weights: Record<string, tf.Tensor> = {
+  const weights: Record<string, Tensor> = {
     conv1: init([5, 5, channels, 16], 25 * channels),
     bias1: init([16], 25 * channels),
   };
@@ -105,10 +105,10 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
     kernel: 1,
   });
 
-  const trunk = (x: tf.Tensor4D): tf.Tensor4D => {
+  const trunk = (x: Tensor4D): Tensor4D => {
     let a = tf.fused.conv2d({
       x,
-      filter: weights.conv1 as tf.Tensor4D,
+      filter: weights.conv1 as Tensor4D,
       bias: weights.bias1,
       strides: 1,
       pad: "valid",
@@ -118,7 +118,7 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
     if (extra === "conv") {
       a = tf.fused.conv2d({
         x: a,
-        filter: weights.convx as tf.Tensor4D,
+        filter: weights.convx as Tensor4D,
         bias: weights.biasx,
         strides: 1,
         pad: "valid",
@@ -143,7 +143,7 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
         ) {
           a = tf.fused.conv2d({
             x: a,
-            filter: weights[w] as tf.Tensor4D,
+            filter: weights[w] as Tensor4D,
             bias: weights[b],
             strides: 1,
             pad: "valid",
@@ -167,7 +167,7 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
           );
         }
         const a = trunk(x);
-        let v: tf.Tensor2D = tf.reshape(a, [a.shape[0], 400]);
+        let v: Tensor2D = tf.reshape(a, [a.shape[0], 400]);
         for (
           const [w, b, last] of [["fc1", "fcb1", false], ["fc2", "fcb2", false], [
             "fc3",
@@ -176,13 +176,13 @@ export function buildAndrewNets(options: AndrewOptions = {}): AndrewNets {
           ]] as const
         ) {
           const kernel = weights[w];
-          const matrix = tf.reshape(kernel, [-1, kernel.shape[3] as number]) as tf.Tensor2D;
+          const matrix = tf.reshape(kernel, [-1, kernel.shape[3] as number]) as Tensor2D;
           v = tf.fused.matMul({
             a: v,
             b: matrix,
             bias: weights[b],
             activation: last ? "linear" : act,
-          }) as tf.Tensor2D;
+          }) as Tensor2D;
         }
         return v;
       }),
@@ -214,7 +214,7 @@ export interface SlideOptions {
  * ```ts
  * import { buildAndrewNets, slideSequential } from "./andrew.ts";
  * import { useBackend } from "./backend.ts";
- * import { tf } from "./deps.ts";
+ * import { type Tensor, type Tensor2D, type Tensor4D, tf } from "./deps.ts";
  * await useBackend("cpu");
  * const { sequential } = buildAndrewNets();
  * const out = slideSequential(sequential, tf.zeros([2, 20, 18, 3]), { size: 14, stride: 2 });
@@ -223,9 +223,9 @@ export interface SlideOptions {
  */
 export function slideSequential(
   model: SlidingNet,
-  images: tf.Tensor4D,
+  images: Tensor4D,
   options: SlideOptions,
-): tf.Tensor4D {
+): Tensor4D {
   const { size, stride, chunk = 4096 } = options;
   if (!(Number.isInteger(size) && size >= 1)) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
@@ -244,7 +244,7 @@ export function slideSequential(
   const within = new Int32Array(size * size);
   for (let r = 0; r < size; r++) for (let q = 0; q < size; q++) within[r * size + q] = r * w + q;
   const pixels = tf.reshape(images, [n * h * w, c]);
-  const parts: tf.Tensor[] = [];
+  const parts: Tensor[] = [];
   try {
     for (let first = 0; first < total; first += chunk) {
       const m = Math.min(chunk, total - first);
@@ -263,13 +263,13 @@ export function slideSequential(
           size,
           size,
           c,
-        ]) as tf.Tensor4D;
+        ]) as Tensor4D;
         return model.apply(windows);
       }));
     }
     return tf.tidy(() => {
       const out = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-      return tf.reshape(out, [n, rows, cols, out.shape[1] as number]) as tf.Tensor4D;
+      return tf.reshape(out, [n, rows, cols, out.shape[1] as number]) as Tensor4D;
     });
   } finally {
     pixels.dispose();

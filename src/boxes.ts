@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 
 /**
  * Bounding box `[top, bottom, left, right]` of the pixels `> threshold` in each image of a
@@ -15,18 +15,18 @@ import { tf } from "./deps.ts";
  *
  * @example
  * ```ts
- * import { tf } from "./deps.ts";
+ * import { type Tensor4D, tf } from "./deps.ts";
  * import "./backend.ts";
  * import { boundingBoxes } from "./boxes.ts";
  * const image = tf.buffer([1, 4, 5, 1]);
  * image.set(1, 0, 1, 2, 0);
  * image.set(1, 0, 2, 3, 0);
- * const t = image.toTensor() as tf.Tensor4D;
+ * const t = image.toTensor() as Tensor4D;
  * console.log(await boundingBoxes(t)); // Float32Array(4) [ 1, 3, 2, 4 ]
  * t.dispose();
  * ```
  */
-export async function boundingBoxes(images: tf.Tensor4D, threshold = 0): Promise<Float32Array> {
+export async function boundingBoxes(images: Tensor4D, threshold = 0): Promise<Float32Array> {
   if (images.rank !== 4) {
     throw new TypeError(`images must be a [N, H, W, C] tensor, got shape [${images.shape}]`);
   }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import type { WindowGeometry } from "./geometry.ts";
 import { iou } from "./metrics.ts";
 import type { Model } from "./model.ts";
@@ -133,7 +133,7 @@ export async function nonMaxSuppression(
  * ```ts
  * import { useBackend } from "./backend.ts";
  * await useBackend("cpu");
- * import { tf } from "./deps.ts";
+ * import { type Tensor4D, tf } from "./deps.ts";
  * import { decodeDetections } from "./detect.ts";
  * const v = new Float32Array(15);
  * v.set([5, 0, 0, 4], 0); // objectness logit 5, class 2 logit 4
@@ -145,7 +145,7 @@ export async function nonMaxSuppression(
  * ```
  */
 export async function decodeDetections(
-  out: tf.Tensor4D,
+  out: Tensor4D,
   geometry: WindowGeometry,
   options: DetectOptions & { imageSize?: readonly [number, number] } = {},
 ): Promise<Detection[][]> {
@@ -223,7 +223,7 @@ function voteBox(d: Detection, proposals: readonly Detection[], minIou: number):
  * ```ts
  * import { useBackend } from "./backend.ts";
  * await useBackend("cpu");
- * import { tf } from "./deps.ts";
+ * import { type Tensor4D, tf } from "./deps.ts";
  * import { detect } from "./detect.ts";
  * import { buildModel } from "./model.ts";
  * const found = await detect(buildModel(), tf.zeros([2, 128, 128, 1]), { scoreThreshold: 0.9 });
@@ -232,7 +232,7 @@ function voteBox(d: Detection, proposals: readonly Detection[], minIou: number):
  */
 export async function detect(
   model: Model,
-  images: tf.Tensor4D,
+  images: Tensor4D,
   options: DetectOptions & { batchSize?: number } = {},
 ): Promise<Detection[][]> {
   if (images.rank !== 4) {

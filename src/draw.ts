@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { tf } from "./deps.ts";
+import type { Tensor } from "./deps.ts";
 import { iou as boxIou } from "./metrics.ts";
 import { canvasKit, typeface } from "./png.ts";
 import type { Canvas, CanvasKit, Font, Paint, Surface } from "./png.ts";
@@ -107,7 +107,7 @@ export function predictionLayout(n: number, options: LayoutOptions = {}): Predic
 /** What {@linkcode renderPredictions} draws. */
 export interface PredictionsOptions extends LayoutOptions {
   /** Scenes `[N, H, W, 1]` (or `[N, H, W]`) with values in [0, 1]; a flat array needs `imageSize`. */
-  images: Float32Array | tf.Tensor;
+  images: Float32Array | Tensor;
   /** True boxes, N × 4 `[top, bottom, left, right]`. */
   trueBoxes: ArrayLike<number>;
   /** Predicted boxes, N × 4 `[top, bottom, left, right]`. */
@@ -125,7 +125,7 @@ export interface PredictionsOptions extends LayoutOptions {
 }
 
 async function pixelsOf(
-  images: Float32Array | tf.Tensor,
+  images: Float32Array | Tensor,
   imageSize: readonly [number, number] | undefined,
   n: number,
 ): Promise<{ data: Float32Array; h: number; w: number }> {
@@ -472,7 +472,7 @@ export interface GridSpec {
 /** What {@linkcode renderWindowMap} draws. */
 export interface WindowMapOptions {
   /** One scene, `[H, W]`, `[H, W, 1]` or `[1, H, W, 1]`, values in [0, 1]; a flat array must be square. */
-  image: Float32Array | tf.Tensor;
+  image: Float32Array | Tensor;
   /** Objectness (probability in [0, 1]) of every window, `rows × cols`, row-major. */
   objectness: ArrayLike<number>;
   /** The window grid of the network on this scene. */

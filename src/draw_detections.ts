@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { tf } from "./deps.ts";
+import type { Tensor } from "./deps.ts";
 import { PRED_COLOR, strokeWidth, TRUE_COLOR } from "./draw.ts";
 import { canvasKit, typeface } from "./png.ts";
 import type { Canvas, CanvasKit, Paint } from "./png.ts";
@@ -79,7 +79,7 @@ function band(canvas: Canvas, ck: CanvasKit, paint: Paint, edges: number[], d: n
  * ```
  */
 export async function renderDetections(
-  image: Float32Array | tf.Tensor,
+  image: Float32Array | Tensor,
   options: DetectionsPictureOptions & { imageSize?: readonly [number, number] },
 ): Promise<Uint8Array> {
   const { detections, truths = [], scale = 3, header = "" } = options;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import type { WindowGrid } from "./geometry.ts";
 
 /** Number of target channels: objectness, label, top, bottom, left, right. */
@@ -103,7 +103,7 @@ export function encodeTargets(
   boxes: Float32Array,
   labels: Int32Array,
   grid: WindowGrid,
-): tf.Tensor4D {
+): Tensor4D {
   const data = encodeTargetsData(boxes, labels, grid);
   return tf.tensor4d(data, [labels.length, grid.rows, grid.cols, TARGET_CHANNELS]);
 }

@@ -49,9 +49,13 @@ export interface WindowGeometry {
 
 /** A layer with its defaults filled in. */
 export interface ResolvedLayer {
+  /** "conv" or "pool". */
   kind: "conv" | "pool";
+  /** Kernel side. */
   kernel: number;
+  /** Step between kernel positions. */
   stride: number;
+  /** Zero padding on each side (always 0 for pools). */
   padding: number;
 }
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import { TARGET_CHANNELS } from "./encode.ts";
 import type { WindowGrid } from "./geometry.ts";
 import type { SceneObject } from "./multi_scenes.ts";
@@ -102,7 +102,7 @@ export function encodeObjects(
   objects: readonly (readonly SceneObject[])[],
   grid: WindowGrid,
   options: { minCover?: number } = {},
-): tf.Tensor4D {
+): Tensor4D {
   const data = encodeObjectsData(objects, grid, options);
   return tf.tensor4d(data, [objects.length, grid.rows, grid.cols, TARGET_CHANNELS]);
 }

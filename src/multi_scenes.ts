@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import { boundingBoxes } from "./boxes.ts";
 import { DIGIT_SIDE } from "./mnist.ts";
 import { iou } from "./metrics.ts";
@@ -44,7 +44,7 @@ export interface MultiSceneOptions extends Omit<SceneOptions, "size"> {
 /** A batch of multi-digit scenes. Dispose `images` when done. */
 export interface MultiScenes {
   /** `[N, size, size, 1]` float32 in [0, 1]. */
-  images: tf.Tensor4D;
+  images: Tensor4D;
   /** The digits of each scene, in placement order. */
   objects: SceneObject[][];
 }

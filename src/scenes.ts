@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor2D, type Tensor4D, tf } from "./deps.ts";
 import { boundingBoxes } from "./boxes.ts";
 import { encodeTargets } from "./encode.ts";
 import type { WindowGrid } from "./geometry.ts";
@@ -54,7 +54,7 @@ export interface SceneParams {
 /** A batch of scenes. Dispose `images` when done. */
 export interface Scenes {
   /** `[N, size, size, 1]` float32 in [0, 1]. */
-  images: tf.Tensor4D;
+  images: Tensor4D;
   /** Digit label per scene. */
   labels: Int32Array;
   /** Sharp boxes `[top, bottom, left, right]` per scene (= `boundingBoxes(images)`), N × 4. */
@@ -188,7 +188,7 @@ export function renderScenes(
   source: SceneSource,
   params: SceneParams,
   options: { margin?: number } = {},
-): tf.Tensor4D {
+): Tensor4D {
   checkSource(source);
   const { margin = 0 } = options;
   const n = params.indices.length;
@@ -216,16 +216,16 @@ export function renderScenes(
   }
   if (n === 0) return tf.zeros([0, side, side, 1]);
   return tf.tidy(() => {
-    const input = tf.div(tf.tensor4d(digits, [n, DIGIT_SIDE, DIGIT_SIDE, 1]), 255) as tf.Tensor4D;
+    const input = tf.div(tf.tensor4d(digits, [n, DIGIT_SIDE, DIGIT_SIDE, 1]), 255) as Tensor4D;
     const warp = tf.tensor2d(transforms, [n, 8]);
-    let out: tf.Tensor4D;
+    let out: Tensor4D;
     if (tf.getBackend() === "cpu") {
       // tfjs-backend-cpu 4.22.0 Transform returns after the first image of a batch: warp one by one.
       const images = tf.split(input, n);
       const ws = tf.split(warp, n);
       out = tf.concat(
         images.map((im, k) =>
-          tf.image.transform(im as tf.Tensor4D, ws[k] as tf.Tensor2D, "bilinear", "constant", 0, [
+          tf.image.transform(im as Tensor4D, ws[k] as Tensor2D, "bilinear", "constant", 0, [
             side,
             side,
           ])
@@ -312,7 +312,7 @@ export interface SceneBatch extends Scenes {
   /** Batch index within the epoch. */
   batch: number;
   /** `[N, rows, cols, 6]` targets when the stream was given a grid. */
-  targets?: tf.Tensor4D;
+  targets?: Tensor4D;
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { ANDREW_LAYERS, type AndrewNets, buildAndrewNets, slideSequential } from "./andrew.ts";
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import { windowCount, windowGeometry } from "./geometry.ts";
 
 /** One row of the timing table. */
@@ -49,7 +49,7 @@ export interface TimeSlidingOptions {
 /** Runs the convolutional form one image at a time (bounded memory on large inputs). */
 export async function slideConvolutional(
   nets: AndrewNets,
-  images: tf.Tensor4D,
+  images: Tensor4D,
 ): Promise<Float32Array> {
   const [n] = images.shape;
   const parts: Float32Array[] = [];
@@ -67,7 +67,7 @@ export async function slideConvolutional(
   return all;
 }
 
-async function sequentialData(nets: AndrewNets, images: tf.Tensor4D): Promise<Float32Array> {
+async function sequentialData(nets: AndrewNets, images: Tensor4D): Promise<Float32Array> {
   const { size, stride } = windowGeometry(nets.sequential.layers);
   const out = slideSequential(nets.sequential, images, { size, stride, chunk: 8192 });
   const data = await out.data() as Float32Array;
@@ -118,7 +118,7 @@ export async function timeSliding(options: TimeSlidingOptions = {}): Promise<Sli
   try {
     for (const size of sizes) {
       const images = tf.randomUniform([batch, size, size, 3], 0, 1, "float32", seed + size);
-      const x = images as tf.Tensor4D;
+      const x = images as Tensor4D;
       const n = runs(size);
       // warm-up, and the agreement check
       const conv = await slideConvolutional(nets, x);

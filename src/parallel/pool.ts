@@ -11,7 +11,7 @@
  * @module
  */
 import "../gradients.ts";
-import { tf } from "../deps.ts";
+import { type Tensor, type Tensor4D, tf } from "../deps.ts";
 import { type ArchLayer, type Model, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
 import type { GradMessage, GradReply, InitMessage } from "./worker.ts";
@@ -48,7 +48,7 @@ export interface BatchLoss {
 /** What {@linkcode GradientPool.gradients} returns. Dispose the gradients (or let Adam do it). */
 export interface PoolGradients {
   /** Gradient of the summed loss per variable, keyed like `model.variables` (`conv0/kernel`…). */
-  grads: Map<string, tf.Tensor>;
+  grads: Map<string, Tensor>;
   /**
    * The same tensors keyed by tfjs variable name (`variable.name`), the form `Adam.step` and
    * `tf.variableGrads` use.
@@ -86,7 +86,7 @@ export function shardSizes(n: number, parts: number): number[] {
  * @example
  * ```ts
  * import { useBackend } from "../backend.ts";
- * import { tf } from "../deps.ts";
+ * import { type Tensor, type Tensor4D, tf } from "../deps.ts";
  * import { Adam } from "../adam.ts";
  * import { buildModel } from "../model.ts";
  * import { GradientPool } from "./pool.ts";
@@ -94,8 +94,8 @@ export function shardSizes(n: number, parts: number): number[] {
  * const model = buildModel(undefined, { seed: 1 });
  * const adam = new Adam(model.variables);
  * const pool = await GradientPool.create(model.arch, { workers: 1 });
- * const images = tf.zeros([8, 64, 64, 1]) as tf.Tensor4D;
- * const targets = tf.zeros([8, 7, 7, 6]) as tf.Tensor4D;
+ * const images = tf.zeros([8, 64, 64, 1]) as Tensor4D;
+ * const targets = tf.zeros([8, 7, 7, 6]) as Tensor4D;
  * const { named, parts } = await pool.gradients(model, images, targets);
  * adam.step(named, 1e-3); // disposes the gradients
  * console.log(parts.detection); // 8·49·ln 2 ≈ 271.7 for zero outputs
@@ -229,15 +229,15 @@ export class GradientPool {
    *
    * @example
    * ```ts
-   * import { tf } from "../deps.ts";
+   * import { type Tensor, type Tensor4D, tf } from "../deps.ts";
    * import { buildModel } from "../model.ts";
    * import { GradientPool } from "./pool.ts";
    * const model = buildModel();
    * const pool = await GradientPool.create(model.arch, { workers: 0 });
    * const { grads, parts } = await pool.gradients(
    *   model,
-   *   tf.zeros([2, 64, 64, 1]) as tf.Tensor4D,
-   *   tf.zeros([2, 7, 7, 6]) as tf.Tensor4D,
+   *   tf.zeros([2, 64, 64, 1]) as Tensor4D,
+   *   tf.zeros([2, 7, 7, 6]) as Tensor4D,
    * );
    * console.log(grads.get("conv0/kernel")?.shape, parts.total > 0); // [5, 5, 1, 16] true
    * tf.dispose([...grads.values()]);
@@ -245,8 +245,8 @@ export class GradientPool {
    */
   async gradients(
     model: Model,
-    images: tf.Tensor4D,
-    targets: tf.Tensor4D,
+    images: Tensor4D,
+    targets: Tensor4D,
   ): Promise<PoolGradients> {
     if (this.#closed) throw new Error("GradientPool is closed");
     if (this.#failure) throw this.#failure;
@@ -301,13 +301,13 @@ export class GradientPool {
 
     // Shard 0 here (the whole batch when there are no workers).
     const t1 = performance.now();
-    let mainGrads: tf.Tensor[] | undefined;
+    let mainGrads: Tensor[] | undefined;
     let mainParts: Float32Array | undefined;
     if (local && sizes[0] > 0) {
       const result = tf.tidy(() => {
         const x = sizes[0] === n ? images : tf.slice(images, 0, sizes[0]);
         const y = sizes[0] === n ? targets : tf.slice(targets, 0, sizes[0]);
-        let stacked: tf.Tensor | undefined;
+        let stacked: Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const p = loss(model.apply(x), y, { box: this.#box });
           stacked = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
@@ -334,10 +334,10 @@ export class GradientPool {
     for (const p of [...(mainParts ? [mainParts] : []), ...done.map((r) => r.parts)]) {
       for (let j = 0; j < 3; j++) totals[j] += p[j];
     }
-    const grads = new Map<string, tf.Tensor>();
+    const grads = new Map<string, Tensor>();
     const named: tf.NamedTensorMap = {};
     for (const [i, v] of vars.entries()) {
-      let g: tf.Tensor;
+      let g: Tensor;
       if (done.length === 0) {
         g = mainGrads?.[i] ?? tf.zerosLike(v);
       } else {

@@ -9,7 +9,7 @@
  * @module
  */
 import "../gradients.ts";
-import { tf } from "../deps.ts";
+import { type Tensor, tf, type Variable } from "../deps.ts";
 import { useBackend } from "../backend.ts";
 import { type ArchLayer, modelFromVariables, variableShapes } from "../model.ts";
 import type { Model } from "../model.ts";
@@ -78,7 +78,7 @@ let box: "sum" | "mean" = "sum";
 async function init(message: InitMessage): Promise<void> {
   const backend = await useBackend(message.backend);
   const shapes = variableShapes(message.arch, message.inputChannels ?? 1);
-  const variables = new Map<string, tf.Variable>();
+  const variables = new Map<string, Variable>();
   for (const [name, shape] of shapes) variables.set(name, tf.variable(tf.zeros(shape), true));
   model = modelFromVariables(message.arch, variables, message.inputChannels ?? 1);
   names = [...shapes.keys()];
@@ -97,7 +97,7 @@ function gradients(message: GradMessage): void {
   const { grads, parts } = tf.tidy(() => {
     const images = tf.tensor4d(message.images, message.imageShape);
     const targets = tf.tensor4d(message.targets, message.targetShape);
-    let stacked: tf.Tensor | undefined;
+    let stacked: Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const p = loss(m.apply(images), targets, { box });
       stacked = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
