@@ -301,6 +301,11 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed">
   epochs?: number;
   /** Index of the first epoch (to resume a run); default 0. */
   firstEpoch?: number;
+  /**
+   * Batches of the first epoch to skip (to resume a run mid-epoch); default 0. The skipped
+   * batches are neither drawn nor rendered: each batch has its own seed, drawn from the epoch's.
+   */
+  firstBatch?: number;
   /** When given, each batch also carries its per-window `targets` for this grid. */
   grid?: WindowGrid;
 }
@@ -336,18 +341,32 @@ export async function* sceneStream(
   source: SceneSource,
   options: SceneStreamOptions,
 ): AsyncGenerator<SceneBatch> {
-  const { batchSize, epochSize, seed, epochs = 1, firstEpoch = 0, grid, ...sceneOptions } = options;
+  const {
+    batchSize,
+    epochSize,
+    seed,
+    epochs = 1,
+    firstEpoch = 0,
+    firstBatch = 0,
+    grid,
+    ...sceneOptions
+  } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
   if (!Number.isInteger(epochSize) || epochSize < 1) {
     throw new RangeError(`epochSize must be a positive integer, got ${epochSize}`);
   }
+  if (!Number.isInteger(firstBatch) || firstBatch < 0) {
+    throw new RangeError(`firstBatch must be a non-negative integer, got ${firstBatch}`);
+  }
   const plan: { epoch: number; batch: number; count: number; seed: number }[] = [];
   for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
     const rng = makeRng(seed + epoch);
     for (let start = 0, batch = 0; start < epochSize; start += batchSize, batch++) {
-      plan.push({ epoch, batch, count: Math.min(batchSize, epochSize - start), seed: rng.seed() });
+      const batchSeed = rng.seed();
+      if (epoch === firstEpoch && batch < firstBatch) continue;
+      plan.push({ epoch, batch, count: Math.min(batchSize, epochSize - start), seed: batchSeed });
     }
   }
   const produce = async (step: number): Promise<SceneBatch> => {

@@ -26,6 +26,7 @@ import { loss } from "./loss.ts";
 import { decodeOutput } from "./predict.ts";
 import { Progress } from "./progress.ts";
 import { GradientPool } from "./parallel/pool.ts";
+import { lockDir } from "./lock.ts";
 import { makeScenes, sceneStream } from "./scenes.ts";
 
 /** Loss parts per image. */
@@ -72,6 +73,29 @@ export interface EpochRecord {
   train: LossRecord;
   /** Validation results. */
   val: ValRecord;
+}
+
+/**
+ * The last line of metrics.json after an interrupted run (Ctrl-C): where in the epoch training
+ * stopped. `--resume` continues from there and drops this record.
+ */
+export interface InterruptedRecord {
+  /** The 1-based epoch that was interrupted. */
+  epoch: number;
+  /** Always true. */
+  interrupted: true;
+  /** Batches of this epoch already trained (the next one is batch `batch`, 0-based). */
+  batch: number;
+  /** Batches per epoch. */
+  batches: number;
+  /** Scenes of this epoch already trained. */
+  seen: number;
+  /** Adam steps taken since the start of the run. */
+  steps: number;
+  /** Seconds since the run started. */
+  time: number;
+  /** Mean training loss parts per image over the trained part of the epoch. */
+  train: LossRecord;
 }
 
 /**
@@ -206,14 +230,30 @@ export interface TrainOptions {
   backend?: string;
   /** Architecture of a new model; default DEFAULT_ARCH (a resumed run keeps its own). */
   arch?: readonly ArchLayer[];
+  /**
+   * When aborted (e.g. on Ctrl-C), training finishes the current step, saves a checkpoint and an
+   * {@linkcode InterruptedRecord}, and returns with `interrupted` set.
+   */
+  signal?: AbortSignal;
+  /** Called after every training step (e.g. to watch memory). */
+  onStep?: (info: { step: number; epoch: number; batch: number }) => void;
+  /**
+   * For tests: replaces a step's loss parts (detection, classification, regression sums) before
+   * they are checked for NaN/Inf.
+   */
+  lossHook?: (parts: number[], step: number) => number[];
+  /** Lock `out` with `<out>/.lock` while training; default true. */
+  lock?: boolean;
 }
 
 /** What {@linkcode train} returns. */
 export interface TrainResult {
   /** The trained model (dispose it when done). */
   model: Model;
-  /** One record per epoch, as in metrics.json. */
+  /** One record per completed epoch, as in metrics.json. */
   records: EpochRecord[];
+  /** Set when `signal` stopped the run: the record written to metrics.json. */
+  interrupted?: InterruptedRecord;
 }
 
 const HEADER = "epoch   time  img/s   det    cls    reg  | acc     IoU    hit     P      R";
@@ -285,6 +325,20 @@ export async function train(
   config: TrainConfig = defaultTrainConfig(),
   options: TrainOptions = {},
 ): Promise<TrainResult> {
+  if (options.lock === false) return await trainUnlocked(config, options);
+  const log = options.log ?? ((line: string) => console.log(line));
+  const lock = await lockDir(config.out, { notice: log });
+  try {
+    return await trainUnlocked(config, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainUnlocked(
+  config: TrainConfig,
+  options: TrainOptions,
+): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const backend = options.backend ?? tf.getBackend();
   const out = config.out;
@@ -298,7 +352,10 @@ export async function train(
     }
     const saved = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).settings as TrainConfig;
     settings = { ...saved, epochs: config.epochs, out, resume: true, backend: config.backend };
-    records = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    const savedRecords: (EpochRecord | InterruptedRecord)[] = JSON.parse(
+      await Deno.readTextFile(`${out}/metrics.json`),
+    );
+    records = savedRecords.filter((r): r is EpochRecord => !("interrupted" in r));
     model = (await loadModel(out)).model;
   } else {
     model = buildModel(options.arch ?? ARCHITECTURES[settings.arch] ?? DEFAULT_ARCH, {
@@ -307,11 +364,21 @@ export async function train(
   }
   const box = settings.box as "sum" | "mean";
   const adam = new Adam(model.variables);
+  // Where an interrupted epoch stopped: batches and scenes done, loss sums, seconds trained.
+  let partial = { batch: 0, seen: 0, sums: [0, 0, 0], seconds: 0, time: 0 };
   if (config.resume) {
-    const { json, tensors } = await loadTensors(out, "optimizer.json");
-    steps = Number(json.extra?.steps ?? 0);
-    adam.restore(tensors, steps);
-    tf.dispose([...tensors.values()]);
+    try {
+      const { json, tensors } = await loadTensors(out, "optimizer.json");
+      steps = Number(json.extra?.steps ?? 0);
+      adam.restore(tensors, steps);
+      tf.dispose([...tensors.values()]);
+      const p = json.extra?.partial as typeof partial | undefined;
+      if (p && Number(json.extra?.epoch) === records.length && p.batch > 0) partial = p;
+    } catch (error) {
+      adam.dispose();
+      model.dispose();
+      throw error;
+    }
   }
   const firstEpoch = records.length;
   const stepsPerEpoch = Math.ceil(settings.trainSize / settings.batchSize);
@@ -347,32 +414,44 @@ export async function train(
   const pool = config.workers > 0
     ? await GradientPool.create(model.arch, { workers: config.workers, box })
     : undefined;
-  let elapsed = records.at(-1)?.time ?? 0;
+  let elapsed = partial.batch > 0 ? partial.time : records.at(-1)?.time ?? 0;
   log(formatTable(records));
+  const means = (sums: number[], seen: number): LossRecord => ({
+    detection: sums[0] / Math.max(seen, 1),
+    classification: sums[1] / Math.max(seen, 1),
+    regression: sums[2] / Math.max(seen, 1),
+    total: (sums[0] + sums[1] + sums[2]) / Math.max(seen, 1),
+  });
   try {
     for (let epoch = firstEpoch; epoch < settings.epochs; epoch++) {
       const progress = new Progress(`epoch ${epoch + 1}/${settings.epochs}`, settings.trainSize, {
         ...options.progress,
       });
-      const sums = [0, 0, 0];
+      const resumed = epoch === firstEpoch ? partial : undefined;
+      const sums = [...(resumed?.sums ?? [0, 0, 0])];
       const running = [0, 0, 0];
-      let seen = 0;
+      let seen = resumed?.seen ?? 0;
+      let done = resumed?.batch ?? 0;
       let lr = 0;
-      const t0 = performance.now();
+      const t0 = performance.now() - 1000 * (resumed?.seconds ?? 0);
       const stream = sceneStream(mnist.train, {
         batchSize: settings.batchSize,
         epochSize: settings.trainSize,
         seed: settings.seed,
         firstEpoch: epoch,
+        firstBatch: done,
         grid,
       });
+      let stopped = false;
       for await (const batch of stream) {
         lr = learningRate(settings.lr, { step: steps, totalSteps, schedule: settings.schedule });
-        let v: ArrayLike<number>;
+        let v: number[];
         if (pool) {
           const { named, parts } = await pool.gradients(model, batch.images, batch.targets!);
-          adam.step(named, lr);
           v = [parts.detection, parts.classification, parts.regression];
+          if (options.lossHook) v = options.lossHook(v, steps);
+          if (!v.every(Number.isFinite)) tf.dispose(Object.values(named));
+          else adam.step(named, lr);
         } else {
           let parts: tf.Tensor | undefined;
           const { value, grads } = tf.variableGrads(() => {
@@ -380,12 +459,27 @@ export async function train(
             parts = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
             return p.total;
           }, vars);
-          adam.step(grads, lr);
-          v = await parts!.data();
+          v = [...await parts!.data()];
           tf.dispose([value, parts!]);
+          if (options.lossHook) v = options.lossHook(v, steps);
+          if (!v.every(Number.isFinite)) tf.dispose(Object.values(grads));
+          else adam.step(grads, lr);
+        }
+        tf.dispose([batch.images, batch.targets!]);
+        if (!v.every(Number.isFinite)) {
+          progress.done();
+          const what = v.some(Number.isNaN) ? "NaN" : "infinite";
+          throw new Error(
+            `Training loss became ${what} at epoch ${epoch + 1}, batch ${batch.batch + 1} ` +
+              `(step ${steps + 1}, lr ${lr.toPrecision(3)}); stopped without saving it: ` +
+              (records.length > 0 || partial.batch > 0
+                ? `the last good checkpoint is in ${out}`
+                : `no checkpoint was written`) +
+              `; try a lower --lr`,
+          );
         }
         steps++;
-        tf.dispose([batch.images, batch.targets!]);
+        done = batch.batch + 1;
         const n = batch.labels.length;
         seen += n;
         for (let j = 0; j < 3; j++) {
@@ -393,13 +487,44 @@ export async function train(
           running[j] = seen === n ? v[j] / n : 0.98 * running[j] + 0.02 * v[j] / n;
         }
         progress.update(seen, { det: running[0], cls: running[1], reg: running[2] });
+        options.onStep?.({ step: steps, epoch, batch: batch.batch });
+        if (options.signal?.aborted && seen < settings.trainSize) {
+          stopped = true;
+          break;
+        }
       }
       progress.done();
       const trainSeconds = (performance.now() - t0) / 1000;
+      if (stopped) {
+        const interrupted: InterruptedRecord = {
+          epoch: epoch + 1,
+          interrupted: true,
+          batch: done,
+          batches: stepsPerEpoch,
+          seen,
+          steps,
+          time: elapsed + trainSeconds - (resumed?.seconds ?? 0),
+          train: means(sums, seen),
+        };
+        const saved = { batch: done, seen, sums, seconds: trainSeconds, time: interrupted.time };
+        await saveModel(model, out, { epoch, steps, batch: done });
+        await saveTensors(out, adam.stateTensors(), {
+          json: "optimizer.json",
+          bin: "optimizer.bin",
+          fields: { extra: { epoch, steps, partial: saved } },
+        });
+        await writeJsonAtomic(`${out}/metrics.json`, [...records, interrupted]);
+        await writeJsonAtomic(`${out}/config.json`, runConfig);
+        log(
+          `interrupted at epoch ${epoch + 1}, batch ${done}/${stepsPerEpoch}: saved to ${out}; ` +
+            `continue with --resume`,
+        );
+        return { model, records, interrupted };
+      }
       const t1 = performance.now();
       const valRecord = await evaluate(model, val, { box });
       const valSeconds = (performance.now() - t1) / 1000;
-      elapsed += trainSeconds + valSeconds;
+      elapsed += trainSeconds - (resumed?.seconds ?? 0) + valSeconds;
       const record: EpochRecord = {
         epoch: epoch + 1,
         time: elapsed,
@@ -408,12 +533,7 @@ export async function train(
         imagesPerSecond: seen / trainSeconds,
         lr,
         backend,
-        train: {
-          detection: sums[0] / seen,
-          classification: sums[1] / seen,
-          regression: sums[2] / seen,
-          total: (sums[0] + sums[1] + sums[2]) / seen,
-        },
+        train: means(sums, seen),
         val: valRecord,
       };
       records.push(record);
@@ -427,7 +547,25 @@ export async function train(
       await writeJsonAtomic(`${out}/metrics.json`, records);
       await writeJsonAtomic(`${out}/config.json`, runConfig);
       await writeCurves(out, records, log);
+      if (options.signal?.aborted && epoch + 1 < settings.epochs) {
+        const interrupted: InterruptedRecord = {
+          epoch: epoch + 2,
+          interrupted: true,
+          batch: 0,
+          batches: stepsPerEpoch,
+          seen: 0,
+          steps,
+          time: elapsed,
+          train: means([0, 0, 0], 0),
+        };
+        await writeJsonAtomic(`${out}/metrics.json`, [...records, interrupted]);
+        log(`interrupted after epoch ${epoch + 1}: saved to ${out}; continue with --resume`);
+        return { model, records, interrupted };
+      }
     }
+  } catch (error) {
+    model.dispose();
+    throw error;
   } finally {
     pool?.close();
     adam.dispose();

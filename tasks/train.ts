@@ -27,8 +27,21 @@ async function main(): Promise<number> {
     registerWasmTrainingKernels();
   }
   const { train } = await import("../src/train.ts");
-  const { model } = await train(config, { backend });
-  model.dispose();
+  // Ctrl-C: finish the current step, save a checkpoint and exit 130; a second Ctrl-C quits now.
+  const stop = new AbortController();
+  const onInterrupt = () => {
+    if (stop.signal.aborted) Deno.exit(130);
+    console.error("interrupt: finishing the current step and saving (Ctrl-C again to quit now)");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    const { model, interrupted } = await train(config, { backend, signal: stop.signal });
+    model.dispose();
+    if (interrupted) return 130;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
   console.log(`saved to ${config.out}/ (model.json, weights.bin, metrics.json, config.json)`);
   return 0;
 }
