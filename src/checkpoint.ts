@@ -162,6 +162,21 @@ export async function loadTensors(
   if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
     throw new Error(`${jsonUrl.href} has no weightsManifest; it is not a tfjs checkpoint`);
   }
+  if (!group.paths.every((p) => typeof p === "string" && p !== "")) {
+    throw new Error(`${jsonUrl.href} has a weightsManifest with bad paths; re-save it`);
+  }
+  for (const w of group.weights) {
+    const ok = w !== null && typeof w === "object" && typeof w.name === "string" &&
+      Array.isArray(w.shape) && w.shape.length <= 8 &&
+      w.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+    if (!ok) {
+      throw new Error(
+        `${jsonUrl.href} lists a weight with a bad name or shape (${
+          JSON.stringify(w).slice(0, 80)
+        }); re-save it`,
+      );
+    }
+  }
   const chunks = await Promise.all(group.paths.map((p) => readBytes(new URL(p, jsonUrl), p)));
   const bytes = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
   let at = 0;
@@ -210,6 +225,7 @@ export async function loadModel(
   dirOrUrl: string | URL,
 ): Promise<{ model: Model; extra: Record<string, unknown> }> {
   const { json, tensors } = await loadTensors(dirOrUrl, "model.json");
+  const where = toUrl(dirOrUrl, "model.json").href;
   try {
     if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.architecture)) {
       throw new Error(
@@ -236,6 +252,9 @@ export async function loadModel(
       variables.set(name, tf.variable(t, true));
     }
     return { model: modelFromVariables(json.architecture, variables), extra: json.extra ?? {} };
+  } catch (error) {
+    const message = String((error as Error)?.message ?? error);
+    throw new Error(message.includes(where) ? message : `${where}: ${message}`);
   } finally {
     tf.dispose([...tensors.values()]);
   }

@@ -11,7 +11,14 @@ import {
   isSoftwareAdapter,
   useBackend,
 } from "../src/backend.ts";
-import { helpText, nonNegativeInt, parseFlags, positiveInt, runMain } from "../src/cli.ts";
+import {
+  helpText,
+  nonNegativeInt,
+  parseFlags,
+  positiveInt,
+  runMain,
+  UsageError,
+} from "../src/cli.ts";
 import { benchData } from "../src/data_bench.ts";
 import { tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/encode.ts";
@@ -181,7 +188,7 @@ if (import.meta.main) {
       : flags.backends.split(",").map((s) => s.trim());
     for (const b of backends) {
       if (!["wasm", "cpu", "webgpu"].includes(b)) {
-        throw new Error(`--backends: unknown backend "${b}"; use wasm, cpu, webgpu`);
+        throw new UsageError(`--backends: unknown backend "${b}"; use wasm, cpu, webgpu`);
       }
     }
     const mnist = await loadMnist();

@@ -109,7 +109,7 @@ async function main(): Promise<number> {
   try {
     await Deno.stat(`${flags.model}/model.json`);
   } catch {
-    throw new UsageError(
+    throw new Error(
       `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
     );
   }
@@ -126,6 +126,12 @@ async function main(): Promise<number> {
       throw new UsageError(`--image is ${w}×${h}; it must be at least ${size}×${size}`);
     }
   } else {
+    if (flags.size < model.geometry.size) {
+      model.dispose();
+      throw new UsageError(
+        `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+      );
+    }
     const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
     const scenes = await makeMultiScenes(val, {
       count: 1,

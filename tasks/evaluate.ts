@@ -93,12 +93,18 @@ async function main(): Promise<number> {
   try {
     await Deno.stat(`${flags.model}/model.json`);
   } catch {
-    throw new UsageError(
+    throw new Error(
       `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
     );
   }
   const backend = await useBackend(flags.backend as BackendName);
   const { model, extra } = await loadModel(flags.model);
+  if (flags.size < model.geometry.size) {
+    model.dispose();
+    throw new UsageError(
+      `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+    );
+  }
   const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
   const options = {
     scoreThreshold: flags.scoreThreshold,

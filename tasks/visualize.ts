@@ -107,10 +107,10 @@ if (import.meta.main) {
       ? { model: buildModel(undefined, { seed: flags.seed }), extra: {} }
       : await openModel(flags.model);
     if (!loaded) {
-      console.error(
-        `No trained model in ${flags.model}: train one with \`deno task train\` (or pass --model DIR, or --untrained)`,
+      throw new Error(
+        `No trained model in ${flags.model} (no model.json): train one with \`deno task train\` ` +
+          `(or pass --model DIR, or --untrained)`,
       );
-      return 1;
     }
     const { model } = loaded;
     const mnist = await loadMnist({ seed: flags.seed, testCount: TEST_COUNT });
