@@ -156,7 +156,8 @@ export async function loadTensors(
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${jsonUrl.href} is not valid JSON (${(e as Error).message}); re-save it`);
+    const why = (e as Error).message.replace(/\s+/g, " ").slice(0, 120);
+    throw new Error(`${jsonUrl.href} is not valid JSON (${why}); re-save it`);
   }
   const group = json?.weightsManifest?.[0];
   if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
@@ -197,14 +198,20 @@ export async function loadTensors(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tensors = new Map<string, tf.Tensor>();
   let offset = 0;
-  for (const w of group.weights) {
-    if (w.dtype !== "float32") {
-      throw new Error(`Weight "${w.name}" has dtype ${w.dtype}; need float32`);
+  try {
+    for (const w of group.weights) {
+      if (w.dtype !== "float32") {
+        throw new Error(`Weight "${w.name}" has dtype ${w.dtype}; need float32`);
+      }
+      const size = w.shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(size);
+      for (let i = 0; i < size; i++, offset += 4) values[i] = view.getFloat32(offset, true);
+      tf.dispose(tensors.get(w.name)); // a name listed twice: the last one wins
+      tensors.set(w.name, tf.tensor(values, w.shape));
     }
-    const size = w.shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(size);
-    for (let i = 0; i < size; i++, offset += 4) values[i] = view.getFloat32(offset, true);
-    tensors.set(w.name, tf.tensor(values, w.shape));
+  } catch (error) {
+    tf.dispose([...tensors.values()]);
+    throw error;
   }
   return { json, tensors };
 }
@@ -226,6 +233,7 @@ export async function loadModel(
 ): Promise<{ model: Model; extra: Record<string, unknown> }> {
   const { json, tensors } = await loadTensors(dirOrUrl, "model.json");
   const where = toUrl(dirOrUrl, "model.json").href;
+  const variables = new Map<string, tf.Variable>();
   try {
     if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.architecture)) {
       throw new Error(
@@ -241,7 +249,6 @@ export async function loadModel(
         `model.json weights [${names}] do not match its architecture's [${want}]; re-save it`,
       );
     }
-    const variables = new Map<string, tf.Variable>();
     for (const [name, t] of tensors) {
       if (t.shape.join() !== shapes.get(name)!.join()) {
         throw new Error(
@@ -253,6 +260,7 @@ export async function loadModel(
     }
     return { model: modelFromVariables(json.architecture, variables), extra: json.extra ?? {} };
   } catch (error) {
+    tf.dispose([...variables.values()]);
     const message = String((error as Error)?.message ?? error);
     throw new Error(message.includes(where) ? message : `${where}: ${message}`);
   } finally {
