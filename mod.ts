@@ -84,6 +84,7 @@ export {
 export { loss, type LossOptions, type LossParts } from "./src/loss.ts";
 export {
   type EpochRecord,
+  type InterruptedRecord,
   type LossRecord,
   train,
   type TrainOptions,
