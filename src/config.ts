@@ -14,8 +14,9 @@ export const TRAIN_FLAGS = {
   trainSize: { default: 50000, help: "Training scenes per epoch", check: positiveInt },
   // Small batches: more Adam steps per second of CPU (64+ trained worse per minute in PyTorch).
   batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
-  // Peak learning rate of the one-cycle schedule (or the constant one).
-  lr: { default: 2e-3, help: "Peak learning rate (Adam)", check: positive },
+  // Peak learning rate of the one-cycle schedule (or the constant one); 3e-3 beat 2e-3 (96.9 vs
+  // 96.7 % val accuracy after 10 × 50 000 scenes).
+  lr: { default: 3e-3, help: "Peak learning rate (Adam)", check: positive },
   // one-cycle: linear warm-up from lr/25 over 30 % of the steps, then cosine down to lr/1e4.
   schedule: {
     default: "onecycle",
