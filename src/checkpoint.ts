@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor, tf, type Variable } from "./deps.ts";
 import { writeFileAtomic } from "./io.ts";
 import { type ArchLayer, type Model, modelFromVariables, variableShapes } from "./model.ts";
 
@@ -47,14 +47,14 @@ export interface SaveTensorsOptions {
  * @example
  * ```ts
  * import { saveTensors } from "./checkpoint.ts";
- * import { tf } from "./deps.ts";
+ * import { type Tensor, type Variable, tf } from "./deps.ts";
  * const m = new Map([["m", tf.zeros([2])]]);
  * await saveTensors("runs/example", m, { json: "optimizer.json", bin: "optimizer.bin" });
  * ```
  */
 export async function saveTensors(
   dir: string,
-  tensors: Map<string, tf.Tensor>,
+  tensors: Map<string, Tensor>,
   options: SaveTensorsOptions = {},
 ): Promise<void> {
   const { json: jsonName = "model.json", bin = "weights.bin", fields = {} } = options;
@@ -134,7 +134,7 @@ async function readBytes(url: URL, what: string): Promise<Uint8Array> {
 /** A loaded checkpoint: the tensors by name, plus its json. */
 export interface LoadedTensors {
   json: CheckpointJson;
-  tensors: Map<string, tf.Tensor>;
+  tensors: Map<string, Tensor>;
 }
 
 /**
@@ -196,7 +196,7 @@ export async function loadTensors(
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const tensors = new Map<string, tf.Tensor>();
+  const tensors = new Map<string, Tensor>();
   let offset = 0;
   try {
     for (const w of group.weights) {
@@ -217,23 +217,31 @@ export async function loadTensors(
 }
 
 /**
- * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL.
+ * Where the pretrained model of the default architecture lives: `models/default/` in the
+ * repository, next to this module — a file: URL in a clone, an http(s): URL when mod.ts is
+ * imported from a server. Read with fetch, so both work.
+ */
+export const PRETRAINED_MODEL: URL = new URL("../models/default/", import.meta.url);
+
+/**
+ * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL; with no
+ * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}).
  * Throws one-line errors for missing or corrupt files and for weights that do not match the
  * architecture.
  *
  * @example
  * ```ts
  * import { loadModel } from "./checkpoint.ts";
- * const { model, extra } = await loadModel("runs/latest");
+ * const { model, extra } = await loadModel(); // the pretrained model
  * console.log(model.geometry, extra);
  * ```
  */
 export async function loadModel(
-  dirOrUrl: string | URL,
+  dirOrUrl: string | URL = PRETRAINED_MODEL,
 ): Promise<{ model: Model; extra: Record<string, unknown> }> {
   const { json, tensors } = await loadTensors(dirOrUrl, "model.json");
   const where = toUrl(dirOrUrl, "model.json").href;
-  const variables = new Map<string, tf.Variable>();
+  const variables = new Map<string, Variable>();
   try {
     if (json.format !== CHECKPOINT_FORMAT || !Array.isArray(json.architecture)) {
       throw new Error(

@@ -14,18 +14,18 @@
  * @module
  */
 import "./gradients.ts";
-import { tf } from "./deps.ts";
+import { type Scalar, type Tensor, type Tensor4D, tf } from "./deps.ts";
 
 /** The loss and its three parts, scalars summed over windows and images. */
 export interface LossParts {
   /** detection + classification + regression. */
-  total: tf.Scalar;
+  total: Scalar;
   /** BCE of objectness on every window. */
-  detection: tf.Scalar;
+  detection: Scalar;
   /** NLL of the label on true-positive windows. */
-  classification: tf.Scalar;
+  classification: Scalar;
   /** Box MSE on true-positive windows. */
-  regression: tf.Scalar;
+  regression: Scalar;
 }
 
 /** Options of {@linkcode loss}. */
@@ -36,8 +36,8 @@ export interface LossOptions {
 
 /** 1 where sigmoid(logit) > 0.5, else 0; no gradient flows through it. */
 const positive = tf.customGrad((...args) => ({
-  value: tf.cast(tf.greater(tf.sigmoid(args[0] as tf.Tensor), 0.5), "float32"),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+  value: tf.cast(tf.greater(tf.sigmoid(args[0] as Tensor), 0.5), "float32"),
+  gradFunc: (dy: Tensor) => tf.zerosLike(dy),
 }));
 
 /**
@@ -48,14 +48,14 @@ const positive = tf.customGrad((...args) => ({
  * @example
  * ```ts
  * import { loss } from "./loss.ts";
- * import { tf } from "./deps.ts";
- * const out = tf.zeros([1, 2, 2, 15]) as tf.Tensor4D;
- * const target = tf.zeros([1, 2, 2, 6]) as tf.Tensor4D;
+ * import { type Scalar, type Tensor, type Tensor4D, tf } from "./deps.ts";
+ * const out = tf.zeros([1, 2, 2, 15]) as Tensor4D;
+ * const target = tf.zeros([1, 2, 2, 6]) as Tensor4D;
  * const { total } = loss(out, target);
  * console.log(total.dataSync()[0]); // 4·ln 2 ≈ 2.7726
  * ```
  */
-export function loss(out: tf.Tensor4D, target: tf.Tensor4D, options: LossOptions = {}): LossParts {
+export function loss(out: Tensor4D, target: Tensor4D, options: LossOptions = {}): LossParts {
   const [n, rows, cols, channels] = out.shape;
   if (channels !== 15) {
     throw new RangeError(`out must have 15 channels (obj, 10 classes, 4 box), got ${channels}`);
@@ -79,7 +79,7 @@ export function loss(out: tf.Tensor4D, target: tf.Tensor4D, options: LossOptions
       tf.log1p(tf.exp(tf.neg(tf.abs(logit)))),
     );
     const detection = tf.sum(bce);
-    const mask = tf.mul(positive(logit) as tf.Tensor, y0); // [N, r, c, 1]
+    const mask = tf.mul(positive(logit) as Tensor, y0); // [N, r, c, 1]
     const logp = tf.logSoftmax(classLogits);
     const onehot = tf.oneHot(tf.cast(tf.reshape(y1, [n, rows, cols]), "int32"), 10);
     const nll = tf.neg(tf.sum(tf.mul(logp, onehot), 3, true));
@@ -89,10 +89,10 @@ export function loss(out: tf.Tensor4D, target: tf.Tensor4D, options: LossOptions
     const regression = tf.sum(tf.mul(se, mask));
     const total = tf.add(tf.add(detection, classification), regression);
     return {
-      total: total as tf.Scalar,
-      detection: detection as tf.Scalar,
-      classification: classification as tf.Scalar,
-      regression: regression as tf.Scalar,
+      total: total as Scalar,
+      detection: detection as Scalar,
+      classification: classification as Scalar,
+      regression: regression as Scalar,
     };
   });
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 
 /**
  * Intersection over union of two boxes `[top, bottom, left, right]`; 0 when they do not overlap
@@ -101,14 +101,14 @@ export interface ObjectnessCounts {
  * @example
  * ```ts
  * import { objectnessCounts } from "./metrics.ts";
- * import { tf } from "./deps.ts";
- * const c = await objectnessCounts(tf.ones([1, 1, 2, 15]) as tf.Tensor4D, tf.ones([1, 1, 2, 6]) as tf.Tensor4D);
+ * import { type Tensor4D, tf } from "./deps.ts";
+ * const c = await objectnessCounts(tf.ones([1, 1, 2, 15]) as Tensor4D, tf.ones([1, 1, 2, 6]) as Tensor4D);
  * console.log(c); // { tp: 2, fp: 0, fn: 0, tn: 0 }
  * ```
  */
 export async function objectnessCounts(
-  out: tf.Tensor4D,
-  target: tf.Tensor4D,
+  out: Tensor4D,
+  target: Tensor4D,
 ): Promise<ObjectnessCounts> {
   const packed = tf.tidy(() => {
     const p = tf.cast(tf.greater(tf.slice(out, [0, 0, 0, 0], [-1, -1, -1, 1]), 0), "float32");

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf, type Variable } from "./deps.ts";
 import { type LayerSpec, type WindowGeometry, windowGeometry, windowGrid } from "./geometry.ts";
 import type { WindowGrid } from "./geometry.ts";
 import { makeRng, type Rng } from "./rng.ts";
@@ -86,13 +86,13 @@ export interface Model {
    * Trainable variables by our name (`conv0/kernel`, `conv0/bias`, …), in layer order. Their tfjs
    * names (`variable.name`) are engine-unique and differ.
    */
-  readonly variables: Map<string, tf.Variable>;
+  readonly variables: Map<string, Variable>;
   /** Window size, stride and offset in input pixels. */
   readonly geometry: WindowGeometry;
   /** Window grid on an input of `height × width`. */
   grid(height: number, width?: number): WindowGrid;
   /** Forward pass: images [N, H, W, 1] → [N, rows, cols, 15]. */
-  apply(x: tf.Tensor4D): tf.Tensor4D;
+  apply(x: Tensor4D): Tensor4D;
   /** Frees the variables. */
   dispose(): void;
 }
@@ -159,7 +159,7 @@ export function variableShapes(
  * @example
  * ```ts
  * import { buildModel } from "./model.ts";
- * import { tf } from "./deps.ts";
+ * import { type Tensor4D, type Variable, tf } from "./deps.ts";
  * const model = buildModel(undefined, { seed: 1 });
  * const out = model.apply(tf.zeros([2, 64, 64, 1]));
  * console.log(out.shape); // [2, 4, 4, 15]
@@ -172,7 +172,7 @@ export function buildModel(
   const inputChannels = options.inputChannels ?? 1;
   const rng = makeRng(options.seed ?? 0);
   const shapes = variableShapes(arch, inputChannels);
-  const variables = new Map<string, tf.Variable>();
+  const variables = new Map<string, Variable>();
   const lastConv = `conv${arch.length - 1}/kernel`;
   for (const [name, shape] of shapes) {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -205,7 +205,7 @@ export function buildModel(
  */
 export function modelFromVariables(
   arch: readonly ArchLayer[],
-  variables: Map<string, tf.Variable>,
+  variables: Map<string, Variable>,
   inputChannels = 1,
 ): Model {
   const shapes = variableShapes(arch, inputChannels);
@@ -227,7 +227,7 @@ export function modelFromVariables(
     grid: (height, width = height) => windowGrid(arch, height, width),
     apply(x) {
       return tf.tidy(() => {
-        let a: tf.Tensor4D = x;
+        let a: Tensor4D = x;
         for (const [i, l] of arch.entries()) {
           if (l.kind === "pool") {
             a = tf.maxPool(a, l.kernel, l.stride ?? l.kernel, "valid");
@@ -235,7 +235,7 @@ export function modelFromVariables(
             const s = l.stride ?? 1;
             a = tf.fused.conv2d({
               x: a,
-              filter: variables.get(`conv${i}/kernel`)! as tf.Tensor4D,
+              filter: variables.get(`conv${i}/kernel`)! as Tensor4D,
               bias: variables.get(`conv${i}/bias`)!,
               strides: [s, s],
               pad: l.padding ? l.padding : "valid",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tf } from "./deps.ts";
+import { type Tensor4D, tf } from "./deps.ts";
 import type { WindowGeometry } from "./geometry.ts";
 import type { Model } from "./model.ts";
 
@@ -28,14 +28,14 @@ export interface Prediction {
  * @example
  * ```ts
  * import { decodeOutput } from "./predict.ts";
- * import { tf } from "./deps.ts";
- * const out = tf.zeros([1, 2, 2, 15]) as tf.Tensor4D;
+ * import { type Tensor4D, tf } from "./deps.ts";
+ * const out = tf.zeros([1, 2, 2, 15]) as Tensor4D;
  * const p = await decodeOutput(out, { size: 40, stride: 4, offset: 0 });
  * console.log(p.labels, p.boxes); // Int32Array [0], Float32Array [0, 0, 0, 0]
  * ```
  */
 export async function decodeOutput(
-  out: tf.Tensor4D,
+  out: Tensor4D,
   geometry: WindowGeometry,
 ): Promise<Prediction> {
   const [n, rows, cols, channels] = out.shape;
@@ -92,7 +92,7 @@ export interface PredictOptions {
  * ```ts
  * import { buildModel } from "./model.ts";
  * import { predict } from "./predict.ts";
- * import { tf } from "./deps.ts";
+ * import { type Tensor4D, tf } from "./deps.ts";
  * const model = buildModel();
  * const { labels, boxes } = await predict(model, tf.zeros([2, 128, 128, 1]));
  * console.log(labels.length, boxes.length); // 2 8
@@ -100,7 +100,7 @@ export interface PredictOptions {
  */
 export async function predict(
   model: Model,
-  images: tf.Tensor4D,
+  images: Tensor4D,
   options: PredictOptions = {},
 ): Promise<Prediction> {
   if (images.rank !== 4) {

@@ -6,7 +6,7 @@
  * @module
  */
 import "./gradients.ts";
-import { tf } from "./deps.ts";
+import { type Tensor, type Tensor4D, tf } from "./deps.ts";
 import { Adam } from "./adam.ts";
 import { defaultTrainConfig, type TrainConfig } from "./config.ts";
 import { loadModel, loadTensors, saveModel, saveTensors } from "./checkpoint.ts";
@@ -31,9 +31,13 @@ import { makeScenes, sceneStream } from "./scenes.ts";
 
 /** Loss parts per image. */
 export interface LossRecord {
+  /** Objectness BCE, summed over the windows of one image. */
   detection: number;
+  /** Class NLL over the masked windows of one image. */
   classification: number;
+  /** Box MSE over the masked windows of one image. */
   regression: number;
+  /** The sum of the three. */
   total: number;
 }
 
@@ -123,7 +127,7 @@ export function learningRate(
 
 /** Validation scenes, kept in chunks with their targets. */
 export interface ValSet {
-  chunks: { images: tf.Tensor4D; targets: tf.Tensor4D; labels: Int32Array; boxes: Float32Array }[];
+  chunks: { images: Tensor4D; targets: Tensor4D; labels: Int32Array; boxes: Float32Array }[];
   count: number;
 }
 
@@ -184,7 +188,7 @@ export async function evaluate(
       const [out, target] = tf.tidy(() => [
         model.apply(tf.slice(c.images, [start, 0, 0, 0], [k, -1, -1, -1])),
         tf.slice(c.targets, [start, 0, 0, 0], [k, -1, -1, -1]),
-      ]) as [tf.Tensor4D, tf.Tensor4D];
+      ]) as [Tensor4D, Tensor4D];
       const parts = tf.tidy(() => {
         const p = loss(out, target, { box: options.box });
         return tf.stack([p.detection, p.classification, p.regression]);
@@ -453,7 +457,7 @@ async function trainUnlocked(
           if (!v.every(Number.isFinite)) tf.dispose(Object.values(named));
           else adam.step(named, lr);
         } else {
-          let parts: tf.Tensor | undefined;
+          let parts: Tensor | undefined;
           const { value, grads } = tf.variableGrads(() => {
             const p = loss(model.apply(batch.images), batch.targets!, { box });
             parts = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
