@@ -20,7 +20,7 @@ import { writeFileAtomic } from "../src/io.ts";
 import { iou, localizationMetrics } from "../src/metrics.ts";
 import { loadMnist } from "../src/mnist.ts";
 import { buildModel } from "../src/model.ts";
-import { loadModel } from "../src/checkpoint.ts";
+import { loadModel, PRETRAINED_MODEL } from "../src/checkpoint.ts";
 import { predict } from "../src/predict.ts";
 import { makeScenes } from "../src/scenes.ts";
 
@@ -103,9 +103,19 @@ if (import.meta.main) {
       );
     }
     await useBackend(flags.backend as BackendName);
-    const loaded = flags.untrained
+    let loaded = flags.untrained
       ? { model: buildModel(undefined, { seed: flags.seed }), extra: {} }
       : await openModel(flags.model);
+    let modelName = flags.model;
+    if (!loaded && flags.model === FLAGS.model.default) {
+      // nothing trained here yet: show the pretrained model that ships with the library
+      console.error(
+        `notice: no model in ${flags.model}; using the pretrained model (models/default). ` +
+          "Train your own with `deno task train`.",
+      );
+      loaded = await loadModel(PRETRAINED_MODEL);
+      modelName = "pretrained models/default";
+    }
     if (!loaded) {
       throw new Error(
         `No trained model in ${flags.model} (no model.json): train one with \`deno task train\` ` +
@@ -119,7 +129,7 @@ if (import.meta.main) {
       const p = await predict(model, scenes.images);
       const name = flags.untrained
         ? "untrained model"
-        : `model ${flags.model}${savedScores(loaded.extra)}`;
+        : `model ${modelName}${savedScores(loaded.extra)}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {
