@@ -9,7 +9,7 @@ import { type FlagSpecs, type FlagValues, nonNegativeInt, positive, positiveInt 
 /** Flags of `deno task train`, with their defaults and help lines. */
 export const TRAIN_FLAGS = {
   // Passes over fresh random scenes. The default run fits the 15-minute budget on a 2-core CPU.
-  epochs: { default: 10, help: "Epochs (fresh random scenes each)", check: positiveInt },
+  epochs: { default: 11, help: "Epochs (fresh random scenes each)", check: positiveInt },
   // Scenes per epoch (the MNIST training digits are drawn at random, with transforms).
   trainSize: { default: 50000, help: "Training scenes per epoch", check: positiveInt },
   // Small batches: more Adam steps per second of CPU (64+ trained worse per minute in PyTorch).
