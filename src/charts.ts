@@ -136,7 +136,9 @@ export function lineChartSpec(options: LineChartOptions): Record<string, unknown
       (!options.logX || x > 0) && (!options.logY || y > 0)
     ).map(([x, y], order) => ({ x, y, series: s.name, order }))
   );
-  const axisScale = (log?: boolean) => log ? { type: "log" } : { zero: false };
+  // log axes: the data's own range (no rounding out to whole decades), a little padding
+  const axisScale = (log?: boolean) =>
+    log ? { type: "log", nice: false, padding: 12 } : { zero: false };
   return {
     title: options.title,
     width: options.width ?? 480,
