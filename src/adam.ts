@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Scalar, type Tensor, tf, type Variable } from "./deps.ts";
+import { type Tensor, tf, type Variable } from "./deps.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
