@@ -44,6 +44,49 @@ export const positive = (v: number): string | undefined =>
 export const nonNegativeInt = (v: number): string | undefined =>
   Number.isInteger(v) && v >= 0 ? undefined : "must be a non-negative integer";
 
+/** A check: a number in [0, 1]. */
+export const unit = (v: number): string | undefined =>
+  v >= 0 && v <= 1 ? undefined : "must be in [0, 1]";
+
+/** The `--backend` flag every tfjs task takes (src/backend.ts `useBackend`). */
+export function backendFlag(
+  defaultName: "auto" | "wasm" = "wasm",
+): Flag<string> & { choices: readonly ["auto", "webgpu", "wasm", "cpu"] } {
+  return {
+    default: defaultName,
+    help: "tfjs backend",
+    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
+  };
+}
+
+/**
+ * The flags of multi-digit detection shared by `deno task detect` and `deno task evaluate`
+ * (src/detect.ts `detect` options).
+ */
+export const DETECTION_FLAGS = {
+  /** Objectness threshold. */
+  scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
+  /** NMS IoU threshold. */
+  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** One NMS over all labels instead of one per label. */
+  classAgnostic: {
+    default: false as boolean,
+    help: "NMS across labels (one digit per place)",
+  },
+  /** Rescoring exponent of the box fraction inside its window. */
+  containment: {
+    default: 2,
+    help: "Score × (box fraction inside its window)^k",
+    check: (v: number): string | undefined => v >= 0 ? undefined : "must be ≥ 0",
+  },
+  /** Box voting IoU (0: off). */
+  vote: {
+    default: 0.5,
+    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
+    check: unit,
+  },
+};
+
 /**
  * The `--help` text of a task.
  *

@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { type FlagSpecs, type FlagValues, nonNegativeInt, positive, positiveInt } from "./cli.ts";
+import {
+  backendFlag,
+  type FlagSpecs,
+  type FlagValues,
+  nonNegativeInt,
+  positive,
+  positiveInt,
+} from "./cli.ts";
 
 /** Flags of `deno task train`, with their defaults and help lines. */
 export const TRAIN_FLAGS = {
@@ -30,11 +37,7 @@ export const TRAIN_FLAGS = {
   // Seed of the initialisation, the training scenes and the validation scenes.
   seed: { default: 0, help: "Random seed", check: nonNegativeInt },
   // auto = wasm (with the training kernels of src/kernels/).
-  backend: {
-    default: "auto",
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"],
-  },
+  backend: backendFlag("auto"),
   // Extra CPU cores: Deno Workers computing gradient shards (src/parallel/pool.ts); 0 = one thread.
   workers: {
     default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),

