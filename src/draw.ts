@@ -183,8 +183,21 @@ function fill(ck: CanvasKit, rgb: readonly number[], alpha = 1) {
   return paint;
 }
 
-/** Fills the frame between rectangle [l, r) × [t, b) and the same grown by `d` (d < 0: inside). */
-function frame(
+/**
+ * Fills the frame between rectangle edges `[top, bottom, left, right]` (picture pixels) and the
+ * same rectangle grown by `d` (d < 0: shrunk), so a box is stroked exactly outside or inside its
+ * pixel edges.
+ *
+ * @example
+ * ```ts
+ * import { frame } from "./draw.ts";
+ * import { canvasKit } from "./png.ts";
+ * const ck = await canvasKit();
+ * const surface = ck.MakeSurface(20, 20)!;
+ * frame(surface.getCanvas(), ck, new ck.Paint(), [4, 12, 4, 12], 2); // a 2-px frame outside the box
+ * ```
+ */
+export function frame(
   canvas: Canvas,
   ck: CanvasKit,
   paint: Paint,

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Tensor } from "./deps.ts";
-import { PRED_COLOR, strokeWidth, TRUE_COLOR } from "./draw.ts";
+import { frame, PRED_COLOR, strokeWidth, TRUE_COLOR } from "./draw.ts";
 import { canvasKit, typeface } from "./png.ts";
 import type { Canvas, CanvasKit, Paint } from "./png.ts";
 
@@ -35,31 +35,6 @@ function fillPaint(ck: CanvasKit, rgb: readonly number[]): Paint {
   paint.setStyle(ck.PaintStyle.Fill);
   paint.setAntiAlias(false);
   return paint;
-}
-
-/** Fills the band between rectangle edges [t, b, l, r] and the same grown by `d` (d < 0: inside). */
-function band(canvas: Canvas, ck: CanvasKit, paint: Paint, edges: number[], d: number): void {
-  const [t, b, l, r] = edges;
-  const [ot, ob, ol, or] = [
-    Math.min(t, t - d),
-    Math.max(b, b + d),
-    Math.min(l, l - d),
-    Math.max(r, r + d),
-  ];
-  const [it, ib, il, ir] = [
-    Math.max(t, t - d),
-    Math.min(b, b + d),
-    Math.max(l, l - d),
-    Math.min(r, r + d),
-  ];
-  if (ir <= il || ib <= it) {
-    canvas.drawRect(ck.LTRBRect(ol, ot, or, ob), paint);
-    return;
-  }
-  canvas.drawRect(ck.LTRBRect(ol, ot, or, it), paint);
-  canvas.drawRect(ck.LTRBRect(ol, ib, or, ob), paint);
-  canvas.drawRect(ck.LTRBRect(ol, it, il, ib), paint);
-  canvas.drawRect(ck.LTRBRect(ir, it, or, ib), paint);
 }
 
 /**
@@ -149,12 +124,12 @@ export async function renderDetections(
   const dark = fillPaint(ck, [30, 30, 30]);
   for (const t of truths) {
     const e = edges(t.box);
-    if (e[1] > e[0] && e[3] > e[2]) band(canvas, ck, green, e, stroke);
+    if (e[1] > e[0] && e[3] > e[2]) frame(canvas, ck, green, e, stroke);
   }
   for (const d of detections) {
     const e = edges(d.box);
     if (!(e[1] > e[0] && e[3] > e[2])) continue;
-    band(canvas, ck, red, e, -stroke);
+    frame(canvas, ck, red, e, -stroke);
     const text = `${d.label} ${d.score.toFixed(2)}`;
     const width = font.getGlyphWidths(font.getGlyphIDs(text)).reduce((a, b) => a + b, 0);
     const tagH = Math.ceil(font.getSize() * 1.2);
