@@ -10,7 +10,7 @@
 import type { Tensor } from "./deps.ts";
 import { frame, PRED_COLOR, strokeWidth, TRUE_COLOR } from "./draw.ts";
 import { canvasKit, typeface } from "./png.ts";
-import type { Canvas, CanvasKit, Paint } from "./png.ts";
+import type { CanvasKit, Paint } from "./png.ts";
 
 /** Picture margin around the scene, in picture pixels. */
 export const DETECTIONS_MARGIN = 16;
