@@ -15,6 +15,7 @@ import { type Tensor4D, tf } from "./deps.ts";
 import type { WindowGeometry } from "./geometry.ts";
 import { iou } from "./metrics.ts";
 import type { Model } from "./model.ts";
+import { checkImages } from "./predict.ts";
 import type { Box } from "./multi_scenes.ts";
 
 /** One detected digit. */
@@ -235,14 +236,8 @@ export async function detect(
   images: Tensor4D,
   options: DetectOptions & { batchSize?: number } = {},
 ): Promise<Detection[][]> {
-  if (images.rank !== 4) {
-    throw new TypeError(`images must be a [N, H, W, 1] tensor, got shape [${images.shape}]`);
-  }
+  checkImages(model, images);
   const [n, h, w] = images.shape;
-  const { size } = model.geometry;
-  if (h < size || w < size) {
-    throw new RangeError(`images must be at least ${size}×${size} (the window), got ${h}×${w}`);
-  }
   const { batchSize = 16, ...rest } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`options.batchSize must be a positive integer, got ${batchSize}`);

@@ -86,6 +86,29 @@ export interface PredictOptions {
 }
 
 /**
+ * Checks that `images` is a `[N, H, W, C]` batch at least one window wide and high, so the model
+ * has a window to slide; throws a one-line error naming `images` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from "./model.ts";
+ * import { checkImages } from "./predict.ts";
+ * import { tf } from "./deps.ts";
+ * checkImages(buildModel(), tf.zeros([1, 64, 64, 1])); // fine; 32×32 would throw
+ * ```
+ */
+export function checkImages(model: Model, images: Tensor4D): void {
+  if (images.rank !== 4) {
+    throw new TypeError(`images must be a [N, H, W, 1] tensor, got shape [${images.shape}]`);
+  }
+  const [, h, w] = images.shape;
+  const { size } = model.geometry;
+  if (h < size || w < size) {
+    throw new RangeError(`images must be at least ${size}×${size} (the window), got ${h}×${w}`);
+  }
+}
+
+/**
  * Localizes and classifies the single digit of each image [N, H, W, 1] (any H, W ≥ the window).
  *
  * @example
@@ -103,14 +126,8 @@ export async function predict(
   images: Tensor4D,
   options: PredictOptions = {},
 ): Promise<Prediction> {
-  if (images.rank !== 4) {
-    throw new TypeError(`images must be a [N, H, W, 1] tensor, got shape [${images.shape}]`);
-  }
-  const [n, h, w] = images.shape;
-  const { size } = model.geometry;
-  if (h < size || w < size) {
-    throw new RangeError(`images must be at least ${size}×${size} (the window), got ${h}×${w}`);
-  }
+  checkImages(model, images);
+  const [n] = images.shape;
   const batchSize = options.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`options.batchSize must be a positive integer, got ${batchSize}`);
