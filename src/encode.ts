@@ -15,7 +15,17 @@ import type { WindowGrid } from "./geometry.ts";
 /** Number of target channels: objectness, label, top, bottom, left, right. */
 export const TARGET_CHANNELS = 6;
 
-function checkGrid(grid: WindowGrid): void {
+/**
+ * Checks a window grid (integers; size and stride ≥ 1) and throws a one-line error naming the
+ * field otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkGrid } from "./encode.ts";
+ * checkGrid({ size: 40, stride: 8, offset: 0, rows: 4, cols: 4 }); // fine
+ * ```
+ */
+export function checkGrid(grid: WindowGrid): void {
   for (const key of ["size", "stride", "offset", "rows", "cols"] as const) {
     if (!Number.isInteger(grid?.[key])) {
       throw new TypeError(
@@ -26,6 +36,34 @@ function checkGrid(grid: WindowGrid): void {
   if (grid.size < 1 || grid.stride < 1 || grid.rows < 0 || grid.cols < 0) {
     throw new RangeError(`grid needs size ≥ 1, stride ≥ 1, rows ≥ 0, cols ≥ 0; use windowGrid()`);
   }
+}
+
+/**
+ * The rows `i0…i1` and columns `j0…j1` of the windows that may overlap the box
+ * `[top, bottom) × [left, right)`: a superset (one extra on each side against rounding), clipped
+ * to the grid; callers test the exact overlap.
+ *
+ * @example
+ * ```ts
+ * import { candidateWindows } from "./encode.ts";
+ * const grid = { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 };
+ * console.log(candidateWindows(grid, 10, 30, 50, 60)); // [0, 3, 1, 3]
+ * ```
+ */
+export function candidateWindows(
+  grid: WindowGrid,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): [number, number, number, number] {
+  const { size, stride, offset, rows, cols } = grid;
+  return [
+    Math.max(0, Math.floor((top - size - offset) / stride)),
+    Math.min(rows - 1, Math.ceil((bottom - offset) / stride)),
+    Math.max(0, Math.floor((left - size - offset) / stride)),
+    Math.min(cols - 1, Math.ceil((right - offset) / stride)),
+  ];
 }
 
 /**
@@ -58,12 +96,8 @@ export function encodeTargetsData(
     const left = boxes[4 * k + 2], right = boxes[4 * k + 3];
     if (!(bottom > top && right > left)) continue; // empty box: no window overlaps it
     const label = labels[k];
-    // Candidate windows (a superset, one extra on each side against rounding); the exact
-    // overlap test below decides: start < bottom and start + size > top.
-    const i0 = Math.max(0, Math.floor((top - size - offset) / stride));
-    const i1 = Math.min(rows - 1, Math.ceil((bottom - offset) / stride));
-    const j0 = Math.max(0, Math.floor((left - size - offset) / stride));
-    const j1 = Math.min(cols - 1, Math.ceil((right - offset) / stride));
+    // the exact overlap test below decides: start < bottom and start + size > top
+    const [i0, i1, j0, j1] = candidateWindows(grid, top, bottom, left, right);
     for (let i = i0; i <= i1; i++) {
       const wTop = offset + i * stride;
       if (!(wTop < bottom && wTop + size > top)) continue;

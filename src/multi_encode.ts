@@ -11,7 +11,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "./deps.ts";
-import { TARGET_CHANNELS } from "./encode.ts";
+import { candidateWindows, checkGrid, TARGET_CHANNELS } from "./encode.ts";
 import type { WindowGrid } from "./geometry.ts";
 import type { SceneObject } from "./multi_scenes.ts";
 
@@ -39,11 +39,7 @@ export function encodeObjectsData(
   if (!(minCover >= 0 && minCover <= 1)) {
     throw new RangeError(`options.minCover must be in [0, 1], got ${minCover}`);
   }
-  for (const key of ["size", "stride", "offset", "rows", "cols"] as const) {
-    if (!Number.isInteger(grid?.[key])) {
-      throw new TypeError(`grid.${key} must be an integer, got ${grid?.[key]}; use windowGrid()`);
-    }
-  }
+  checkGrid(grid);
   const n = objects.length;
   const out = new Float32Array(n * rows * cols * TARGET_CHANNELS);
   const cover = new Float64Array(rows * cols);
@@ -53,11 +49,8 @@ export function encodeObjectsData(
       const [top, bottom, left, right] = box;
       if (!(bottom > top && right > left)) continue;
       const needed = minCover * (bottom - top) * (right - left);
-      // Candidate windows: a superset; the overlap test decides.
-      const i0 = Math.max(0, Math.floor((top - size - offset) / stride));
-      const i1 = Math.min(rows - 1, Math.ceil((bottom - offset) / stride));
-      const j0 = Math.max(0, Math.floor((left - size - offset) / stride));
-      const j1 = Math.min(cols - 1, Math.ceil((right - offset) / stride));
+      // a superset of windows; the overlap test decides
+      const [i0, i1, j0, j1] = candidateWindows(grid, top, bottom, left, right);
       for (let i = i0; i <= i1; i++) {
         const wTop = offset + i * stride;
         const h = Math.min(bottom, wTop + size) - Math.max(top, wTop);
