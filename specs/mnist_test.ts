@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
-import { DIGIT_PIXELS, loadMnist, MNIST_FILES, pickDigits, readIdx } from "../src/mnist.ts";
+import {
+  DIGIT_PIXELS,
+  encodeIdx as idx,
+  loadMnist,
+  MNIST_FILES,
+  pickDigits,
+  readIdx,
+} from "../src/mnist.ts";
 
 const FIXTURE = new URL("../fixtures/mnist/", import.meta.url);
-
-function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
-  header.setUint32(0, magic);
-  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
-  const out = new Uint8Array(header.byteLength + body.length);
-  out.set(new Uint8Array(header.buffer));
-  out.set(body, header.byteLength);
-  return out;
-}
 
 /** Feeds bytes in small chunks so the header is split across reads. */
 function chunked(bytes: Uint8Array, size = 5): ReadableStream<Uint8Array> {

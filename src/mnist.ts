@@ -66,6 +66,26 @@ const LABELS_MAGIC = 2049;
 export type IdxKind = "images" | "labels";
 
 /**
+ * Encodes an IDX file (the inverse of {@linkcode readIdx}): a big-endian header of `magic` (2051
+ * for images, 2049 for labels) and the dimensions, then the bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeIdx } from "./mnist.ts";
+ * console.log(encodeIdx(2049, [2], new Uint8Array([7, 3]))); // Uint8Array(10) [0, 0, 8, 1, 0, 0, 0, 2, 7, 3]
+ * ```
+ */
+export function encodeIdx(magic: number, dims: readonly number[], body: Uint8Array): Uint8Array {
+  const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+  header.setUint32(0, magic);
+  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
+  const out = new Uint8Array(header.byteLength + body.length);
+  out.set(new Uint8Array(header.buffer));
+  out.set(body, header.byteLength);
+  return out;
+}
+
+/**
  * Reads one IDX file from a byte stream, checking the header (magic, count, 28×28) before it
  * allocates anything, then that the data length matches the header exactly, and that labels are
  * 0–9. Memory grows only with the bytes actually read, so a header that claims billions of images
