@@ -291,7 +291,40 @@ async function fonts(ck: CanvasKit) {
   return { make, regular, bold };
 }
 
-function encode(surface: Surface): Uint8Array {
+/**
+ * A white `width × height` CanvasKit surface and its canvas, for one picture.
+ *
+ * @example
+ * ```ts
+ * import { encodeSurface, whiteSurface } from "./draw.ts";
+ * import { canvasKit } from "./png.ts";
+ * const { surface } = whiteSurface(await canvasKit(), 8, 8);
+ * console.log(encodeSurface(surface).length > 0); // true
+ * ```
+ */
+export function whiteSurface(
+  ck: CanvasKit,
+  width: number,
+  height: number,
+): { surface: Surface; canvas: Canvas } {
+  const surface = ck.MakeSurface(width, height);
+  if (!surface) throw new Error(`Could not make a ${width}×${height} surface`);
+  const canvas = surface.getCanvas();
+  canvas.clear(ck.WHITE);
+  return { surface, canvas };
+}
+
+/**
+ * Encodes a surface as PNG bytes and frees it.
+ *
+ * @example
+ * ```ts
+ * import { encodeSurface, whiteSurface } from "./draw.ts";
+ * import { canvasKit } from "./png.ts";
+ * const png = encodeSurface(whiteSurface(await canvasKit(), 8, 8).surface);
+ * ```
+ */
+export function encodeSurface(surface: Surface): Uint8Array {
   const snapshot = surface.makeImageSnapshot();
   const png = snapshot.encodeToBytes();
   snapshot.delete();
@@ -372,10 +405,7 @@ export async function renderPredictions(options: PredictionsOptions): Promise<Ui
   const hitIou = options.hitIou ?? 0.5;
   const ck = await canvasKit();
   const { make, regular, bold } = await fonts(ck);
-  const surface = ck.MakeSurface(layout.width, layout.height);
-  if (!surface) throw new Error(`Could not make a ${layout.width}×${layout.height} surface`);
-  const canvas = surface.getCanvas();
-  canvas.clear(ck.WHITE);
+  const { surface, canvas } = whiteSurface(ck, layout.width, layout.height);
   const headerFont = make(bold, 19);
   const legendFont = make(regular, 14);
   const titleFont = make(regular, Math.min(16, Math.max(9, w * scale / 17)));
@@ -434,7 +464,7 @@ export async function renderPredictions(options: PredictionsOptions): Promise<Ui
     for (const p of [green, red, frameGray]) p.delete();
     for (const f of [headerFont, legendFont, titleFont]) f.delete();
   }
-  return encode(surface);
+  return encodeSurface(surface);
 }
 
 /** Viridis, sampled at 9 stops: dark purple (0) → teal → yellow (1). */
@@ -607,10 +637,7 @@ export async function renderWindowMap(options: WindowMapOptions): Promise<Uint8A
   const { scene, map, span } = layout;
   const ck = await canvasKit();
   const { make, regular, bold } = await fonts(ck);
-  const surface = ck.MakeSurface(layout.width, layout.height);
-  if (!surface) throw new Error(`Could not make a ${layout.width}×${layout.height} surface`);
-  const canvas = surface.getCanvas();
-  canvas.clear(ck.WHITE);
+  const { surface, canvas } = whiteSurface(ck, layout.width, layout.height);
   const headerFont = make(bold, 17);
   const smallFont = make(regular, 13);
   const paints: Paint[] = [];
@@ -764,5 +791,5 @@ export async function renderWindowMap(options: WindowMapOptions): Promise<Uint8A
     headerFont.delete();
     smallFont.delete();
   }
-  return encode(surface);
+  return encodeSurface(surface);
 }

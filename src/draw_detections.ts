@@ -8,7 +8,7 @@
  * @module
  */
 import type { Tensor } from "./deps.ts";
-import { frame, PRED_COLOR, strokeWidth, TRUE_COLOR } from "./draw.ts";
+import { encodeSurface, frame, PRED_COLOR, strokeWidth, TRUE_COLOR, whiteSurface } from "./draw.ts";
 import { canvasKit, typeface } from "./png.ts";
 import type { CanvasKit, Paint } from "./png.ts";
 
@@ -79,10 +79,11 @@ export async function renderDetections(
   }
   const ck = await canvasKit();
   const [x0, y0] = [DETECTIONS_MARGIN, DETECTIONS_MARGIN + DETECTIONS_HEADER];
-  const surface = ck.MakeSurface(2 * x0 + w * scale, y0 + DETECTIONS_MARGIN + h * scale);
-  if (!surface) throw new Error("Could not make a CanvasKit surface for the picture");
-  const canvas = surface.getCanvas();
-  canvas.clear(ck.WHITE);
+  const { surface, canvas } = whiteSurface(
+    ck,
+    2 * x0 + w * scale,
+    y0 + DETECTIONS_MARGIN + h * scale,
+  );
   const rgba = new Uint8Array(h * w * 4);
   for (let p = 0; p < h * w; p++) {
     const v = Math.round(255 * Math.min(1, Math.max(0, data[p])));
@@ -140,10 +141,5 @@ export async function renderDetections(
   [green, red, white, dark].forEach((p) => p.delete());
   font.delete();
   headerFont.delete();
-  const snapshot = surface.makeImageSnapshot();
-  const png = snapshot.encodeToBytes();
-  snapshot.delete();
-  surface.delete();
-  if (!png) throw new Error("Could not encode the picture as PNG");
-  return png;
+  return encodeSurface(surface);
 }
