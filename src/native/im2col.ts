@@ -1,0 +1,165 @@
+/**
+ * Patch matrices for convolutions as matrix products (NHWC, float32), in plain TypeScript:
+ * `im2col` lays every receptive field out as one row, so a convolution is `cols · W` with the
+ * `[kh, kw, Ci, Co]` filter read as a `[kh·kw·Ci, Co]` matrix; `col2im` is its adjoint (adds each
+ * row back onto the pixels it came from), which turns `dcols = dy · Wᵀ` into the input gradient.
+ *
+ * @module
+ */
+
+/** The geometry of one convolution (the fields of tfjs's `Conv2DInfo` that are used here). */
+export interface ConvGeometry {
+  /** N. */
+  batchSize: number;
+  /** H. */
+  inHeight: number;
+  /** W. */
+  inWidth: number;
+  /** Ci. */
+  inChannels: number;
+  /** Ho. */
+  outHeight: number;
+  /** Wo. */
+  outWidth: number;
+  /** Stride along H. */
+  strideHeight: number;
+  /** Stride along W. */
+  strideWidth: number;
+  /** kh. */
+  filterHeight: number;
+  /** kw. */
+  filterWidth: number;
+  /** Dilation along H (1 = none). */
+  dilationHeight: number;
+  /** Dilation along W. */
+  dilationWidth: number;
+  /** Zero padding before the first row / column. */
+  padInfo: { top: number; left: number };
+}
+
+/** Rows (`N·Ho·Wo`) and columns (`kh·kw·Ci`) of the patch matrix. */
+export function colsShape(g: ConvGeometry): [number, number] {
+  return [
+    g.batchSize * g.outHeight * g.outWidth,
+    g.filterHeight * g.filterWidth * g.inChannels,
+  ];
+}
+
+/**
+ * Fills `cols` (`N·Ho·Wo × kh·kw·Ci`, row-major) with the receptive fields of `x` (`[N, H, W, Ci]`),
+ * zeros where a field hangs over the padding.
+ *
+ * @example
+ * ```ts
+ * import { colsShape, im2col } from "./im2col.ts";
+ * const g = { batchSize: 1, inHeight: 2, inWidth: 2, inChannels: 1, outHeight: 1, outWidth: 1,
+ *   strideHeight: 1, strideWidth: 1, filterHeight: 2, filterWidth: 2, dilationHeight: 1,
+ *   dilationWidth: 1, padInfo: { top: 0, left: 0 } };
+ * const [r, c] = colsShape(g);
+ * const cols = new Float32Array(r * c);
+ * im2col(new Float32Array([1, 2, 3, 4]), g, cols);
+ * console.log(Array.from(cols)); // [1, 2, 3, 4]
+ * ```
+ */
+export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
+  const { filterHeight: kh, filterWidth: kw, dilationHeight: dh, dilationWidth: dw } = g;
+  const top = g.padInfo.top, left = g.padInfo.left;
+  const run = kw * c; // one filter row: contiguous in x when dw = 1 and inside the image
+  let d = 0;
+  for (let b = 0; b < n; b++) {
+    const xb = b * h * w * c;
+    for (let y = 0; y < oh; y++) {
+      const ih0 = y * sh - top;
+      for (let xo = 0; xo < ow; xo++) {
+        const iw0 = xo * sw - left;
+        const inside = dw === 1 && iw0 >= 0 && iw0 + kw <= w;
+        for (let i = 0; i < kh; i++) {
+          const ih = ih0 + i * dh;
+          if (ih < 0 || ih >= h) {
+            cols.fill(0, d, d + run);
+            d += run;
+            continue;
+          }
+          const row = xb + ih * w * c;
+          if (inside) {
+            const s = row + iw0 * c;
+            if (run >= 32) cols.set(x.subarray(s, s + run), d);
+            else for (let t = 0; t < run; t++) cols[d + t] = x[s + t];
+            d += run;
+            continue;
+          }
+          for (let j = 0; j < kw; j++) {
+            const iw = iw0 + j * dw;
+            if (iw < 0 || iw >= w) {
+              for (let t = 0; t < c; t++) cols[d + t] = 0;
+            } else {
+              const s = row + iw * c;
+              for (let t = 0; t < c; t++) cols[d + t] = x[s + t];
+            }
+            d += c;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The adjoint of {@linkcode im2col}: sets `dx` (`[N, H, W, Ci]`) to the sum, over every row of
+ * `dcols` and every entry in it, of that entry at the pixel it was read from (padding drops out).
+ *
+ * @example
+ * ```ts
+ * import { col2im } from "./im2col.ts";
+ * // two 1×2 windows, stride 1, over a 1×3 image: the middle pixel is in both
+ * const g = { batchSize: 1, inHeight: 1, inWidth: 3, inChannels: 1, outHeight: 1, outWidth: 2,
+ *   strideHeight: 1, strideWidth: 1, filterHeight: 1, filterWidth: 2, dilationHeight: 1,
+ *   dilationWidth: 1, padInfo: { top: 0, left: 0 } };
+ * const dx = new Float32Array(3);
+ * col2im(new Float32Array([1, 1, 1, 1]), g, dx);
+ * console.log(Array.from(dx)); // [1, 2, 1]
+ * ```
+ */
+export function col2im(dcols: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
+  const { filterHeight: kh, filterWidth: kw, dilationHeight: dh, dilationWidth: dw } = g;
+  const top = g.padInfo.top, left = g.padInfo.left;
+  const run = kw * c;
+  dx.fill(0, 0, n * h * w * c);
+  let d = 0;
+  for (let b = 0; b < n; b++) {
+    const xb = b * h * w * c;
+    for (let y = 0; y < oh; y++) {
+      const ih0 = y * sh - top;
+      for (let xo = 0; xo < ow; xo++) {
+        const iw0 = xo * sw - left;
+        const inside = dw === 1 && iw0 >= 0 && iw0 + kw <= w;
+        for (let i = 0; i < kh; i++) {
+          const ih = ih0 + i * dh;
+          if (ih < 0 || ih >= h) {
+            d += run;
+            continue;
+          }
+          const row = xb + ih * w * c;
+          if (inside) {
+            const s = row + iw0 * c;
+            for (let t = 0; t < run; t++) dx[s + t] += dcols[d + t];
+            d += run;
+            continue;
+          }
+          for (let j = 0; j < kw; j++) {
+            const iw = iw0 + j * dw;
+            if (iw >= 0 && iw < w) {
+              const s = row + iw * c;
+              for (let t = 0; t < c; t++) dx[s + t] += dcols[d + t];
+            }
+            d += c;
+          }
+        }
+      }
+    }
+  }
+}
