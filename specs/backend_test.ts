@@ -4,6 +4,7 @@ import {
   type BackendName,
   describeBackend,
   isSoftwareAdapter,
+  nativeAvailable,
   resolveAuto,
   useBackend,
 } from "../src/backend.ts";
@@ -18,15 +19,20 @@ Deno.test("useBackend selects cpu and wasm and describes them", async () => {
 Deno.test("useBackend rejects unknown names with a one-line error naming the choices", async () => {
   await assert.rejects(
     () => useBackend("gpu" as BackendName),
-    (e: Error) => /Unknown backend "gpu"; use one of auto, webgpu, wasm, cpu/.test(e.message),
+    (e: Error) =>
+      /Unknown backend "gpu"; use one of auto, webgpu, native, wasm, cpu/.test(e.message),
   );
 });
 
-Deno.test("auto picks wasm unless a hardware GPU adapter exists", async () => {
+Deno.test("auto picks webgpu on a hardware GPU, else native when OpenBLAS is found, else wasm", async () => {
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
-  const want = adapter && !isSoftwareAdapter(adapter) ? "webgpu" : "wasm";
+  const want = adapter && !isSoftwareAdapter(adapter)
+    ? "webgpu"
+    : nativeAvailable()
+    ? "native"
+    : "wasm";
   assert.equal(await resolveAuto(), want);
-  if (want === "wasm") assert.equal(await useBackend("auto"), "wasm");
+  if (want !== "webgpu") assert.equal(await useBackend("auto"), want);
 });
 
 Deno.test("isSoftwareAdapter recognises llvmpipe and fallback adapters", () => {

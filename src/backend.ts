@@ -13,13 +13,46 @@ import { tf } from "./deps.ts";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { getThreadsCount } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { registerWasmTrainingKernels } from "./kernels/wasm_training.ts";
+import { registerNativeBackend } from "./native/backend.ts";
+import { blasMissingReason, openBlas } from "./native/openblas.ts";
 
 registerWasmTrainingKernels();
 
 /** A backend name accepted by {@linkcode useBackend}. */
-export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
+export type BackendName = "auto" | "webgpu" | "native" | "wasm" | "cpu";
 
-const NAMES: readonly BackendName[] = ["auto", "webgpu", "wasm", "cpu"];
+const NAMES: readonly BackendName[] = ["auto", "webgpu", "native", "wasm", "cpu"];
+
+/**
+ * Whether the "native" backend (wasm + OpenBLAS convolutions through FFI, src/native/) can run
+ * here: OpenBLAS was found and `--allow-ffi` is granted.
+ *
+ * @example
+ * ```ts
+ * import { nativeAvailable } from "./backend.ts";
+ * console.log(typeof nativeAvailable()); // "boolean"
+ * ```
+ */
+export function nativeAvailable(): boolean {
+  return openBlas() !== null;
+}
+
+/**
+ * One line saying whether the native CPU path is used, and why not when it is not.
+ *
+ * @example
+ * ```ts
+ * import { nativeNotice } from "./backend.ts";
+ * console.log(nativeNotice()); // e.g. "native: OpenBLAS 0.3.21 … (libopenblas.so.0) runs the convolutions"
+ * ```
+ */
+export function nativeNotice(): string {
+  const blas = openBlas();
+  if (!blas) return `native: not used (${blasMissingReason}); convolutions run on wasm`;
+  const version = blas.config.split(/\s+/).slice(0, 2).join(" ");
+  const arch = blas.config.split(/\s+/).find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
+  return `native: ${version}${arch ? ` (${arch})` : ""} from ${blas.path} runs the convolutions`;
+}
 
 /** What is known about the GPU adapter, when webgpu was probed. */
 let adapterLabel: string | undefined;
@@ -95,25 +128,26 @@ function loadWebgpu(): Promise<void> {
 }
 
 /**
- * Picks the backend "auto" means here: webgpu when the first adapter is a real GPU, else wasm.
+ * Picks the backend "auto" means here: webgpu when the first adapter is a real GPU, else native
+ * when OpenBLAS is found, else wasm.
  *
  * @example
  * ```ts
  * import { resolveAuto } from "./backend.ts";
- * console.log(await resolveAuto()); // "wasm" on a machine without a hardware GPU
+ * console.log(await resolveAuto()); // "native" or "wasm" on a machine without a hardware GPU
  * ```
  */
-export async function resolveAuto(): Promise<"webgpu" | "wasm"> {
+export async function resolveAuto(): Promise<"webgpu" | "native" | "wasm"> {
   const adapter = await requestAdapter();
-  if (!adapter) return "wasm";
-  adapterLabel = describeAdapter(adapter);
-  return isSoftwareAdapter(adapter) ? "wasm" : "webgpu";
+  if (adapter) adapterLabel = describeAdapter(adapter);
+  if (adapter && !isSoftwareAdapter(adapter)) return "webgpu";
+  return nativeAvailable() ? "native" : "wasm";
 }
 
 /**
  * Selects a tfjs backend and waits until it is ready; returns the name of the one in use.
- * "auto" is webgpu on a hardware GPU, else wasm (with the training kernels of
- * ./kernels/wasm_training.ts).
+ * "auto" is webgpu on a hardware GPU, else native (wasm with OpenBLAS convolutions) when
+ * OpenBLAS is found, else wasm (with the training kernels of ./kernels/wasm_training.ts).
  *
  * @example
  * ```ts
@@ -128,6 +162,14 @@ export async function useBackend(name: BackendName = "auto"): Promise<string> {
   registerWasmTrainingKernels();
   const target = name === "auto" ? await resolveAuto() : name;
   if (target === "webgpu") await loadWebgpu();
+  if (target === "native") {
+    if (!registerNativeBackend()) {
+      throw new Error(`Backend "native" needs OpenBLAS: ${blasMissingReason}; use --backend=wasm`);
+    }
+    if (!(await tf.setBackend("wasm"))) {
+      throw new Error('Backend "wasm" could not be initialised; try --backend=cpu');
+    }
+  }
   let ok = false;
   try {
     ok = await tf.setBackend(target);
@@ -157,6 +199,12 @@ export function describeBackend(): string {
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD";
     const n = getThreadsCount();
     return `wasm (XNNPACK ${simd}, ${n} thread${n === 1 ? "" : "s"})`;
+  }
+  if (name === "native") {
+    const blas = openBlas();
+    const n = blas?.threads() ?? 1;
+    const version = blas?.config.split(/\s+/).slice(0, 2).join(" ") ?? "OpenBLAS";
+    return `native (${version}, ${n} thread${n === 1 ? "" : "s"}; other ops on wasm)`;
   }
   if (name === "webgpu") return `webgpu (${adapterLabel ?? "unknown adapter"})`;
   if (name === "cpu") return "cpu (plain JavaScript)";

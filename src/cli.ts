@@ -51,11 +51,11 @@ export const unit = (v: number): string | undefined =>
 /** The `--backend` flag every tfjs task takes (src/backend.ts `useBackend`). */
 export function backendFlag(
   defaultName: "auto" | "wasm" = "wasm",
-): Flag<string> & { choices: readonly ["auto", "webgpu", "wasm", "cpu"] } {
+): Flag<string> & { choices: readonly ["auto", "webgpu", "native", "wasm", "cpu"] } {
   return {
     default: defaultName,
-    help: "tfjs backend",
-    choices: ["auto", "webgpu", "wasm", "cpu"] as const,
+    help: "tfjs backend (native: OpenBLAS convolutions, when libopenblas is installed)",
+    choices: ["auto", "webgpu", "native", "wasm", "cpu"] as const,
   };
 }
 
