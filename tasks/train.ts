@@ -20,8 +20,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = flags as TrainConfig;
-  const { useBackend } = await import("../src/backend.ts");
+  const { nativeNotice, useBackend } = await import("../src/backend.ts");
   const backend = await useBackend(config.backend as "auto");
+  if (backend === "native" || backend === "wasm") console.log(nativeNotice());
   if (backend === "wasm") {
     const { registerWasmTrainingKernels } = await import("../src/kernels/wasm_training.ts");
     registerWasmTrainingKernels();

@@ -14,6 +14,7 @@ import "../gradients.ts";
 import { type Tensor, type Tensor4D, tf } from "../deps.ts";
 import { type ArchLayer, type Model, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
+import { openBlas } from "../native/openblas.ts";
 import type { GradMessage, GradReply, InitMessage } from "./worker.ts";
 
 /** Options of {@linkcode GradientPool.create}. */
@@ -27,8 +28,12 @@ export interface GradientPoolOptions {
    * (e.g. to make the next batch) and splits the batch among the workers only.
    */
   mainShard?: boolean;
-  /** Backend of the workers' engines; default "cpu" when the main thread uses cpu, else "wasm". */
-  backend?: "wasm" | "cpu";
+  /**
+   * Backend of the workers' engines; default the main thread's when it is "cpu" or "native", else
+   * "wasm". With "native" and workers, OpenBLAS runs one thread per caller (its thread count is
+   * process-wide) until {@linkcode GradientPool.close}.
+   */
+  backend?: "wasm" | "native" | "cpu";
   /** Input channels of the architecture; default 1. */
   inputChannels?: number;
 }
@@ -111,6 +116,7 @@ export class GradientPool {
   #nextId = 0;
   #failure: Error | undefined;
   #closed = false;
+  #onClose: (() => void) | undefined;
 
   private constructor(
     workers: Worker[],
@@ -165,7 +171,8 @@ export class GradientPool {
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,
-      backend: options.backend ?? (tf.getBackend() === "cpu" ? "cpu" : "wasm"),
+      backend: options.backend ??
+        (["cpu", "native"].includes(tf.getBackend()) ? tf.getBackend() as "cpu" : "wasm"),
       box,
     };
     const workers: Worker[] = [];
@@ -193,7 +200,12 @@ export class GradientPool {
       for (const w of workers) w.terminate();
       throw error;
     }
-    return new GradientPool(workers, names, box, mainShard);
+    const blas = init.backend === "native" && count > 0 ? openBlas() : null;
+    const restoreThreads = blas?.threads();
+    blas?.setThreads(1);
+    const pool = new GradientPool(workers, names, box, mainShard);
+    if (blas) pool.#onClose = () => blas.setThreads(restoreThreads!);
+    return pool;
   }
 
   /** Number of workers. */
@@ -383,5 +395,6 @@ export class GradientPool {
     this.#closed = true;
     this.#fail(new Error("GradientPool is closed"));
     for (const w of this.#workers) w.terminate();
+    this.#onClose?.();
   }
 }

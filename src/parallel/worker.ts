@@ -24,7 +24,7 @@ export interface InitMessage {
   /** Input channels; default 1. */
   inputChannels?: number;
   /** Backend of the worker's engine. */
-  backend: "wasm" | "cpu";
+  backend: "wasm" | "native" | "cpu";
   /** Reduction of the box error (see ../loss.ts). */
   box: "sum" | "mean";
 }
