@@ -9,6 +9,8 @@ import {
   type BackendName,
   describeBackend,
   isSoftwareAdapter,
+  nativeAvailable,
+  nativeNotice,
   useBackend,
 } from "../src/backend.ts";
 import {
@@ -35,7 +37,10 @@ const FLAGS = {
   batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
   /** Timed steps per measurement (median reported), after warm-up. */
   steps: { default: 20, help: "Timed steps per measurement", check: positiveInt },
-  /** Backends to measure, comma-separated; "available" = wasm, cpu, and webgpu on a real GPU. */
+  /**
+   * Backends to measure, comma-separated; "available" = native (when OpenBLAS is found), wasm,
+   * cpu, and webgpu on a real GPU.
+   */
   backends: { default: "available", help: "Backends to measure (comma-separated)" },
   /** Time sequential vs convolutional sliding at 1080×1080 (several minutes on 2 cores). */
   sliding: { default: true as boolean, help: "Include the 1080×1080 sliding comparison" },
@@ -107,6 +112,7 @@ async function benchBackend(
   for (let i = 0; i < (slow ? 0 : 3); i++) await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) times.push(await step());
+  pool?.close(); // inference is not pooled: measure it as `predict` runs it
   const infer = async () => {
     const t = performance.now();
     const out = model.apply(scenes.images);
@@ -117,7 +123,6 @@ async function benchBackend(
   for (let i = 0; i < (slow ? 0 : 3); i++) await infer();
   const inferTimes: number[] = [];
   for (let i = 0; i < steps; i++) inferTimes.push(await infer());
-  pool?.close();
   const result = {
     backend: workers > 0 ? `${name}+${workers}w` : name,
     description: describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : ""),
@@ -181,7 +186,7 @@ async function torchReference(benchJson: string, batchSize: number) {
 }
 
 async function availableBackends(): Promise<string[]> {
-  const list = ["wasm", "cpu"];
+  const list = nativeAvailable() ? ["native", "wasm", "cpu"] : ["wasm", "cpu"];
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   if (adapter && !isSoftwareAdapter(adapter)) list.unshift("webgpu");
   return list;
@@ -198,8 +203,11 @@ if (import.meta.main) {
       ? await availableBackends()
       : flags.backends.split(",").map((s) => s.trim());
     for (const b of backends) {
-      if (!["wasm", "cpu", "webgpu"].includes(b)) {
-        throw new UsageError(`--backends: unknown backend "${b}"; use wasm, cpu, webgpu`);
+      if (!["native", "wasm", "cpu", "webgpu"].includes(b)) {
+        throw new UsageError(`--backends: unknown backend "${b}"; use native, wasm, cpu, webgpu`);
+      }
+      if (b === "native" && !nativeAvailable()) {
+        throw new UsageError(`--backends: ${nativeNotice()}`);
       }
     }
     const mnist = await loadMnist();
@@ -208,11 +216,14 @@ if (import.meta.main) {
       `Default model: ${cost.params} parameters, ${(cost.flops / 1e6).toFixed(1)} MFLOP/image ` +
         `forward, grid ${cost.grid.rows}×${cost.grid.cols}; batch ${flags.batchSize}`,
     );
+    console.log(`  ${nativeNotice()}`);
     const results: BackendResult[] = [];
-    const runs: [string, number][] = backends.map((b) => [b, 0]);
-    // the training path of `deno task train` on this machine: wasm on every core
+    // each CPU backend alone, then with a Worker per other core (the training path of
+    // `deno task train`)
     const cores = navigator.hardwareConcurrency ?? 1;
-    if (backends.includes("wasm") && cores > 1) runs.splice(1, 0, ["wasm", cores - 1]);
+    const runs: [string, number][] = backends.flatMap((b): [string, number][] =>
+      (b === "wasm" || b === "native") && cores > 1 ? [[b, 0], [b, cores - 1]] : [[b, 0]]
+    );
     for (const [b, workers] of runs) {
       const r = await benchBackend(b, mnist.train, { ...flags, workers });
       results.push(r);
@@ -248,18 +259,25 @@ if (import.meta.main) {
       const torch = await torchReference(`${flags.out}/bench.json`, flags.batchSize);
       bench.pytorch = torch;
       if (torch) {
-        const wasm = results.find((r) => r.backend.startsWith("wasm+")) ??
-          results.find((r) => r.backend === "wasm");
         console.log(
           `  ${torch.framework} (${torch.threads} threads): train ${
             torch.trainImagesPerSecond.toFixed(1)
-          } img/s, infer ${torch.inferImagesPerSecond.toFixed(0)} img/s` +
-            (wasm
-              ? `  → ${wasm.backend}/PyTorch: train ${
-                (wasm.trainImagesPerSecond / torch.trainImagesPerSecond).toFixed(2)
-              }×, infer ${(wasm.inferImagesPerSecond / torch.inferImagesPerSecond).toFixed(2)}×`
-              : ""),
+          } img/s, infer ${torch.inferImagesPerSecond.toFixed(0)} img/s`,
         );
+        const ratios: Record<string, { train: number; infer: number }> = {};
+        for (const r of results) {
+          ratios[r.backend] = {
+            train: r.trainImagesPerSecond / torch.trainImagesPerSecond,
+            infer: r.inferImagesPerSecond / torch.inferImagesPerSecond,
+          };
+          console.log(
+            `    ${r.backend.padEnd(10)} / PyTorch: train ${
+              ratios[r.backend].train.toFixed(2)
+            }×, ` +
+              `infer ${ratios[r.backend].infer.toFixed(2)}×`,
+          );
+        }
+        bench.ratios = ratios;
       } else console.log("  PyTorch: not installed (apt-get install python3-torch), skipped");
     }
     if (flags.memorySteps > 0) {
