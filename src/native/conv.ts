@@ -18,6 +18,7 @@ import type { ConvBackpropAttrs } from "../kernels/conv_backprop.ts";
 import { heapF32, type Info, sizeOf, type WasmBackend } from "../kernels/wasm_heap.ts";
 import { col2im, colsShape, type ConvGeometry, im2col } from "./im2col.ts";
 import type { Blas } from "./openblas.ts";
+import { relu } from "./step.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -151,7 +152,7 @@ function forward(
   }
   blas.sgemm(a ?? heapF32(backend, x), heapF32(backend, filter), y, { m: rows, n: co, k, beta });
   if (attrs.activation === "relu") {
-    for (let i = 0; i < y.length; i++) if (!(y[i] > 0)) y[i] = 0;
+    relu(y);
   }
   return out;
 }

@@ -1,0 +1,148 @@
+/**
+ * The tape-free native training step (src/native/step.ts) against tfjs: its gradients and loss
+ * parts equal those of `tf.variableGrads(loss(model.apply(x), y))` on tfjs-cpu for every named
+ * architecture (strided convs, max-pools, padding), both box reductions and batch 1.
+ * Skipped where OpenBLAS is not installed.
+ */
+import assert from "node:assert/strict";
+import { tf } from "../src/deps.ts";
+import { nativeAvailable, useBackend } from "../src/backend.ts";
+import { loss } from "../src/loss.ts";
+import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model.ts";
+import { lossAndGradient, NativeStep } from "../src/native/step.ts";
+import { openBlas } from "../src/native/openblas.ts";
+import { makeRng } from "../src/rng.ts";
+
+const ignore = !nativeAvailable();
+
+function batch(n: number, size: number, grid: { rows: number; cols: number }, seed: number) {
+  const rng = makeRng(seed);
+  const images = new Float32Array(n * size * size);
+  for (let i = 0; i < images.length; i++) images[i] = rng.next() < 0.3 ? rng.next() : 0;
+  const targets = new Float32Array(n * grid.rows * grid.cols * 6);
+  for (let i = 0; i < targets.length; i += 6) {
+    targets[i] = rng.int(2);
+    targets[i + 1] = rng.int(10);
+    for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
+  }
+  return { images, targets };
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let diff = 0, scale = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+const cases: {
+  name: string;
+  arch: readonly ArchLayer[];
+  n: number;
+  size: number;
+  box: "sum" | "mean";
+}[] = [
+  ...Object.entries(ARCHITECTURES).map(([name, arch]) => ({
+    name,
+    arch,
+    n: 3,
+    size: 64,
+    box: "sum" as const,
+  })),
+  { name: "s8, batch 1, box mean", arch: ARCHITECTURES.s8, n: 1, size: 64, box: "mean" },
+  { name: "s8 on 80×80", arch: ARCHITECTURES.s8, n: 2, size: 80, box: "sum" },
+  {
+    name: "padded convs and a 3/2 pool",
+    arch: [
+      { kind: "conv", kernel: 3, filters: 6, padding: 1 },
+      { kind: "pool", kernel: 3, stride: 2 },
+      { kind: "conv", kernel: 5, filters: 8, stride: 2, padding: 2 },
+      { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
+    ],
+    n: 2,
+    size: 23,
+    box: "sum",
+  },
+];
+
+for (const c of cases) {
+  Deno.test({
+    name: `native step: gradients and loss parts equal tfjs-cpu's (${c.name})`,
+    ignore,
+    fn: async () => {
+      await useBackend("cpu");
+      const model = buildModel(c.arch, { seed: 7 });
+      const grid = model.grid(c.size);
+      const { images, targets } = batch(c.n, c.size, grid, 11);
+      const imageShape: [number, number, number, number] = [c.n, c.size, c.size, 1];
+      const targetShape: [number, number, number, number] = [c.n, grid.rows, grid.cols, 6];
+      const vars = [...model.variables.values()];
+      // make most windows positive: the class and box terms need sigmoid(logit) > 0.5
+      const head = model.variables.get(`conv${c.arch.length - 1}/bias`)!;
+      head.assign(tf.tensor1d(Array.from({ length: 15 }, (_, i) => (i === 0 ? 0.5 : 0))));
+      const want = tf.tidy(() => {
+        const x = tf.tensor4d(images, imageShape), y = tf.tensor4d(targets, targetShape);
+        let parts: tf.Tensor[] = [];
+        const { grads } = tf.variableGrads(() => {
+          const p = loss(model.apply(x), y, { box: c.box });
+          parts = [p.detection, p.classification, p.regression].map((t) => tf.keep(t));
+          return p.total;
+        }, vars);
+        return {
+          grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+          parts: parts.map((t) => t.dataSync()[0]),
+        };
+      });
+      const step = new NativeStep(c.arch, openBlas()!, { box: c.box });
+      const weights = vars.map((v) => v.dataSync() as Float32Array);
+      // twice: the second call reuses the buffers of the first
+      step.gradients(weights, { images, imageShape, targets, targetShape });
+      const got = step.gradients(weights, { images, imageShape, targets, targetShape });
+      for (let i = 0; i < 3; i++) {
+        const err = Math.abs(got.parts[i] - want.parts[i]) /
+          Math.max(1e-6, Math.abs(want.parts[i]));
+        assert.ok(err <= 1e-4, `part ${i}: ${got.parts[i]} vs ${want.parts[i]}`);
+      }
+      assert.ok(want.parts[1] > 0, "the case must exercise the class and box terms");
+      for (const [i, g] of got.grads.entries()) {
+        assert.equal(g.length, want.grads[i].length);
+        const err = relErr(g, want.grads[i]);
+        assert.ok(err <= 1e-4, `gradient ${i} (${vars[i].shape}): relative error ${err}`);
+      }
+      model.dispose();
+    },
+  });
+}
+
+Deno.test("lossAndGradient: the gradient is the derivative of the loss (central differences)", () => {
+  const rng = makeRng(3);
+  const windows = 6;
+  const out = new Float64Array(windows * 15).map(() => rng.uniform(-2, 2));
+  const targets = new Float32Array(windows * 6);
+  for (let w = 0; w < windows; w++) {
+    targets[w * 6] = w % 3 === 0 ? 0 : 1;
+    targets[w * 6 + 1] = rng.int(10);
+    for (let j = 2; j < 6; j++) targets[w * 6 + j] = rng.next();
+    out[w * 15] = w % 2 ? 1.5 : -1.5; // away from the mask's step at 0
+  }
+  for (const box of ["sum", "mean"] as const) {
+    const grad = new Float32Array(out.length);
+    lossAndGradient(Float32Array.from(out), targets, grad, box);
+    const total = (o: Float64Array) => {
+      const p = lossAndGradient(Float32Array.from(o), targets, new Float32Array(o.length), box);
+      return p[0] + p[1] + p[2];
+    };
+    for (let i = 0; i < out.length; i++) {
+      const h = 1e-2, plus = out.slice(), minus = out.slice();
+      plus[i] += h;
+      minus[i] -= h;
+      const numeric = (total(plus) - total(minus)) / (2 * h);
+      assert.ok(
+        Math.abs(numeric - grad[i]) <= 2e-3 * (1 + Math.abs(numeric)),
+        `${box} ${i}: ${numeric} vs ${grad[i]}`,
+      );
+    }
+  }
+});

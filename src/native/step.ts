@@ -1,0 +1,353 @@
+/**
+ * A tape-free training step for the conv / max-pool stacks of ../model.ts: forward pass, the
+ * conditional loss of ../loss.ts and its gradient, and backward pass, written out by hand on
+ * `Float32Array`s with OpenBLAS doing every matrix product (./im2col.ts, ./openblas.ts).
+ *
+ * It computes what `tf.variableGrads(() => loss(model.apply(x), y).total)` computes — the spec
+ * (specs/native_step_test.ts) holds it to tfjs-cpu's gradients — without tfjs's ~300 kernel
+ * dispatches, tape and temporary tensors per step: on 2 cores that is most of a step once the
+ * convolutions are native. {@linkcode ../parallel/pool.ts} uses it on the main thread and in its
+ * Workers when the backend is "native"; the optimizer and everything else stay in tfjs.
+ *
+ * @module
+ */
+import { tf } from "../deps.ts";
+import type { ArchLayer } from "../model.ts";
+import { col2im, colsShape, type ConvGeometry, im2col } from "./im2col.ts";
+import type { Blas } from "./openblas.ts";
+
+type Shape4 = [number, number, number, number];
+
+interface ConvPlan {
+  kind: "conv";
+  /** Index of the layer in the architecture (the variables are `conv{index}/…`). */
+  index: number;
+  g: ConvGeometry & { outChannels: number };
+  relu: boolean;
+  pointwise: boolean;
+  inShape: Shape4;
+  outShape: Shape4;
+}
+
+interface PoolPlan {
+  kind: "pool";
+  index: number;
+  k: number;
+  s: number;
+  inShape: Shape4;
+  outShape: Shape4;
+}
+
+type Plan = ConvPlan | PoolPlan;
+
+/** Gradients (in `variableShapes(arch)` order) and the loss parts of one batch. */
+export interface StepResult {
+  /** One array per variable: `conv{i}/kernel`, `conv{i}/bias`, … in layer order. */
+  grads: Float32Array[];
+  /** detection, classification, regression, summed over windows and images. */
+  parts: [number, number, number];
+}
+
+/**
+ * The training step of one architecture, with buffers kept between calls of the same batch
+ * shape.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ARCH, variableShapes } from "../model.ts";
+ * import { openBlas } from "./openblas.ts";
+ * import { NativeStep } from "./step.ts";
+ * const blas = openBlas();
+ * if (blas) {
+ *   const step = new NativeStep(DEFAULT_ARCH, blas);
+ *   const weights = [...variableShapes(DEFAULT_ARCH).values()]
+ *     .map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+ *   const { parts } = step.gradients(weights, {
+ *     images: new Float32Array(64 * 64), imageShape: [1, 64, 64, 1],
+ *     targets: new Float32Array(4 * 4 * 6), targetShape: [1, 4, 4, 6],
+ *   });
+ *   console.log(parts[0].toFixed(4)); // 16·ln 2 = "11.0904"
+ * }
+ * ```
+ */
+export class NativeStep {
+  readonly #arch: readonly ArchLayer[];
+  readonly #blas: Blas;
+  readonly #box: "sum" | "mean";
+  readonly #inputChannels: number;
+  #key = "";
+  #plans: Plan[] = [];
+  /** Activations: acts[0] is the input, acts[i + 1] the output of layer i. */
+  #acts: Float32Array[] = [];
+  #grads: Float32Array[] = [];
+  #cols: (Float32Array | null)[] = [];
+  #argmax: (Int32Array | null)[] = [];
+  #dcols = new Float32Array(0);
+  #dOut = new Float32Array(0);
+
+  /** `box`: reduction of the box error as in ../loss.ts; `inputChannels`: default 1. */
+  constructor(
+    arch: readonly ArchLayer[],
+    blas: Blas,
+    options: { box?: "sum" | "mean"; inputChannels?: number } = {},
+  ) {
+    this.#arch = arch;
+    this.#blas = blas;
+    this.#box = options.box ?? "sum";
+    this.#inputChannels = options.inputChannels ?? 1;
+  }
+
+  #plan(imageShape: Shape4): void {
+    const key = imageShape.join(",");
+    if (key === this.#key) return;
+    const plans: Plan[] = [];
+    let shape = imageShape;
+    for (const [index, l] of this.#arch.entries()) {
+      if (l.kind === "pool") {
+        const s = l.stride ?? l.kernel;
+        const info = tf.backend_util.computePool2DInfo(shape, l.kernel, s, 1, "valid");
+        const outShape = info.outShape as Shape4;
+        plans.push({ kind: "pool", index, k: l.kernel, s, inShape: shape, outShape });
+        shape = outShape;
+        continue;
+      }
+      const s = l.stride ?? 1;
+      const g = tf.backend_util.computeConv2DInfo(
+        shape,
+        [l.kernel, l.kernel, shape[3], l.filters],
+        s,
+        1,
+        l.padding ? l.padding : "valid",
+      );
+      const pointwise = l.kernel === 1 && s === 1 && !l.padding;
+      const outShape = g.outShape as Shape4;
+      plans.push({
+        kind: "conv",
+        index,
+        g,
+        relu: (l.activation ?? "relu") === "relu",
+        pointwise,
+        inShape: shape,
+        outShape,
+      });
+      shape = outShape;
+    }
+    const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+    this.#plans = plans;
+    this.#acts = [new Float32Array(0), ...plans.map((p) => new Float32Array(size(p.outShape)))];
+    this.#grads = plans.map((p) => new Float32Array(size(p.inShape)));
+    this.#cols = plans.map((p) => {
+      if (p.kind !== "conv" || p.pointwise) return null;
+      const [r, c] = colsShape(p.g);
+      return new Float32Array(r * c);
+    });
+    this.#argmax = plans.map((p) => p.kind === "pool" ? new Int32Array(size(p.outShape)) : null);
+    let most = 0;
+    for (const p of plans) {
+      if (p.kind === "conv" && !p.pointwise) most = Math.max(most, size(colsShape(p.g)));
+    }
+    this.#dcols = new Float32Array(most);
+    this.#key = key;
+  }
+
+  /**
+   * Gradients of the summed conditional loss with respect to every variable, at `weights`
+   * (`variableShapes(arch)` order), for `images` `[N, H, W, C]` and `targets` `[N, rows, cols, 6]`.
+   * The returned arrays are fresh (safe to transfer).
+   */
+  gradients(
+    weights: readonly Float32Array[],
+    batch: { images: Float32Array; imageShape: Shape4; targets: Float32Array; targetShape: Shape4 },
+  ): StepResult {
+    const { images, imageShape, targets, targetShape } = batch;
+    if (imageShape[3] !== this.#inputChannels) {
+      throw new RangeError(
+        `images must have ${this.#inputChannels} channel(s), got ${imageShape[3]}`,
+      );
+    }
+    this.#plan(imageShape);
+    const plans = this.#plans, acts = this.#acts, blas = this.#blas;
+    const convs = plans.filter((p): p is ConvPlan => p.kind === "conv");
+    if (weights.length !== 2 * convs.length) {
+      throw new RangeError(`weights: expected ${2 * convs.length} arrays, got ${weights.length}`);
+    }
+    const wOf = new Map(
+      convs.map((p, i) => [p.index, { w: weights[2 * i], b: weights[2 * i + 1] }]),
+    );
+    acts[0] = images;
+
+    // forward
+    for (const [i, p] of plans.entries()) {
+      const x = acts[i], y = acts[i + 1];
+      if (p.kind === "pool") {
+        maxPool(x, p, y, this.#argmax[i]!);
+        continue;
+      }
+      const { w, b } = wOf.get(p.index)!;
+      const co = p.g.outChannels;
+      const rows = y.length / co;
+      for (let r = 0; r < rows; r++) y.set(b, r * co);
+      const [, k] = colsShape(p.g);
+      let a = x;
+      if (!p.pointwise) {
+        a = this.#cols[i]!;
+        im2col(x, p.g, a);
+      }
+      blas.sgemm(a, w, y, { m: rows, n: co, k, beta: 1 });
+      if (p.relu) relu(y);
+    }
+
+    // loss and its gradient with respect to the output
+    const out = acts[plans.length];
+    const last = plans[plans.length - 1].outShape;
+    if (targetShape.join(",") !== [last[0], last[1], last[2], 6].join(",")) {
+      throw new RangeError(
+        `targets must have shape [${last.slice(0, 3)}, 6], got [${targetShape}]`,
+      );
+    }
+    if (this.#dOut.length !== out.length) this.#dOut = new Float32Array(out.length);
+    const dOut = this.#dOut;
+    const parts = lossAndGradient(out, targets, dOut, this.#box);
+
+    // backward
+    const grads = new Map<number, { dw: Float32Array; db: Float32Array }>();
+    let dy: Float32Array = dOut;
+    for (let i = plans.length - 1; i >= 0; i--) {
+      const p = plans[i];
+      const dx = i > 0 ? this.#grads[i] : null;
+      if (p.kind === "pool") {
+        unpool(dy, this.#argmax[i]!, dx!);
+        dy = dx!;
+        continue;
+      }
+      const y = acts[i + 1];
+      if (p.relu) reluMask(dy, y);
+      const co = p.g.outChannels;
+      const rows = dy.length / co;
+      const [, k] = colsShape(p.g);
+      const db = new Float64Array(co);
+      for (let r = 0; r < rows; r++) {
+        const o = r * co;
+        for (let c = 0; c < co; c++) db[c] += dy[o + c];
+      }
+      const dw = new Float32Array(k * co);
+      const a = p.pointwise ? acts[i] : this.#cols[i]!;
+      blas.sgemm(a, dy, dw, { m: k, n: co, k: rows, transA: true });
+      grads.set(p.index, { dw, db: Float32Array.from(db) });
+      if (!dx) break;
+      const { w } = wOf.get(p.index)!;
+      if (p.pointwise) {
+        blas.sgemm(dy, w, dx, { m: rows, n: k, k: co, transB: true });
+      } else {
+        const dcols = this.#dcols.subarray(0, rows * k);
+        blas.sgemm(dy, w, dcols, { m: rows, n: k, k: co, transB: true });
+        col2im(dcols, p.g, dx);
+      }
+      dy = dx;
+    }
+    const list: Float32Array[] = [];
+    for (const p of convs) {
+      const g = grads.get(p.index)!;
+      list.push(g.dw, g.db);
+    }
+    return { grads: list, parts };
+  }
+}
+
+/**
+ * `y = max(y, 0)` in place, on the bits: clearing a float whose sign bit is set needs no branch
+ * (a compare-and-branch per element is ~8× slower here: the signs are random).
+ */
+export function relu(y: Float32Array): void {
+  const bits = new Int32Array(y.buffer, y.byteOffset, y.length);
+  for (let j = 0; j < bits.length; j++) bits[j] &= ~(bits[j] >> 31);
+}
+
+/** `dy = 0` where the ReLU output `y` (≥ +0) is +0, without branches (see {@linkcode relu}). */
+function reluMask(dy: Float32Array, y: Float32Array): void {
+  const d = new Int32Array(dy.buffer, dy.byteOffset, dy.length);
+  const v = new Int32Array(y.buffer, y.byteOffset, y.length);
+  for (let j = 0; j < d.length; j++) {
+    const b = v[j];
+    d[j] &= (b | -b) >> 31;
+  }
+}
+
+function maxPool(x: Float32Array, p: PoolPlan, y: Float32Array, argmax: Int32Array): void {
+  const [n, h, w, c] = p.inShape;
+  const [, oh, ow] = p.outShape;
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let yo = 0; yo < oh; yo++) {
+      for (let xo = 0; xo < ow; xo++) {
+        for (let ch = 0; ch < c; ch++, o++) {
+          let best = -Infinity, at = -1;
+          for (let i = 0; i < p.k; i++) {
+            const row = ((b * h + yo * p.s + i) * w + xo * p.s) * c + ch;
+            for (let j = 0; j < p.k; j++) {
+              const v = x[row + j * c];
+              if (v > best || at < 0) {
+                best = v;
+                at = row + j * c;
+              }
+            }
+          }
+          y[o] = best;
+          argmax[o] = at;
+        }
+      }
+    }
+  }
+}
+
+function unpool(dy: Float32Array, argmax: Int32Array, dx: Float32Array): void {
+  dx.fill(0);
+  for (let o = 0; o < dy.length; o++) dx[argmax[o]] += dy[o];
+}
+
+/**
+ * The conditional loss of ../loss.ts on raw outputs (`[N, rows, cols, 15]`, flat) and targets
+ * (`[N, rows, cols, 6]`), summed in float64; writes d(total)/d(out) into `dOut`.
+ */
+export function lossAndGradient(
+  out: Float32Array,
+  targets: Float32Array,
+  dOut: Float32Array,
+  box: "sum" | "mean" = "sum",
+): [number, number, number] {
+  const windows = out.length / 15;
+  let det = 0, cls = 0, reg = 0;
+  const boxScale = box === "mean" ? 0.25 : 1;
+  for (let wi = 0; wi < windows; wi++) {
+    const o = wi * 15, t = wi * 6;
+    const x = out[o], y0 = targets[t];
+    det += Math.max(x, 0) - x * y0 + Math.log1p(Math.exp(-Math.abs(x)));
+    const sig = 1 / (1 + Math.exp(-x));
+    dOut[o] = sig - y0;
+    // mask: sigmoid(x) > 0.5 in float32 (as tfjs computes it), times y0
+    const mask = Math.fround(sig) > 0.5 ? y0 : 0;
+    if (mask === 0) {
+      for (let j = 1; j < 15; j++) dOut[o + j] = 0;
+      continue;
+    }
+    let max = -Infinity;
+    for (let j = 1; j <= 10; j++) max = Math.max(max, out[o + j]);
+    let sum = 0;
+    for (let j = 1; j <= 10; j++) sum += Math.exp(out[o + j] - max);
+    const logSum = Math.log(sum) + max;
+    const label = targets[t + 1];
+    for (let j = 1; j <= 10; j++) {
+      const p = Math.exp(out[o + j] - logSum);
+      dOut[o + j] = mask * (p - (j - 1 === label ? 1 : 0));
+    }
+    cls += mask * (logSum - out[o + 1 + label]);
+    let se = 0;
+    for (let j = 0; j < 4; j++) {
+      const d = out[o + 11 + j] - targets[t + 2 + j];
+      se += d * d;
+      dOut[o + 11 + j] = mask * 2 * d * boxScale;
+    }
+    reg += mask * se * boxScale;
+  }
+  return [det, cls, reg];
+}
