@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
+import { nativeAvailable, useBackend } from "../src/backend.ts";
 import "../src/gradients.ts";
 import { Adam } from "../src/adam.ts";
 import { encodeTargets } from "../src/encode.ts";
@@ -165,4 +165,38 @@ Deno.test("create checks its options", async () => {
   const arch = buildModel().arch;
   await assert.rejects(() => GradientPool.create(arch, { workers: -1 }), /non-negative/);
   await assert.rejects(() => GradientPool.create(arch, { workers: 0, mainShard: false }), /worker/);
+});
+
+Deno.test({
+  name: "native pools (main thread alone, and with a Worker) give the wasm tape's gradients",
+  ignore: !nativeAvailable(),
+  fn: async () => {
+    const model = buildModel(undefined, { seed: 8 });
+    const [x, y] = await batch(9, 21);
+    const ref = reference(model, x, y); // on wasm
+    const refParts = ref.parts.dataSync();
+    await useBackend("native");
+    const pools = [
+      await GradientPool.create(model.arch, { workers: 0 }),
+      await GradientPool.create(model.arch, { workers: 1 }),
+    ];
+    try {
+      for (const pool of pools) {
+        const { grads, parts } = await pool.gradients(model, x, y);
+        const label = `native, ${pool.size} workers`;
+        for (const [name, g] of ref.grads) {
+          const e = relError(grads.get(name)!.dataSync(), g.dataSync());
+          assert.ok(e <= 1e-4, `${label}: ${name} relative error ${e}`);
+        }
+        const got = [parts.detection, parts.classification, parts.regression];
+        assert.ok(relError(got, refParts) <= 1e-4, `${label}: parts ${got} vs ${refParts}`);
+        tf.dispose([...grads.values()]);
+      }
+    } finally {
+      for (const p of pools) p.close();
+      tf.dispose([x, y, ref.parts, ...ref.grads.values()]);
+      model.dispose();
+      await useBackend("wasm");
+    }
+  },
 });

@@ -415,7 +415,8 @@ async function trainUnlocked(
   }
   const val = await makeValSet(mnist.val, { count: settings.valSize, seed: settings.seed, model });
   const vars = [...model.variables.values()];
-  const pool = config.workers > 0
+  // On "native" the pool runs the tape-free step of ./native/step.ts, with or without Workers.
+  const pool = config.workers > 0 || tf.getBackend() === "native"
     ? await GradientPool.create(model.arch, { workers: config.workers, box })
     : undefined;
   let elapsed = partial.batch > 0 ? partial.time : records.at(-1)?.time ?? 0;

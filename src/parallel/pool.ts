@@ -15,6 +15,7 @@ import { type Tensor, type Tensor4D, tf } from "../deps.ts";
 import { type ArchLayer, type Model, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
 import { openBlas } from "../native/openblas.ts";
+import { NativeStep } from "../native/step.ts";
 import type { GradMessage, GradReply, InitMessage } from "./worker.ts";
 
 /** Options of {@linkcode GradientPool.create}. */
@@ -117,6 +118,8 @@ export class GradientPool {
   #failure: Error | undefined;
   #closed = false;
   #onClose: (() => void) | undefined;
+  /** The main thread's shard on the native backend: the tape-free step of ../native/step.ts. */
+  #native: NativeStep | undefined;
 
   private constructor(
     workers: Worker[],
@@ -205,6 +208,9 @@ export class GradientPool {
     blas?.setThreads(1);
     const pool = new GradientPool(workers, names, box, mainShard);
     if (blas) pool.#onClose = () => blas.setThreads(restoreThreads!);
+    if (init.backend === "native") {
+      pool.#native = new NativeStep(arch, openBlas()!, { box, inputChannels });
+    }
     return pool;
   }
 
@@ -279,12 +285,18 @@ export class GradientPool {
 
     // Send the workers their jobs first, so they run while this thread computes its shard.
     const jobs: Promise<GradReply | undefined>[] = [];
-    if (k > 0 && sizes.slice(local).some((s) => s > 0)) {
-      const weights = vars.map((v) => v.dataSync() as Float32Array);
-      const imageData = images.dataSync() as Float32Array;
-      const targetData = targets.dataSync() as Float32Array;
-      const [, h, w, c] = images.shape;
-      const [, rows, cols, ch] = targets.shape;
+    const native = this.#native && local && sizes[0] > 0 ? this.#native : undefined;
+    const sending = k > 0 && sizes.slice(local).some((s) => s > 0);
+    const [, h, w, c] = images.shape;
+    const [, rows, cols, ch] = targets.shape;
+    let weights: Float32Array[] = [], imageData: Float32Array = new Float32Array(0);
+    let targetData: Float32Array = new Float32Array(0);
+    if (sending || native) {
+      weights = vars.map((v) => v.dataSync() as Float32Array);
+      imageData = images.dataSync() as Float32Array;
+      targetData = targets.dataSync() as Float32Array;
+    }
+    if (sending) {
       for (let i = 0; i < k; i++) {
         const size = sizes[i + local], start = starts[i + local];
         if (size === 0) {
@@ -314,8 +326,19 @@ export class GradientPool {
     // Shard 0 here (the whole batch when there are no workers).
     const t1 = performance.now();
     let mainGrads: Tensor[] | undefined;
-    let mainParts: Float32Array | undefined;
-    if (local && sizes[0] > 0) {
+    let mainArrays: Float32Array[] | undefined;
+    let mainParts: ArrayLike<number> | undefined;
+    if (native) {
+      const m = sizes[0], per = h * w * c, perT = rows * cols * ch;
+      const result = native.gradients(weights, {
+        images: imageData.subarray(0, m * per),
+        imageShape: [m, h, w, c],
+        targets: targetData.subarray(0, m * perT),
+        targetShape: [m, rows, cols, ch],
+      });
+      mainArrays = result.grads;
+      mainParts = result.parts;
+    } else if (local && sizes[0] > 0) {
       const result = tf.tidy(() => {
         const x = sizes[0] === n ? images : tf.slice(images, 0, sizes[0]);
         const y = sizes[0] === n ? targets : tf.slice(targets, 0, sizes[0]);
@@ -351,12 +374,13 @@ export class GradientPool {
     for (const [i, v] of vars.entries()) {
       let g: Tensor;
       if (done.length === 0) {
-        g = mainGrads?.[i] ?? tf.zerosLike(v);
+        g = mainGrads?.[i] ??
+          (mainArrays ? tf.tensor(mainArrays[i], v.shape) : tf.zerosLike(v));
       } else {
-        const sum = mainGrads
-          ? (mainGrads[i].dataSync() as Float32Array).slice()
-          : done[0].grads[i];
-        for (const r of done.slice(mainGrads ? 0 : 1)) {
+        const local = mainArrays?.[i] ??
+          (mainGrads ? (mainGrads[i].dataSync() as Float32Array).slice() : undefined);
+        const sum = local ?? done[0].grads[i];
+        for (const r of done.slice(local ? 0 : 1)) {
           const a = r.grads[i];
           for (let j = 0; j < sum.length; j++) sum[j] += a[j];
         }

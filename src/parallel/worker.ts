@@ -14,6 +14,8 @@ import { useBackend } from "../backend.ts";
 import { type ArchLayer, modelFromVariables, variableShapes } from "../model.ts";
 import type { Model } from "../model.ts";
 import { loss } from "../loss.ts";
+import { openBlas } from "../native/openblas.ts";
+import { NativeStep } from "../native/step.ts";
 
 /** First message to a worker: what to build. */
 export interface InitMessage {
@@ -74,9 +76,17 @@ const scope = self as any as {
 let model: Model | undefined;
 let names: string[] = [];
 let box: "sum" | "mean" = "sum";
+/** On "native": the tape-free step of ../native/step.ts instead of tfjs's tape. */
+let step: NativeStep | undefined;
 
 async function init(message: InitMessage): Promise<void> {
   const backend = await useBackend(message.backend);
+  if (backend === "native") {
+    step = new NativeStep(message.arch, openBlas()!, {
+      box: message.box,
+      inputChannels: message.inputChannels ?? 1,
+    });
+  }
   const shapes = variableShapes(message.arch, message.inputChannels ?? 1);
   const variables = new Map<string, Variable>();
   for (const [name, shape] of shapes) variables.set(name, tf.variable(tf.zeros(shape), true));
@@ -88,6 +98,18 @@ async function init(message: InitMessage): Promise<void> {
 
 function gradients(message: GradMessage): void {
   const t0 = performance.now();
+  if (step) {
+    const { grads, parts } = step.gradients(message.weights, message);
+    const reply: GradReply = {
+      type: "grads",
+      id: message.id,
+      grads,
+      parts,
+      ms: performance.now() - t0,
+    };
+    scope.postMessage(reply, grads.map((a) => a.buffer));
+    return;
+  }
   const m = model!;
   for (const [i, name] of names.entries()) {
     const v = m.variables.get(name)!;
