@@ -25,7 +25,8 @@
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
- * ({@linkcode useBackend}).
+ * ({@linkcode useBackend}: webgpu on a GPU, else "native" — OpenBLAS through FFI — when
+ * {@linkcode nativeAvailable}, else wasm).
  *
  * @module
  */
@@ -59,7 +60,13 @@ export {
   slideSequential,
   type SlidingNet,
 } from "./src/andrew.ts";
-export { type BackendName, describeBackend, useBackend } from "./src/backend.ts";
+export {
+  type BackendName,
+  describeBackend,
+  nativeAvailable,
+  nativeNotice,
+  useBackend,
+} from "./src/backend.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/mnist.ts";
 export {
   makeScenes,

@@ -76,7 +76,7 @@ interface BackendResult {
 async function benchBackend(
   name: string,
   digits: MnistSplit,
-  options: { batchSize: number; steps: number; workers?: number },
+  options: { batchSize: number; steps: number; workers?: number; tape?: boolean },
 ): Promise<BackendResult> {
   await useBackend(name as BackendName);
   // cpu is pure JavaScript (seconds per step): a few small steps tell its speed
@@ -90,7 +90,9 @@ async function benchBackend(
   const targets = encodeTargets(scenes.boxes, scenes.labels, model.grid(64));
   // the training step of src/train.ts: on all cores through the gradient pool when workers > 0
   const workers = options.workers ?? 0;
-  const pool = workers > 0 ? await GradientPool.create(model.arch, { workers, box: "sum" }) : null;
+  // native trains through the pool's tape-free step (src/native/step.ts) unless `tape`
+  const pooled = workers > 0 || (name === "native" && !options.tape);
+  const pool = pooled ? await GradientPool.create(model.arch, { workers, box: "sum" }) : null;
   const step = async () => {
     const t = performance.now();
     if (pool) {
@@ -124,8 +126,9 @@ async function benchBackend(
   const inferTimes: number[] = [];
   for (let i = 0; i < steps; i++) inferTimes.push(await infer());
   const result = {
-    backend: workers > 0 ? `${name}+${workers}w` : name,
-    description: describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : ""),
+    backend: options.tape ? `${name}-tape` : workers > 0 ? `${name}+${workers}w` : name,
+    description: describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
+      (options.tape ? ", tfjs tape" : name === "native" ? ", native step" : ""),
     batchSize,
     firstStepMs,
     trainStepMs: median(times),
@@ -218,14 +221,17 @@ if (import.meta.main) {
     );
     console.log(`  ${nativeNotice()}`);
     const results: BackendResult[] = [];
-    // each CPU backend alone, then with a Worker per other core (the training path of
-    // `deno task train`)
     const cores = navigator.hardwareConcurrency ?? 1;
-    const runs: [string, number][] = backends.flatMap((b): [string, number][] =>
-      (b === "wasm" || b === "native") && cores > 1 ? [[b, 0], [b, cores - 1]] : [[b, 0]]
-    );
-    for (const [b, workers] of runs) {
-      const r = await benchBackend(b, mnist.train, { ...flags, workers });
+    // each CPU backend alone, then with a Worker per other core (the training path of
+    // `deno task train`); native also through tfjs's tape (its kernels without the native step)
+    const runs: [string, number, boolean][] = backends.flatMap((b): [string, number, boolean][] => {
+      const list: [string, number, boolean][] = [[b, 0, false]];
+      if ((b === "wasm" || b === "native") && cores > 1) list.push([b, cores - 1, false]);
+      if (b === "native") list.push([b, 0, true]);
+      return list;
+    });
+    for (const [b, workers, tape] of runs) {
+      const r = await benchBackend(b, mnist.train, { ...flags, workers, tape });
       results.push(r);
       console.log(
         `  ${r.description.padEnd(34)} train ${
