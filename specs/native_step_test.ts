@@ -95,7 +95,7 @@ for (const c of cases) {
           parts: parts.map((t) => t.dataSync()[0]),
         };
       });
-      const step = new NativeStep(c.arch, openBlas()!, { box: c.box });
+      const step = new NativeStep(c.arch, openBlas()!.sgemm, { box: c.box });
       const weights = vars.map((v) => v.dataSync() as Float32Array);
       // twice: the second call reuses the buffers of the first
       step.gradients(weights, { images, imageShape, targets, targetShape });

@@ -70,6 +70,9 @@ export interface Blas {
   ): void;
 }
 
+/** A row-major single-precision GEMM with the signature of {@linkcode Blas.sgemm}. */
+export type Sgemm = Blas["sgemm"];
+
 /** Why {@linkcode openBlas} found no library, when it did not. */
 export let blasMissingReason = "";
 

@@ -14,7 +14,7 @@
 import { tf } from "../deps.ts";
 import type { ArchLayer } from "../model.ts";
 import { col2im, colsShape, type ConvGeometry, im2col } from "./im2col.ts";
-import type { Blas } from "./openblas.ts";
+import type { Sgemm } from "./openblas.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -59,7 +59,7 @@ export interface StepResult {
  * import { NativeStep } from "./step.ts";
  * const blas = openBlas();
  * if (blas) {
- *   const step = new NativeStep(DEFAULT_ARCH, blas);
+ *   const step = new NativeStep(DEFAULT_ARCH, blas.sgemm);
  *   const weights = [...variableShapes(DEFAULT_ARCH).values()]
  *     .map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
  *   const { parts } = step.gradients(weights, {
@@ -72,7 +72,7 @@ export interface StepResult {
  */
 export class NativeStep {
   readonly #arch: readonly ArchLayer[];
-  readonly #blas: Blas;
+  readonly #sgemm: Sgemm;
   readonly #box: "sum" | "mean";
   readonly #inputChannels: number;
   #key = "";
@@ -88,11 +88,11 @@ export class NativeStep {
   /** `box`: reduction of the box error as in ../loss.ts; `inputChannels`: default 1. */
   constructor(
     arch: readonly ArchLayer[],
-    blas: Blas,
+    sgemm: Sgemm,
     options: { box?: "sum" | "mean"; inputChannels?: number } = {},
   ) {
     this.#arch = arch;
-    this.#blas = blas;
+    this.#sgemm = sgemm;
     this.#box = options.box ?? "sum";
     this.#inputChannels = options.inputChannels ?? 1;
   }
@@ -166,7 +166,7 @@ export class NativeStep {
       );
     }
     this.#plan(imageShape);
-    const plans = this.#plans, acts = this.#acts, blas = this.#blas;
+    const plans = this.#plans, acts = this.#acts, sgemm = this.#sgemm;
     const convs = plans.filter((p): p is ConvPlan => p.kind === "conv");
     if (weights.length !== 2 * convs.length) {
       throw new RangeError(`weights: expected ${2 * convs.length} arrays, got ${weights.length}`);
@@ -193,7 +193,7 @@ export class NativeStep {
         a = this.#cols[i]!;
         im2col(x, p.g, a);
       }
-      blas.sgemm(a, w, y, { m: rows, n: co, k, beta: 1 });
+      sgemm(a, w, y, { m: rows, n: co, k, beta: 1 });
       if (p.relu) relu(y);
     }
 
@@ -232,15 +232,15 @@ export class NativeStep {
       }
       const dw = new Float32Array(k * co);
       const a = p.pointwise ? acts[i] : this.#cols[i]!;
-      blas.sgemm(a, dy, dw, { m: k, n: co, k: rows, transA: true });
+      sgemm(a, dy, dw, { m: k, n: co, k: rows, transA: true });
       grads.set(p.index, { dw, db: Float32Array.from(db) });
       if (!dx) break;
       const { w } = wOf.get(p.index)!;
       if (p.pointwise) {
-        blas.sgemm(dy, w, dx, { m: rows, n: k, k: co, transB: true });
+        sgemm(dy, w, dx, { m: rows, n: k, k: co, transB: true });
       } else {
         const dcols = this.#dcols.subarray(0, rows * k);
-        blas.sgemm(dy, w, dcols, { m: rows, n: k, k: co, transB: true });
+        sgemm(dy, w, dcols, { m: rows, n: k, k: co, transB: true });
         col2im(dcols, p.g, dx);
       }
       dy = dx;

@@ -209,7 +209,7 @@ export class GradientPool {
     const pool = new GradientPool(workers, names, box, mainShard);
     if (blas) pool.#onClose = () => blas.setThreads(restoreThreads!);
     if (init.backend === "native") {
-      pool.#native = new NativeStep(arch, openBlas()!, { box, inputChannels });
+      pool.#native = new NativeStep(arch, openBlas()!.sgemm, { box, inputChannels });
     }
     return pool;
   }

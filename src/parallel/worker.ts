@@ -82,7 +82,7 @@ let step: NativeStep | undefined;
 async function init(message: InitMessage): Promise<void> {
   const backend = await useBackend(message.backend);
   if (backend === "native") {
-    step = new NativeStep(message.arch, openBlas()!, {
+    step = new NativeStep(message.arch, openBlas()!.sgemm, {
       box: message.box,
       inputChannels: message.inputChannels ?? 1,
     });
