@@ -110,6 +110,9 @@ async function benchBackend(
     tf.dispose([value, ...Object.values(grads)]);
     return performance.now() - t;
   };
+  // described while training runs (the pool sets OpenBLAS to one thread per caller)
+  const describe = describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
+    (options.tape ? ", gradients by tfjs's tape" : name === "native" ? ", native step" : "");
   const firstStepMs = await step();
   for (let i = 0; i < (slow ? 0 : 3); i++) await step();
   const times: number[] = [];
@@ -127,8 +130,7 @@ async function benchBackend(
   for (let i = 0; i < steps; i++) inferTimes.push(await infer());
   const result = {
     backend: options.tape ? `${name}-tape` : workers > 0 ? `${name}+${workers}w` : name,
-    description: describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
-      (options.tape ? ", tfjs tape" : name === "native" ? ", native step" : ""),
+    description: describe,
     batchSize,
     firstStepMs,
     trainStepMs: median(times),
@@ -230,16 +232,19 @@ if (import.meta.main) {
       if (b === "native") list.push([b, 0, true]);
       return list;
     });
+    console.log(
+      `  ${"row".padEnd(12)} ${"train img/s".padStart(11)} ${"step ms".padStart(8)} ` +
+        `${"first ms".padStart(8)} ${"infer img/s".padStart(11)}  what`,
+    );
     for (const [b, workers, tape] of runs) {
       const r = await benchBackend(b, mnist.train, { ...flags, workers, tape });
       results.push(r);
       console.log(
-        `  ${r.description.padEnd(34)} train ${
-          r.trainImagesPerSecond.toFixed(1).padStart(7)
-        } img/s ` +
-          `(step ${r.trainStepMs.toFixed(0)} ms at batch ${r.batchSize}, first ${
-            r.firstStepMs.toFixed(0)
-          } ms)  infer ${r.inferImagesPerSecond.toFixed(0).padStart(6)} img/s`,
+        `  ${r.backend.padEnd(12)} ${r.trainImagesPerSecond.toFixed(1).padStart(11)} ${
+          r.trainStepMs.toFixed(1).padStart(8)
+        } ${r.firstStepMs.toFixed(0).padStart(8)} ${
+          r.inferImagesPerSecond.toFixed(0).padStart(11)
+        }  ${r.description} (batch ${r.batchSize})`,
       );
     }
     await useBackend("wasm");
