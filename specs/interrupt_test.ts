@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
+import { nativeAvailable } from "../src/backend.ts";
 
 // Real subprocesses of `deno task train`: Ctrl-C (SIGINT) mid-epoch, then --resume, must end with
-// the same weights and metrics as an uninterrupted run of the same seed (wasm, --workers 0).
-const TINY = [
+// the same weights and metrics as an uninterrupted run of the same seed (wasm with --workers 0;
+// native, where OpenBLAS is installed, with one Worker).
+const BASE = [
   "--train-size=96",
   "--batch-size=8",
   "--val-size=16",
   "--epochs=2",
-  "--workers=0",
   "--seed=3",
   "--mnist-dir=fixtures/mnist",
-  "--backend=wasm",
 ];
 
 async function run(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
@@ -57,7 +57,17 @@ async function metrics(dir: string): Promise<unknown[]> {
   });
 }
 
-Deno.test("train: Ctrl-C saves mid-epoch and exits 130; --resume matches an uninterrupted run", async () => {
+for (const [backend, workers] of [["wasm", 0], ["native", 1]] as const) {
+  const TINY = [...BASE, `--backend=${backend}`, `--workers=${workers}`];
+  Deno.test({
+    name: `train (${backend}, ${workers} workers): Ctrl-C saves mid-epoch and exits 130; ` +
+      "--resume matches an uninterrupted run",
+    ignore: backend === "native" && !nativeAvailable(),
+    fn: () => interruptAndResume(TINY),
+  });
+}
+
+async function interruptAndResume(TINY: string[]): Promise<void> {
   const tmp = await Deno.makeTempDir();
   try {
     const straight = await run([...TINY, `--out=${tmp}/a`]);
@@ -92,4 +102,4 @@ Deno.test("train: Ctrl-C saves mid-epoch and exits 130; --resume matches an unin
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
-});
+}
