@@ -48,7 +48,7 @@ export function nativeAvailable(): boolean {
  */
 export function nativeNotice(): string {
   const blas = openBlas();
-  if (!blas) return `native: not used (${blasMissingReason}); convolutions run on wasm`;
+  if (!blas) return `native: not used, ${blasMissingReason} (convolutions run on wasm)`;
   const version = blas.config.split(/\s+/).slice(0, 2).join(" ");
   const arch = blas.config.split(/\s+/).find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
   return `native: ${version}${arch ? ` (${arch})` : ""} from ${blas.path} runs the convolutions`;

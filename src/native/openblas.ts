@@ -161,6 +161,6 @@ export function openBlas(): Blas | null {
   }
   blasMissingReason = wanted
     ? `SLIDEWIN_BLAS=${wanted} could not be loaded`
-    : "libopenblas not found (Debian: apt install libopenblas0)";
+    : "libopenblas not found; Debian/Ubuntu: apt install libopenblas0, macOS: brew install openblas";
   return loaded;
 }
