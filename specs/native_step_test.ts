@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { nativeAvailable, useBackend } from "../src/backend.ts";
 import { loss } from "../src/loss.ts";
-import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model.ts";
+import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../src/model.ts";
 import { lossAndGradient, NativeStep } from "../src/native/step.ts";
 import { openBlas } from "../src/native/openblas.ts";
 import { makeRng } from "../src/rng.ts";
@@ -63,6 +63,17 @@ const cases: {
     ],
     n: 2,
     size: 23,
+    box: "sum",
+  },
+  {
+    name: "a leading max-pool",
+    arch: [
+      { kind: "pool", kernel: 2 },
+      { kind: "conv", kernel: 5, filters: 8, stride: 2 },
+      { kind: "conv", kernel: 3, filters: 15, activation: "linear" },
+    ],
+    n: 2,
+    size: 30,
     box: "sum",
   },
 ];
@@ -145,4 +156,97 @@ Deno.test("lossAndGradient: the gradient is the derivative of the loss (central 
       );
     }
   }
+});
+
+Deno.test("lossAndGradient equals tfjs's loss, labels outside 0–9 included (oneHot gives zeros)", async () => {
+  await useBackend("cpu");
+  const rng = makeRng(9);
+  const windows = 12;
+  const out = new Float32Array(windows * 15).map(() => rng.uniform(-2, 2));
+  const targets = new Float32Array(windows * 6);
+  for (let w = 0; w < windows; w++) {
+    out[w * 15] = 1; // every window a positive prediction
+    targets[w * 6] = 1;
+    targets[w * 6 + 1] = [0, 9, 4, 11, -1, 3.7][w % 6];
+    for (let j = 2; j < 6; j++) targets[w * 6 + j] = rng.next();
+  }
+  const want = tf.tidy(() => {
+    const p = loss(tf.tensor4d(out, [1, 3, 4, 15]), tf.tensor4d(targets, [1, 3, 4, 6]));
+    return [p.detection, p.classification, p.regression].map((t) => t.dataSync()[0]);
+  });
+  const got = lossAndGradient(out, targets, new Float32Array(out.length));
+  for (let i = 0; i < 3; i++) {
+    assert.ok(
+      Math.abs(got[i] - want[i]) <= 1e-4 * Math.abs(want[i]),
+      `part ${i}: ${got[i]} vs ${want[i]}`,
+    );
+  }
+});
+
+Deno.test({
+  name: "native step rejects inputs of the wrong size with one-line errors",
+  ignore,
+  fn: () => {
+    const step = new NativeStep(ARCHITECTURES.s8, openBlas()!.sgemm);
+    const weights = [...variableShapes(ARCHITECTURES.s8).values()].map((s) =>
+      new Float32Array(s.reduce((a, b) => a * b, 1))
+    );
+    const good = {
+      images: new Float32Array(64 * 64),
+      imageShape: [1, 64, 64, 1] as [number, number, number, number],
+      targets: new Float32Array(4 * 4 * 6),
+      targetShape: [1, 4, 4, 6] as [number, number, number, number],
+    };
+    assert.doesNotThrow(() => step.gradients(weights, good));
+    assert.throws(
+      () => step.gradients(weights, { ...good, images: new Float32Array(10) }),
+      /images: 10 values for shape \[1,64,64,1\]/,
+    );
+    assert.throws(
+      () => step.gradients(weights, { ...good, targetShape: [1, 3, 3, 6] }),
+      /targets must have shape \[1,4,4,6\]/,
+    );
+    assert.throws(
+      () => step.gradients([...weights.slice(0, 9), new Float32Array(2)], good),
+      /weights of conv4: expected 1920 and 15 values, got 1920 and 2/,
+    );
+    assert.throws(() => step.gradients(weights.slice(1), good), /expected 10 arrays, got 9/);
+  },
+});
+
+Deno.test({
+  name: "OpenBLAS single-thread holds nest: the thread count comes back once the last releases",
+  ignore,
+  fn: () => {
+    const blas = openBlas()!;
+    const before = blas.threads();
+    blas.setThreads(2);
+    const a = blas.singleThreaded();
+    const b = blas.singleThreaded();
+    assert.equal(blas.threads(), 1);
+    a();
+    a(); // idempotent
+    assert.equal(blas.threads(), 1, "b still holds it");
+    b();
+    assert.equal(blas.threads(), 2);
+    blas.setThreads(before);
+    assert.throws(
+      () =>
+        blas.sgemm(new Float32Array(1), new Float32Array(1), new Float32Array(1), {
+          m: 2,
+          n: 1,
+          k: 1,
+        }),
+      /sgemm: a has 1 values, needs 2 for 2×1 · 1×1/,
+    );
+    assert.throws(
+      () =>
+        blas.sgemm(new Float32Array(1), new Float32Array(1), new Float32Array(1), {
+          m: 1.5,
+          n: 1,
+          k: 1,
+        }),
+      /m must be a non-negative integer/,
+    );
+  },
 });

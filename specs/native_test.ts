@@ -264,7 +264,10 @@ Deno.test({
 
 Deno.test("useBackend('native') without the library is a one-line error naming the fix", async () => {
   if (HAVE) return; // covered by the subprocess below
-  await assert.rejects(() => useBackend("native"), /needs OpenBLAS: .*use --backend=wasm/);
+  await assert.rejects(
+    () => useBackend("native"),
+    /needs OpenBLAS: .*use "wasm" \(--backend=wasm\)/,
+  );
 });
 
 Deno.test("useBackend('native') with SLIDEWIN_BLAS=off is a one-line error", async () => {
@@ -277,6 +280,6 @@ try { await useBackend("native"); } catch (e) { console.log(e.message); }`;
   }).output();
   assert.match(
     new TextDecoder().decode(out.stdout).trim(),
-    /^Backend "native" needs OpenBLAS: SLIDEWIN_BLAS=off; use --backend=wasm$/,
+    /^Backend "native" needs OpenBLAS: SLIDEWIN_BLAS=off; use "wasm" \(--backend=wasm\)$/,
   );
 });

@@ -49,9 +49,16 @@ export function nativeAvailable(): boolean {
 export function nativeNotice(): string {
   const blas = openBlas();
   if (!blas) return `native: not used, ${blasMissingReason} (convolutions run on wasm)`;
-  const version = blas.config.split(/\s+/).slice(0, 2).join(" ");
-  const arch = blas.config.split(/\s+/).find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
-  return `native: ${version}${arch ? ` (${arch})` : ""} from ${blas.path} runs the convolutions`;
+  const words = blas.config.split(/\s+/);
+  const arch = words.find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
+  return `native: ${blasVersion()}${
+    arch ? ` (${arch})` : ""
+  } from ${blas.path} runs the convolutions`;
+}
+
+/** "OpenBLAS 0.3.21": the first two words of `openblas_get_config()`. */
+function blasVersion(): string {
+  return openBlas()?.config.split(/\s+/).slice(0, 2).join(" ") ?? "OpenBLAS";
 }
 
 /** What is known about the GPU adapter, when webgpu was probed. */
@@ -164,7 +171,9 @@ export async function useBackend(name: BackendName = "auto"): Promise<string> {
   if (target === "webgpu") await loadWebgpu();
   if (target === "native") {
     if (!registerNativeBackend()) {
-      throw new Error(`Backend "native" needs OpenBLAS: ${blasMissingReason}; use --backend=wasm`);
+      throw new Error(
+        `Backend "native" needs OpenBLAS: ${blasMissingReason}; use "wasm" (--backend=wasm)`,
+      );
     }
     if (!(await tf.setBackend("wasm"))) {
       throw new Error('Backend "wasm" could not be initialised; try --backend=cpu');
@@ -203,8 +212,7 @@ export function describeBackend(): string {
   if (name === "native") {
     const blas = openBlas();
     const n = blas?.threads() ?? 1;
-    const version = blas?.config.split(/\s+/).slice(0, 2).join(" ") ?? "OpenBLAS";
-    return `native (${version}, ${n} thread${n === 1 ? "" : "s"}; other ops on wasm)`;
+    return `native (${blasVersion()}, ${n} thread${n === 1 ? "" : "s"}; other ops on wasm)`;
   }
   if (name === "webgpu") return `webgpu (${adapterLabel ?? "unknown adapter"})`;
   if (name === "cpu") return "cpu (plain JavaScript)";

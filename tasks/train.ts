@@ -22,7 +22,10 @@ async function main(): Promise<number> {
   const config = flags as TrainConfig;
   const { nativeNotice, useBackend } = await import("../src/backend.ts");
   const backend = await useBackend(config.backend as "auto");
-  if (backend === "native" || backend === "wasm") console.log(nativeNotice());
+  // auto says whether it found the native path, and why not; an explicit choice needs no notice
+  if (backend === "native" || (backend === "wasm" && config.backend === "auto")) {
+    console.log(nativeNotice());
+  }
   if (backend === "wasm") {
     const { registerWasmTrainingKernels } = await import("../src/kernels/wasm_training.ts");
     registerWasmTrainingKernels();

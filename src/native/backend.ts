@@ -13,14 +13,6 @@ import { tf } from "../deps.ts";
 import { nativeConvKernels } from "./conv.ts";
 import { openBlas } from "./openblas.ts";
 
-/** The kernels "native" replaces; the others are wasm's. */
-export const NATIVE_KERNELS: readonly string[] = [
-  "Conv2D",
-  "FusedConv2D",
-  "Conv2DBackpropFilter",
-  "Conv2DBackpropInput",
-];
-
 let registered = false;
 
 /**

@@ -15,10 +15,15 @@
  */
 import { tf } from "../deps.ts";
 import type { ConvBackpropAttrs } from "../kernels/conv_backprop.ts";
-import { heapF32, type Info, sizeOf, type WasmBackend } from "../kernels/wasm_heap.ts";
-import { col2im, colsShape, type ConvGeometry, im2col } from "./im2col.ts";
+import {
+  heapF32,
+  type Info,
+  runWasmKernel,
+  sizeOf,
+  type WasmBackend,
+} from "../kernels/wasm_heap.ts";
+import { col2im, colsShape, type ConvGeometry, im2col, isPointwise, relu } from "./im2col.ts";
 import type { Blas } from "./openblas.ts";
-import { relu } from "./step.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -36,9 +41,11 @@ type KernelArgs<I> = { inputs: I; backend: WasmBackend; attrs: ConvAttrs & ConvB
 
 /** Patch matrices kept from forward passes under a tape, for the filter gradient. */
 const colsCache = new Map<unknown, { key: string; cols: Float32Array }>();
-const CACHE_ENTRIES = 16;
+const CACHE_ENTRIES = 8;
+/** At most this many floats (32 MiB) are kept in all, oldest entries dropped first. */
+const CACHE_FLOATS = 1 << 23;
 /** Patch matrices above this many floats are not kept (nor is a scratch buffer that large). */
-const BIG = 1 << 24;
+const BIG = 1 << 22;
 
 let scratch = new Float32Array(0);
 
@@ -78,12 +85,6 @@ function geometryKey(g: ConvGeometry): string {
   ].join(",");
 }
 
-function isPointwise(g: ConvGeometry): boolean {
-  return g.filterHeight === 1 && g.filterWidth === 1 && g.strideHeight === 1 &&
-    g.strideWidth === 1 && g.padInfo.top === 0 && g.padInfo.left === 0 &&
-    g.outHeight === g.inHeight && g.outWidth === g.inWidth;
-}
-
 function taping(): boolean {
   return (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
 }
@@ -107,7 +108,13 @@ function patches(
   im2col(heapF32(backend, x), g, cols);
   if (keep) {
     colsCache.set(x.dataId, { key, cols });
-    while (colsCache.size > CACHE_ENTRIES) colsCache.delete(colsCache.keys().next().value);
+    let total = 0;
+    for (const e of colsCache.values()) total += e.cols.length;
+    for (const [id, e] of colsCache) {
+      if (colsCache.size <= CACHE_ENTRIES && total <= CACHE_FLOATS) break;
+      colsCache.delete(id);
+      total -= e.cols.length;
+    }
   }
   return { cols, cached: false };
 }
@@ -117,10 +124,14 @@ function supported(x: Info, attrs: ConvAttrs): boolean {
 }
 
 /** The wasm backend's own kernel, for what the native ones do not cover. */
-function wasmKernel(name: string): tf.KernelFunc {
-  const k = tf.getKernel(name, "wasm");
-  if (!k) throw new Error(`Kernel "${name}" is not registered for wasm; import src/backend.ts`);
-  return k.kernelFunc;
+function onWasm(
+  name: string,
+  args: { inputs: object; backend: WasmBackend; attrs: object },
+): Info {
+  return runWasmKernel(args.backend, name, {
+    inputs: args.inputs as Record<string, Info>,
+    attrs: args.attrs as Record<string, unknown>,
+  });
 }
 
 function forward(
@@ -172,7 +183,7 @@ function forward(
 export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
   const conv2d = (args: KernelArgs<{ x: Info; filter: Info }>): Info => {
     const { inputs: { x, filter }, backend, attrs } = args;
-    if (!supported(x, attrs)) return wasmKernel("Conv2D")(args as never) as Info;
+    if (!supported(x, attrs)) return onWasm("Conv2D", args);
     return forward(blas, backend, x, filter, attrs);
   };
   const fused = (
@@ -186,14 +197,14 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
       !supported(x, attrs) || !biasOk || preluActivationWeights ||
       (act !== "linear" && act !== "relu")
     ) {
-      return wasmKernel("FusedConv2D")(args as never) as Info;
+      return onWasm("FusedConv2D", args);
     }
     return forward(blas, backend, x, filter, attrs, bias);
   };
   const backpropFilter = (args: KernelArgs<{ x: Info; dy: Info }>): Info => {
     const { inputs: { x, dy }, backend, attrs } = args;
     if (!supported(x, attrs) || !attrs.filterShape) {
-      return wasmKernel("Conv2DBackpropFilter")(args as never) as Info;
+      return onWasm("Conv2DBackpropFilter", args);
     }
     const g = tf.backend_util.computeConv2DInfo(
       x.shape as Shape4,
@@ -218,7 +229,7 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
   const backpropInput = (args: KernelArgs<{ dy: Info; filter: Info }>): Info => {
     const { inputs: { dy, filter }, backend, attrs } = args;
     if (!supported(dy, attrs) || !attrs.inputShape) {
-      return wasmKernel("Conv2DBackpropInput")(args as never) as Info;
+      return onWasm("Conv2DBackpropInput", args);
     }
     const g = tf.backend_util.computeConv2DInfo(
       attrs.inputShape,
@@ -247,11 +258,4 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
     Conv2DBackpropFilter: backpropFilter as unknown as tf.KernelFunc,
     Conv2DBackpropInput: backpropInput as unknown as tf.KernelFunc,
   };
-}
-
-/** Forgets the patch matrices kept for filter gradients (e.g. between benchmark runs). */
-export function clearPatchCache(): void {
-  colsCache.clear();
-  spare.clear();
-  scratch = new Float32Array(0);
 }

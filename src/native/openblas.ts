@@ -59,6 +59,11 @@ export interface Blas {
   /** Sets the threads per call (process-wide; 1 when several Workers call it at once). */
   setThreads(n: number): void;
   /**
+   * Switches to one thread per call until the returned release is called, counting holders, so
+   * overlapping users (e.g. two gradient pools) restore the count once, when the last releases.
+   */
+  singleThreaded(): () => void;
+  /**
    * Row-major `C = alpha · op(A) · op(B) + beta · C`, `op(A)` `m×k`, `op(B)` `k×n`, `C` `m×n`,
    * with leading dimensions `k` (or `m` when `transA`), `n` (or `k` when `transB`) and `n`.
    */
@@ -78,25 +83,52 @@ export let blasMissingReason = "";
 
 let loaded: Blas | null | undefined;
 
+let openError = "";
+
 function tryOpen(path: string): Blas | null {
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     lib = Deno.dlopen(path, SYMBOLS);
-  } catch {
+  } catch (error) {
+    openError = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return null;
   }
   const s = lib.symbols;
   const ptr = s.openblas_get_config();
   const config = ptr ? new Deno.UnsafePointerView(ptr).getCString().trim() : "OpenBLAS";
+  let holders = 0, saved = 1;
   return {
     path,
     config,
     threads: () => s.openblas_get_num_threads(),
     setThreads: (n) => s.openblas_set_num_threads(Math.max(1, Math.floor(n))),
+    singleThreaded() {
+      if (holders++ === 0) {
+        saved = s.openblas_get_num_threads();
+        s.openblas_set_num_threads(1);
+      }
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        if (--holders === 0) s.openblas_set_num_threads(saved);
+      };
+    },
     sgemm(a, b, c, { m, n, k, transA = false, transB = false, beta = 0 }) {
+      for (const [name, v] of [["m", m], ["n", n], ["k", k]] as const) {
+        if (!Number.isInteger(v) || v < 0) {
+          throw new RangeError(`sgemm: ${name} must be a non-negative integer, got ${v}`);
+        }
+      }
       if (m === 0 || n === 0) return;
-      if (a.length < m * k || b.length < k * n || c.length < m * n) {
-        throw new RangeError(`sgemm: arrays too small for ${m}×${k} · ${k}×${n}`);
+      for (
+        const [name, arr, need] of [["a", a, m * k], ["b", b, k * n], ["c", c, m * n]] as const
+      ) {
+        if (arr.length < need) {
+          throw new RangeError(
+            `sgemm: ${name} has ${arr.length} values, needs ${need} for ${m}×${k} · ${k}×${n}`,
+          );
+        }
       }
       s.cblas_sgemm(
         ROW_MAJOR,
@@ -160,7 +192,7 @@ export function openBlas(): Blas | null {
     if (loaded) return loaded;
   }
   blasMissingReason = wanted
-    ? `SLIDEWIN_BLAS=${wanted} could not be loaded`
+    ? `SLIDEWIN_BLAS=${wanted} could not be loaded (${openError})`
     : "libopenblas not found; Debian/Ubuntu: apt install libopenblas0, macOS: brew install openblas";
   return loaded;
 }

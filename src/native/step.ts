@@ -13,7 +13,8 @@
  */
 import { tf } from "../deps.ts";
 import type { ArchLayer } from "../model.ts";
-import { col2im, colsShape, type ConvGeometry, im2col } from "./im2col.ts";
+import { col2im, colsShape, type ConvGeometry, im2col, isPointwise, relu } from "./im2col.ts";
+import { sizeOf } from "../kernels/wasm_heap.ts";
 import type { Sgemm } from "./openblas.ts";
 
 type Shape4 = [number, number, number, number];
@@ -119,7 +120,7 @@ export class NativeStep {
         1,
         l.padding ? l.padding : "valid",
       );
-      const pointwise = l.kernel === 1 && s === 1 && !l.padding;
+      const pointwise = isPointwise(g);
       const outShape = g.outShape as Shape4;
       plans.push({
         kind: "conv",
@@ -132,7 +133,7 @@ export class NativeStep {
       });
       shape = outShape;
     }
-    const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+    const size = sizeOf;
     this.#plans = plans;
     this.#acts = [new Float32Array(0), ...plans.map((p) => new Float32Array(size(p.outShape)))];
     this.#grads = plans.map((p) => new Float32Array(size(p.inShape)));
@@ -171,6 +172,25 @@ export class NativeStep {
     if (weights.length !== 2 * convs.length) {
       throw new RangeError(`weights: expected ${2 * convs.length} arrays, got ${weights.length}`);
     }
+    for (const [i, p] of convs.entries()) {
+      const kernel = p.g.filterHeight * p.g.filterWidth * p.g.inChannels * p.g.outChannels;
+      if (weights[2 * i].length !== kernel || weights[2 * i + 1].length !== p.g.outChannels) {
+        throw new RangeError(
+          `weights of conv${p.index}: expected ${kernel} and ${p.g.outChannels} values, ` +
+            `got ${weights[2 * i].length} and ${weights[2 * i + 1].length}`,
+        );
+      }
+    }
+    if (images.length !== sizeOf(imageShape)) {
+      throw new RangeError(`images: ${images.length} values for shape [${imageShape}]`);
+    }
+    const last = plans[plans.length - 1].outShape;
+    const want = [last[0], last[1], last[2], 6];
+    if (targetShape.join(",") !== want.join(",") || targets.length !== sizeOf(want)) {
+      throw new RangeError(
+        `targets must have shape [${want}], got [${targetShape}] (${targets.length} values)`,
+      );
+    }
     const wOf = new Map(
       convs.map((p, i) => [p.index, { w: weights[2 * i], b: weights[2 * i + 1] }]),
     );
@@ -199,12 +219,6 @@ export class NativeStep {
 
     // loss and its gradient with respect to the output
     const out = acts[plans.length];
-    const last = plans[plans.length - 1].outShape;
-    if (targetShape.join(",") !== [last[0], last[1], last[2], 6].join(",")) {
-      throw new RangeError(
-        `targets must have shape [${last.slice(0, 3)}, 6], got [${targetShape}]`,
-      );
-    }
     if (this.#dOut.length !== out.length) this.#dOut = new Float32Array(out.length);
     const dOut = this.#dOut;
     const parts = lossAndGradient(out, targets, dOut, this.#box);
@@ -216,8 +230,9 @@ export class NativeStep {
       const p = plans[i];
       const dx = i > 0 ? this.#grads[i] : null;
       if (p.kind === "pool") {
-        unpool(dy, this.#argmax[i]!, dx!);
-        dy = dx!;
+        if (!dx) break; // a leading pool: nothing below it to train
+        unpool(dy, this.#argmax[i]!, dx);
+        dy = dx;
         continue;
       }
       const y = acts[i + 1];
@@ -252,15 +267,6 @@ export class NativeStep {
     }
     return { grads: list, parts };
   }
-}
-
-/**
- * `y = max(y, 0)` in place, on the bits: clearing a float whose sign bit is set needs no branch
- * (a compare-and-branch per element is ~8× slower here: the signs are random).
- */
-export function relu(y: Float32Array): void {
-  const bits = new Int32Array(y.buffer, y.byteOffset, y.length);
-  for (let j = 0; j < bits.length; j++) bits[j] &= ~(bits[j] >> 31);
 }
 
 /** `dy = 0` where the ReLU output `y` (≥ +0) is +0, without branches (see {@linkcode relu}). */
@@ -335,12 +341,14 @@ export function lossAndGradient(
     let sum = 0;
     for (let j = 1; j <= 10; j++) sum += Math.exp(out[o + j] - max);
     const logSum = Math.log(sum) + max;
-    const label = targets[t + 1];
+    // as tfjs: oneHot(cast(label, int32)), all zeros outside 0–9
+    const label = Math.trunc(targets[t + 1]);
+    const hot = label >= 0 && label < 10 ? label : -1;
     for (let j = 1; j <= 10; j++) {
       const p = Math.exp(out[o + j] - logSum);
-      dOut[o + j] = mask * (p - (j - 1 === label ? 1 : 0));
+      dOut[o + j] = mask * (p - (j - 1 === hot ? 1 : 0));
     }
-    cls += mask * (logSum - out[o + 1 + label]);
+    if (hot >= 0) cls += mask * (logSum - out[o + 1 + hot]);
     let se = 0;
     for (let j = 0; j < 4; j++) {
       const d = out[o + 11 + j] - targets[t + 2 + j];

@@ -14,7 +14,7 @@ import "../gradients.ts";
 import { type Tensor, type Tensor4D, tf } from "../deps.ts";
 import { type ArchLayer, type Model, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
-import { openBlas } from "../native/openblas.ts";
+import { blasMissingReason, openBlas } from "../native/openblas.ts";
 import { NativeStep } from "../native/step.ts";
 import type { GradMessage, GradReply, InitMessage } from "./worker.ts";
 
@@ -31,8 +31,9 @@ export interface GradientPoolOptions {
   mainShard?: boolean;
   /**
    * Backend of the workers' engines; default the main thread's when it is "cpu" or "native", else
-   * "wasm". With "native" and workers, OpenBLAS runs one thread per caller (its thread count is
-   * process-wide) until {@linkcode GradientPool.close}.
+   * "wasm". "native" also makes this thread's shard use the native step (../native/step.ts), and,
+   * with workers, runs OpenBLAS on one thread per caller (its thread count is process-wide) until
+   * {@linkcode GradientPool.close}.
    */
   backend?: "wasm" | "native" | "cpu";
   /** Input channels of the architecture; default 1. */
@@ -170,12 +171,18 @@ export class GradientPool {
     }
     const inputChannels = options.inputChannels ?? 1;
     const names = [...variableShapes(arch, inputChannels).keys()];
+    const current = tf.getBackend();
+    const backend = options.backend ??
+      (current === "cpu" || current === "native" ? current : "wasm");
+    const blas = backend === "native" ? openBlas() : null;
+    if (backend === "native" && !blas) {
+      throw new Error(`Backend "native" needs OpenBLAS: ${blasMissingReason}; use "wasm"`);
+    }
     const init: InitMessage = {
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,
-      backend: options.backend ??
-        (["cpu", "native"].includes(tf.getBackend()) ? tf.getBackend() as "cpu" : "wasm"),
+      backend,
       box,
     };
     const workers: Worker[] = [];
@@ -203,13 +210,11 @@ export class GradientPool {
       for (const w of workers) w.terminate();
       throw error;
     }
-    const blas = init.backend === "native" && count > 0 ? openBlas() : null;
-    const restoreThreads = blas?.threads();
-    blas?.setThreads(1);
     const pool = new GradientPool(workers, names, box, mainShard);
-    if (blas) pool.#onClose = () => blas.setThreads(restoreThreads!);
-    if (init.backend === "native") {
-      pool.#native = new NativeStep(arch, openBlas()!.sgemm, { box, inputChannels });
+    if (blas) {
+      // OpenBLAS's thread count is process-wide: one thread per caller while Workers call it too
+      if (count > 0) pool.#onClose = blas.singleThreaded();
+      pool.#native = new NativeStep(arch, blas.sgemm, { box, inputChannels });
     }
     return pool;
   }
@@ -377,10 +382,10 @@ export class GradientPool {
         g = mainGrads?.[i] ??
           (mainArrays ? tf.tensor(mainArrays[i], v.shape) : tf.zerosLike(v));
       } else {
-        const local = mainArrays?.[i] ??
+        const mine = mainArrays?.[i] ??
           (mainGrads ? (mainGrads[i].dataSync() as Float32Array).slice() : undefined);
-        const sum = local ?? done[0].grads[i];
-        for (const r of done.slice(local ? 0 : 1)) {
+        const sum = mine ?? done[0].grads[i];
+        for (const r of done.slice(mine ? 0 : 1)) {
           const a = r.grads[i];
           for (let j = 0; j < sum.length; j++) sum[j] += a[j];
         }

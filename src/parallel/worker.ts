@@ -80,12 +80,14 @@ let box: "sum" | "mean" = "sum";
 let step: NativeStep | undefined;
 
 async function init(message: InitMessage): Promise<void> {
-  const backend = await useBackend(message.backend);
+  const backend = await useBackend(message.backend); // throws one line without OpenBLAS
   if (backend === "native") {
     step = new NativeStep(message.arch, openBlas()!.sgemm, {
       box: message.box,
       inputChannels: message.inputChannels ?? 1,
     });
+    scope.postMessage({ type: "ready", backend });
+    return; // no tfjs replica needed
   }
   const shapes = variableShapes(message.arch, message.inputChannels ?? 1);
   const variables = new Map<string, Variable>();
