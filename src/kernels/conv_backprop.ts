@@ -5,8 +5,9 @@
  * - filter gradient: `dW[a,b,i,o] = Σₙₕw x[n, h·s+a−p, w·s+b−p, i] · dy[n,h,w,o]` is a convolution
  *   of `x` transposed to `[Ci, H, W, N]` (batch ↔ channels) with `dy` transposed to `[Ho, Wo, N, Co]`
  *   as the filter, dilated by the stride; the `[Ci, kh, kw, Co]` result is transposed back.
- * - input gradient: `dx` is a convolution of `dy` (dilated by the stride, padded by `k−1−p`) with the
- *   filter flipped in space and with its channel axes swapped.
+ * - input gradient: at stride 1, a convolution of `dy` (padded by `k−1−p`) with the filter flipped in
+ *   space and with its channel axes swapped; at larger strides, one such convolution per phase
+ *   (`(h + p) mod s`) with the taps of that phase, interleaved into `dx` (no zeros multiplied).
  *
  * Negative paddings (explicit pads larger than the kernel, leftover rows of a strided "valid"
  * convolution) become crops.
@@ -147,25 +148,6 @@ function flipFilter(backend: WasmBackend, filter: Info): Info {
   return out;
 }
 
-/** Inserts `s − 1` zeros between rows / columns of an NHWC tensor. */
-function dilate(backend: WasmBackend, x: Info, sh: number, sw: number): Info {
-  const [n, h, w, c] = x.shape;
-  const hd = (h - 1) * sh + 1, wd = (w - 1) * sw + 1;
-  const out = backend.makeOutput([n, hd, wd, c], "float32");
-  const dst = heapF32(backend, out);
-  const src = heapF32(backend, x);
-  dst.fill(0);
-  for (let b = 0; b < n; b++) {
-    for (let r = 0; r < h; r++) {
-      for (let q = 0; q < w; q++) {
-        const s0 = ((b * h + r) * w + q) * c;
-        dst.set(src.subarray(s0, s0 + c), ((b * hd + r * sh) * wd + q * sw) * c);
-      }
-    }
-  }
-  return out;
-}
-
 /**
  * `Conv2DBackpropInput` on wasm: the gradient of a convolution with respect to its input
  * (also what `tf.conv2dTranspose` runs).
@@ -200,17 +182,89 @@ export function conv2dBackpropInputWasm(
   );
   const [kh, kw] = filter.shape;
   const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw } = info;
-  const temps: Info[] = [flipFilter(backend, filter)];
-  const src = sh > 1 || sw > 1 ? dilate(backend, dy, sh, sw) : dy;
-  if (src !== dy) temps.push(src);
+  if (sh > 1 || sw > 1) return backpropInputByPhases(backend, dy, filter, info);
+  // stride 1: a full convolution of dy with the flipped, channel-swapped filter
+  const flipped = flipFilter(backend, filter);
   const top = kh - 1 - info.padInfo.top, left = kw - 1 - info.padInfo.left;
   const pads = {
     top,
-    bottom: h + kh - 1 - src.shape[1] - top,
+    bottom: h + kh - 1 - dy.shape[1] - top,
     left,
-    right: w + kw - 1 - src.shape[2] - left,
+    right: w + kw - 1 - dy.shape[2] - left,
   };
-  const out = convPadded(backend, src, temps[0], { pads, dilations: [1, 1] });
-  disposeInfos(backend, temps);
+  const out = convPadded(backend, dy, flipped, { pads, dilations: [1, 1] });
+  disposeInfos(backend, [flipped]);
+  return out;
+}
+
+/**
+ * The input gradient of a strided convolution without dilating `dy`: the rows `h` of `dx` with
+ * `(h + padTop) mod s = p` (one "phase" per `(p, q)`) only meet the filter taps `p, p + s, …`, so
+ * each phase is a stride-1 "full" convolution of `dy` with that sub-filter (flipped, channels
+ * swapped), and the phases interleave into `dx`. Same arithmetic as the forward pass, where
+ * dilating `dy` by the stride costs `s²` times more (3/4 of it multiplying zeros at stride 2).
+ */
+function backpropInputByPhases(
+  backend: WasmBackend,
+  dy: Info,
+  filter: Info,
+  info: tf.backend_util.Conv2DInfo,
+): Info {
+  const [kh, kw, ci, co] = filter.shape;
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
+  const sh = info.strideHeight, sw = info.strideWidth;
+  const pt = info.padInfo.top, pl = info.padInfo.left;
+  const out = backend.makeOutput([n, h, w, ci], "float32");
+  heapF32(backend, out).fill(0);
+  for (let ph = 0; ph < sh; ph++) {
+    const ka = Math.ceil((kh - ph) / sh); // taps ph, ph + sh, … below kh
+    if (ka <= 0) continue;
+    for (let pw = 0; pw < sw; pw++) {
+      const kb = Math.ceil((kw - pw) / sw);
+      if (kb <= 0) continue;
+      // F[a', b', o, i] = W[ph + (ka−1−a')·sh, pw + (kb−1−b')·sw, i, o]
+      const sub = backend.makeOutput([ka, kb, co, ci], "float32");
+      {
+        const f = heapF32(backend, sub), wv = heapF32(backend, filter);
+        for (let a = 0; a < ka; a++) {
+          for (let b = 0; b < kb; b++) {
+            const src = ((ph + (ka - 1 - a) * sh) * kw + pw + (kb - 1 - b) * sw) * ci * co;
+            const dst = (a * kb + b) * co * ci;
+            for (let i = 0; i < ci; i++) {
+              for (let o = 0; o < co; o++) f[dst + o * ci + i] = wv[src + i * co + o];
+            }
+          }
+        }
+      }
+      // Z[q, r] = Σ dy[q − a, r − b]·W[ph + a·sh, pw + b·sw]: rows 0 … oh + ka − 2
+      const z = runWasmKernel(backend, "Conv2D", {
+        inputs: { x: dy, filter: sub },
+        attrs: {
+          strides: 1,
+          pad: [[0, 0], [ka - 1, ka - 1], [kb - 1, kb - 1], [0, 0]],
+          dataFormat: "NHWC",
+          dilations: 1,
+        },
+      });
+      const zh = oh + ka - 1, zw = ow + kb - 1;
+      const zv = heapF32(backend, z), dx = heapF32(backend, out);
+      // dx[y = q·sh + ph − pt, x = r·sw + pw − pl] = Z[q, r]
+      const q0 = Math.max(0, Math.ceil((pt - ph) / sh)),
+        r0 = Math.max(0, Math.ceil((pl - pw) / sw));
+      for (let b = 0; b < n; b++) {
+        for (let q = q0; q < zh; q++) {
+          const y = q * sh + ph - pt;
+          if (y >= h) break;
+          for (let r = r0; r < zw; r++) {
+            const x = r * sw + pw - pl;
+            if (x >= w) break;
+            const zo = ((b * zh + q) * zw + r) * ci, xo = ((b * h + y) * w + x) * ci;
+            for (let c = 0; c < ci; c++) dx[xo + c] = zv[zo + c];
+          }
+        }
+      }
+      disposeInfos(backend, [sub, z]);
+    }
+  }
   return out;
 }
