@@ -22,6 +22,7 @@ import {
   UsageError,
 } from "../src/cli.ts";
 import { benchData } from "../src/data_bench.ts";
+import { blasMissingReason } from "../src/native/openblas.ts";
 import { tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
@@ -212,7 +213,7 @@ if (import.meta.main) {
         throw new UsageError(`--backends: unknown backend "${b}"; use native, wasm, cpu, webgpu`);
       }
       if (b === "native" && !nativeAvailable()) {
-        throw new UsageError(`--backends: ${nativeNotice()}`);
+        throw new UsageError(`--backends: "native" needs OpenBLAS: ${blasMissingReason}`);
       }
     }
     const mnist = await loadMnist();
