@@ -3,28 +3,11 @@ import { tf } from "../src/deps.ts";
 import "../src/backend.ts";
 import "../src/gradients.ts";
 import { registerWasmTrainingKernels } from "../src/kernels/wasm_training.ts";
-import { makeRng } from "../src/rng.ts";
+import { randArray, relErr } from "./support.ts";
 
 registerWasmTrainingKernels();
 
 type Pad = "valid" | "same" | number | [[0, 0], [number, number], [number, number], [0, 0]];
-
-function randArray(n: number, seed: number, ints = false): Float32Array {
-  const rng = makeRng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = ints ? rng.int(3) : rng.uniform(-1, 1);
-  return a;
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /** Runs `f` on a backend with fresh tensors and returns its output values. */
 async function on(backend: string, f: () => tf.Tensor): Promise<Float32Array> {

@@ -12,6 +12,7 @@ import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../sr
 import { lossAndGradient, NativeStep } from "../src/native/step.ts";
 import { openBlas } from "../src/native/openblas.ts";
 import { makeRng } from "../src/rng.ts";
+import { relErr } from "./support.ts";
 
 const ignore = !nativeAvailable();
 
@@ -26,15 +27,6 @@ function batch(n: number, size: number, grid: { rows: number; cols: number }, se
     for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
   }
   return { images, targets };
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 const cases: {

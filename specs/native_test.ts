@@ -12,27 +12,11 @@ import { Adam } from "../src/adam.ts";
 import { loss } from "../src/loss.ts";
 import { buildModel, DEFAULT_ARCH } from "../src/model.ts";
 import { makeRng } from "../src/rng.ts";
+import { randArray as rand, relErr } from "./support.ts";
 
 const HAVE = nativeAvailable();
 const ignore = !HAVE;
 if (!HAVE) console.log(`specs/native_test.ts: kernel specs skipped — ${nativeNotice()}`);
-
-function rand(n: number, seed: number): Float32Array {
-  const rng = makeRng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1);
-  return a;
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 async function on(backend: "cpu" | "native", f: () => tf.Tensor | tf.Tensor[]) {
   await useBackend(backend);

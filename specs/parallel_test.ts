@@ -10,6 +10,7 @@ import { buildModel, DEFAULT_ARCH, type Model } from "../src/model.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { makeScenes } from "../src/scenes.ts";
 import { GradientPool, shardSizes } from "../src/parallel/pool.ts";
+import { relErr as relError } from "./support.ts";
 
 await useBackend("wasm");
 const { train } = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
@@ -39,16 +40,6 @@ function reference(
   });
   const names = [...model.variables.keys()];
   return { grads: new Map(names.map((k, i) => [k, result.list[i]])), parts: result.parts };
-}
-
-/** max |a − b| / max |b|. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 Deno.test("shardSizes splits rows as evenly as possible, extras to the workers", () => {

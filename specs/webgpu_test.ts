@@ -2,15 +2,10 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import "../src/gradients.ts";
 import { useBackend } from "../src/backend.ts";
-import { makeRng } from "../src/rng.ts";
+import { randArray as rand } from "./support.ts";
 
 // Any adapter will do (Mesa llvmpipe here: slow, so shapes are tiny and few shaders are compiled).
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
-
-function rand(n: number, seed: number): Float32Array {
-  const rng = makeRng(seed);
-  return new Float32Array(n).map(() => rng.uniform(-1, 1));
-}
 
 const xs = rand(2 * 8 * 8, 1), w1s = rand(3 * 3 * 1 * 4, 2), w2s = rand(3 * 3 * 4 * 2, 3);
 

@@ -1,0 +1,22 @@
+/** Helpers shared by the specs (no tests here). */
+import assert from "node:assert/strict";
+import { makeRng } from "../src/rng.ts";
+
+/** `n` seeded values, uniform in [−1, 1), or integers 0–2 when `ints` (to make ties). */
+export function randArray(n: number, seed: number, ints = false): Float32Array {
+  const rng = makeRng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = ints ? rng.int(3) : rng.uniform(-1, 1);
+  return a;
+}
+
+/** max |a − b| / max |b|, for arrays of one length. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = 1e-12;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
