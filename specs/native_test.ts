@@ -267,3 +267,62 @@ try { await useBackend("native"); } catch (e) { console.log(e.message); }`;
     /^Backend "native" needs OpenBLAS: SLIDEWIN_BLAS=off; use "wasm" \(--backend=wasm\)$/,
   );
 });
+
+Deno.test({
+  name: "the pretrained model predicts the same on native as on wasm (200 scenes, 64 and 128 px)",
+  ignore,
+  fn: async () => {
+    const { loadMnist } = await import("../src/mnist.ts");
+    const { makeScenes } = await import("../src/scenes.ts");
+    const { loadModel } = await import("../src/checkpoint.ts");
+    const { predict } = await import("../src/predict.ts");
+    await useBackend("wasm");
+    const { val } = await loadMnist({ dir: "fixtures/mnist", testCount: 0 });
+    const { model } = await loadModel("models/default");
+    try {
+      for (const size of [64, 128]) {
+        const s = await makeScenes(val, { count: 100, seed: 5, size });
+        const a = await predict(model, s.images);
+        await useBackend("native");
+        const b = await predict(model, s.images);
+        await useBackend("wasm");
+        assert.deepEqual(b.labels, a.labels, `${size}: labels`);
+        assert.deepEqual(b.windows, a.windows, `${size}: chosen windows`);
+        assert.ok(relErr(b.boxes, a.boxes) <= 1e-4, `${size}: boxes`);
+        assert.ok(relErr(b.scores, a.scores) <= 1e-4, `${size}: scores`);
+        s.images.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "native pool steps (native step + Adam) keep the tensor count flat",
+  ignore,
+  fn: async () => {
+    const { GradientPool } = await import("../src/parallel/pool.ts");
+    await useBackend("native");
+    const model = buildModel(DEFAULT_ARCH, { seed: 4 });
+    const adam = new Adam(model.variables);
+    const pool = await GradientPool.create(model.arch, { workers: 1 });
+    const x = tf.tensor4d(rand(6 * 64 * 64, 400).map((v) => Math.max(0, v)), [6, 64, 64, 1]);
+    const y = tf.zeros([6, 4, 4, 6]) as tf.Tensor4D;
+    try {
+      let tensors = 0;
+      for (let s = 0; s < 12; s++) {
+        const { named } = await pool.gradients(model, x, y);
+        adam.step(named, 1e-3);
+        if (s === 1) tensors = tf.memory().numTensors;
+      }
+      assert.equal(tf.memory().numTensors, tensors);
+    } finally {
+      pool.close();
+      tf.dispose([x, y]);
+      adam.dispose();
+      model.dispose();
+      await useBackend("wasm");
+    }
+  },
+});
