@@ -145,6 +145,39 @@ Deno.test({
   },
 });
 
+Deno.test("im2col equals a naive patch loop (valid and padded, strided, dilated, 1–7 channels)", () => {
+  const rng = makeRng(6);
+  for (let t = 0; t < 60; t++) {
+    const k = 1 + rng.int(6), s = 1 + rng.int(3), d = 1 + rng.int(2);
+    const h = k * d + rng.int(7), w = k * d + rng.int(7), c = 1 + rng.int(7), n = 1 + rng.int(2);
+    const pad = rng.int(2) ? "same" : "valid";
+    const g = tf.backend_util.computeConv2DInfo([n, h, w, c], [k, k, c, 1], s, d, pad);
+    const [rows, cols] = colsShape(g);
+    const x = rand(n * h * w * c, 500 + t);
+    const got = new Float32Array(rows * cols).fill(NaN);
+    im2col(x, g, got);
+    let r = 0;
+    for (let b = 0; b < n; b++) {
+      for (let oy = 0; oy < g.outHeight; oy++) {
+        for (let ox = 0; ox < g.outWidth; ox++, r++) {
+          let col = 0;
+          for (let i = 0; i < k; i++) {
+            for (let j = 0; j < k; j++) {
+              for (let ch = 0; ch < c; ch++, col++) {
+                const y = oy * s - g.padInfo.top + i * d, xx = ox * s - g.padInfo.left + j * d;
+                const want = y < 0 || y >= h || xx < 0 || xx >= w
+                  ? 0
+                  : x[((b * h + y) * w + xx) * c + ch];
+                assert.equal(got[r * cols + col], want, `trial ${t}, row ${r}, column ${col}`);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
 Deno.test("im2col and col2im are adjoint: <im2col(x), c> = <x, col2im(c)>", () => {
   const rng = makeRng(5);
   for (let t = 0; t < 40; t++) {

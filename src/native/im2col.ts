@@ -89,6 +89,7 @@ export function colsShape(g: ConvGeometry): [number, number] {
  * ```
  */
 export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void {
+  if (isValidDense(g)) return im2colValid(x, g, cols);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
   const { filterHeight: kh, filterWidth: kw, dilationHeight: dh, dilationWidth: dw } = g;
@@ -133,6 +134,42 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
   }
 }
 
+/** No padding, no dilation, every window inside: the common case, with a tight loop. */
+function isValidDense(g: ConvGeometry): boolean {
+  return g.padInfo.top === 0 && g.padInfo.left === 0 && g.dilationHeight === 1 &&
+    g.dilationWidth === 1 && (g.outHeight - 1) * g.strideHeight + g.filterHeight <= g.inHeight &&
+    (g.outWidth - 1) * g.strideWidth + g.filterWidth <= g.inWidth;
+}
+
+function im2colValid(x: Float32Array, g: ConvGeometry, cols: Float32Array): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
+  const kh = g.filterHeight, run = g.filterWidth * c, rowStep = w * c;
+  const long = run >= 32, pairs = run >> 1, odd = run & 1;
+  let d = 0;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      const base = (b * h + y * sh) * rowStep;
+      for (let xo = 0; xo < ow; xo++) {
+        let s = base + xo * sw * c;
+        if (long) {
+          for (let i = 0; i < kh; i++, s += rowStep, d += run) cols.set(x.subarray(s, s + run), d);
+          continue;
+        }
+        // short rows (e.g. 6 floats of a one-channel 6×6 filter): two at a time, ~2× faster
+        for (let i = 0; i < kh; i++, s += rowStep) {
+          let t = s;
+          for (let p = 0; p < pairs; p++, t += 2, d += 2) {
+            cols[d] = x[t];
+            cols[d + 1] = x[t + 1];
+          }
+          if (odd) cols[d++] = x[t];
+        }
+      }
+    }
+  }
+}
+
 /**
  * The adjoint of {@linkcode im2col}: sets `dx` (`[N, H, W, Ci]`) to the sum, over every row of
  * `dcols` and every entry in it, of that entry at the pixel it was read from (padding drops out).
@@ -150,6 +187,7 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
  * ```
  */
 export function col2im(dcols: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+  if (isValidDense(g)) return col2imValid(dcols, g, dx);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
   const { filterHeight: kh, filterWidth: kw, dilationHeight: dh, dilationWidth: dw } = g;
@@ -185,6 +223,31 @@ export function col2im(dcols: Float32Array, g: ConvGeometry, dx: Float32Array): 
             }
             d += c;
           }
+        }
+      }
+    }
+  }
+}
+
+function col2imValid(dcols: Float32Array, g: ConvGeometry, dx: Float32Array): void {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = g;
+  const kh = g.filterHeight, run = g.filterWidth * c, rowStep = w * c;
+  const pairs = run >> 1, odd = run & 1;
+  dx.fill(0, 0, n * h * w * c);
+  let d = 0;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < oh; y++) {
+      const base = (b * h + y * sh) * rowStep;
+      for (let xo = 0; xo < ow; xo++) {
+        let s = base + xo * sw * c;
+        for (let i = 0; i < kh; i++, s += rowStep) {
+          let t = s;
+          for (let p = 0; p < pairs; p++, t += 2, d += 2) {
+            dx[t] += dcols[d];
+            dx[t + 1] += dcols[d + 1];
+          }
+          if (odd) dx[t] += dcols[d++];
         }
       }
     }
