@@ -22,7 +22,15 @@ import {
   sizeOf,
   type WasmBackend,
 } from "../kernels/wasm_heap.ts";
-import { col2im, colsShape, type ConvGeometry, im2col, isPointwise, relu } from "./im2col.ts";
+import {
+  col2im,
+  colsShape,
+  type ConvGeometry,
+  fillRows,
+  im2col,
+  isPointwise,
+  relu,
+} from "./im2col.ts";
 import type { Blas } from "./openblas.ts";
 
 type Shape4 = [number, number, number, number];
@@ -158,7 +166,7 @@ function forward(
   let beta = 0;
   if (bias) {
     const b = heapF32(backend, bias);
-    for (let r = 0; r < rows; r++) y.set(b, r * co);
+    fillRows(y, b, rows);
     beta = 1;
   }
   blas.sgemm(a ?? heapF32(backend, x), heapF32(backend, filter), y, { m: rows, n: co, k, beta });

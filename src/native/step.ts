@@ -13,7 +13,15 @@
  */
 import { tf } from "../deps.ts";
 import type { ArchLayer } from "../model.ts";
-import { col2im, colsShape, type ConvGeometry, im2col, isPointwise, relu } from "./im2col.ts";
+import {
+  col2im,
+  colsShape,
+  type ConvGeometry,
+  fillRows,
+  im2col,
+  isPointwise,
+  relu,
+} from "./im2col.ts";
 import { sizeOf } from "../kernels/wasm_heap.ts";
 import type { Sgemm } from "./openblas.ts";
 
@@ -206,7 +214,7 @@ export class NativeStep {
       const { w, b } = wOf.get(p.index)!;
       const co = p.g.outChannels;
       const rows = y.length / co;
-      for (let r = 0; r < rows; r++) y.set(b, r * co);
+      fillRows(y, b, rows);
       const [, k] = colsShape(p.g);
       let a = x;
       if (!p.pointwise) {
