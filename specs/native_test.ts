@@ -128,6 +128,24 @@ for (const [i, c] of cases.entries()) {
 }
 
 Deno.test({
+  name:
+    "native FusedConv2D on a batch whose patch matrix exceeds the scratch size (chunked) matches cpu",
+  ignore,
+  fn: async () => {
+    const xs = rand(3 * 200 * 200 * 2, 95), ws = rand(6 * 6 * 2 * 3, 96), bs = rand(3, 97);
+    await compare(() =>
+      tf.fused.conv2d({
+        x: tf.tensor4d(xs, [3, 200, 200, 2]),
+        filter: tf.tensor4d(ws, [6, 6, 2, 3]),
+        bias: tf.tensor1d(bs),
+        activation: "relu",
+        strides: 1,
+        pad: "valid",
+      }), "chunked");
+  },
+});
+
+Deno.test({
   name: "native falls back to wasm's kernels for what it does not cover (leakyrelu, NCHW-free)",
   ignore,
   fn: async () => {

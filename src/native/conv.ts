@@ -160,7 +160,17 @@ function forward(
   );
   const [rows, k] = colsShape(g);
   const co = g.outChannels;
-  const a = isPointwise(g) ? null : patches(backend, x, g, { keep: taping(), take: false }).cols;
+  const keep = taping();
+  const pointwise = isPointwise(g);
+  // Without a tape, a large batch goes through in chunks of images, so the patch matrix stays in
+  // the reused scratch buffer (a fresh 100 MB array per call costs more than the product).
+  const perImage = g.outHeight * g.outWidth;
+  const chunk = keep || pointwise || rows * k <= BIG
+    ? g.batchSize
+    : Math.max(1, Math.floor(BIG / (perImage * k)));
+  const a = pointwise || chunk < g.batchSize
+    ? null
+    : patches(backend, x, g, { keep, take: false }).cols;
   const out = backend.makeOutput(g.outShape, "float32");
   const y = heapF32(backend, out);
   let beta = 0;
@@ -169,7 +179,20 @@ function forward(
     fillRows(y, b, rows);
     beta = 1;
   }
-  blas.sgemm(a ?? heapF32(backend, x), heapF32(backend, filter), y, { m: rows, n: co, k, beta });
+  const w = heapF32(backend, filter);
+  if (pointwise || a) {
+    blas.sgemm(a ?? heapF32(backend, x), w, y, { m: rows, n: co, k, beta });
+  } else {
+    const xs = heapF32(backend, x), perInput = g.inHeight * g.inWidth * g.inChannels;
+    for (let start = 0; start < g.batchSize; start += chunk) {
+      const count = Math.min(chunk, g.batchSize - start);
+      const part = { ...g, batchSize: count };
+      const cols = buffer(count * perImage * k, false);
+      im2col(xs.subarray(start * perInput, (start + count) * perInput), part, cols);
+      const ys = y.subarray(start * perImage * co, (start + count) * perImage * co);
+      blas.sgemm(cols, w, ys, { m: count * perImage, n: co, k, beta });
+    }
+  }
   if (attrs.activation === "relu") {
     relu(y);
   }
