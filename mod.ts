@@ -99,7 +99,12 @@ export {
   type ValRecord,
 } from "./src/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
-export { predict, type Prediction, type PredictOptions } from "./src/predict.ts";
+export {
+  type ForwardRunner,
+  predict,
+  type Prediction,
+  type PredictOptions,
+} from "./src/predict.ts";
 export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/checkpoint.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
 export {

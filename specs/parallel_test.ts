@@ -191,3 +191,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test("forward splits the batch over the workers and equals model.apply (wasm; native where found)", async () => {
+  const { predict } = await import("../src/predict.ts");
+  const model = buildModel(undefined, { seed: 9 });
+  const backends = nativeAvailable() ? ["wasm", "native"] as const : ["wasm"] as const;
+  try {
+    for (const backend of backends) {
+      await useBackend(backend);
+      const pool = await GradientPool.create(model.arch, { workers: 1 });
+      try {
+        for (const [n, size] of [[1, 64], [5, 64], [3, 96]]) {
+          const scenes = await makeScenes(train, { count: n, seed: 30 + n, size });
+          await useBackend("wasm");
+          const want = tf.tidy(() => model.apply(scenes.images));
+          await useBackend(backend);
+          const got = await pool.forward(model, scenes.images);
+          assert.deepEqual(got.shape, want.shape);
+          const e = relError(got.dataSync(), want.dataSync());
+          assert.ok(e <= 1e-4, `${backend}, n=${n}, ${size}px: relative error ${e}`);
+          const a = await predict(model, scenes.images);
+          const b = await predict(model, scenes.images, { pool });
+          assert.deepEqual(b.labels, a.labels);
+          assert.deepEqual(b.windows, a.windows);
+          tf.dispose([got, want, scenes.images]);
+        }
+      } finally {
+        pool.close();
+      }
+    }
+  } finally {
+    model.dispose();
+    await useBackend("wasm");
+  }
+});

@@ -83,6 +83,17 @@ export async function decodeOutput(
 export interface PredictOptions {
   /** Images per forward pass; default 256. */
   batchSize?: number;
+  /**
+   * Runs each forward pass instead of `model.apply`, e.g. a `GradientPool` of src/parallel/pool.ts
+   * (the batch split over all cores); default none.
+   */
+  pool?: ForwardRunner;
+}
+
+/** Something that runs a model's forward pass on a batch (`GradientPool` does, on all cores). */
+export interface ForwardRunner {
+  /** The raw outputs `[N, rows, cols, 15]` of `model` on `images`, like `model.apply`. */
+  forward(model: Model, images: Tensor4D): Promise<Tensor4D>;
 }
 
 /**
@@ -135,9 +146,13 @@ export async function predict(
   const parts: Prediction[] = [];
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
-    const out = tf.tidy(() =>
-      model.apply(n === count ? images : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]))
-    );
+    const batch = n === count
+      ? images
+      : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]) as Tensor4D;
+    const out = options.pool
+      ? await options.pool.forward(model, batch)
+      : tf.tidy(() => model.apply(batch));
+    if (batch !== images) batch.dispose();
     parts.push(await decodeOutput(out, model.geometry));
     out.dispose();
   }

@@ -118,10 +118,10 @@ async function benchBackend(
   for (let i = 0; i < (slow ? 0 : 3); i++) await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) times.push(await step());
-  pool?.close(); // inference is not pooled: measure it as `predict` runs it
+  // inference as `predict` runs it: model.apply, or the pool's forward (all its threads)
   const infer = async () => {
     const t = performance.now();
-    const out = model.apply(scenes.images);
+    const out = pool ? await pool.forward(model, scenes.images) : model.apply(scenes.images);
     await out.data();
     out.dispose();
     return performance.now() - t;
@@ -129,6 +129,7 @@ async function benchBackend(
   for (let i = 0; i < (slow ? 0 : 3); i++) await infer();
   const inferTimes: number[] = [];
   for (let i = 0; i < steps; i++) inferTimes.push(await infer());
+  pool?.close();
   const result = {
     backend: options.tape ? `${name}-tape` : workers > 0 ? `${name}+${workers}w` : name,
     description: describe,

@@ -159,24 +159,18 @@ export class NativeStep {
     this.#key = key;
   }
 
-  /**
-   * Gradients of the summed conditional loss with respect to every variable, at `weights`
-   * (`variableShapes(arch)` order), for `images` `[N, H, W, C]` and `targets` `[N, rows, cols, 6]`.
-   * The returned arrays are fresh (safe to transfer).
-   */
-  gradients(
-    weights: readonly Float32Array[],
-    batch: { images: Float32Array; imageShape: Shape4; targets: Float32Array; targetShape: Shape4 },
-  ): StepResult {
-    const { images, imageShape, targets, targetShape } = batch;
+  /** Checks the weights and images, plans the buffers, and indexes the weights by layer. */
+  #prepare(weights: readonly Float32Array[], images: Float32Array, imageShape: Shape4) {
     if (imageShape[3] !== this.#inputChannels) {
       throw new RangeError(
         `images must have ${this.#inputChannels} channel(s), got ${imageShape[3]}`,
       );
     }
+    if (images.length !== sizeOf(imageShape)) {
+      throw new RangeError(`images: ${images.length} values for shape [${imageShape}]`);
+    }
     this.#plan(imageShape);
-    const plans = this.#plans, acts = this.#acts, sgemm = this.#sgemm;
-    const convs = plans.filter((p): p is ConvPlan => p.kind === "conv");
+    const convs = this.#plans.filter((p): p is ConvPlan => p.kind === "conv");
     if (weights.length !== 2 * convs.length) {
       throw new RangeError(`weights: expected ${2 * convs.length} arrays, got ${weights.length}`);
     }
@@ -189,22 +183,16 @@ export class NativeStep {
         );
       }
     }
-    if (images.length !== sizeOf(imageShape)) {
-      throw new RangeError(`images: ${images.length} values for shape [${imageShape}]`);
-    }
-    const last = plans[plans.length - 1].outShape;
-    const want = [last[0], last[1], last[2], 6];
-    if (targetShape.join(",") !== want.join(",") || targets.length !== sizeOf(want)) {
-      throw new RangeError(
-        `targets must have shape [${want}], got [${targetShape}] (${targets.length} values)`,
-      );
-    }
     const wOf = new Map(
       convs.map((p, i) => [p.index, { w: weights[2 * i], b: weights[2 * i + 1] }]),
     );
-    acts[0] = images;
+    return { convs, wOf };
+  }
 
-    // forward
+  /** The forward pass into this.#acts (acts[0] = images). */
+  #forward(images: Float32Array, wOf: Map<number, { w: Float32Array; b: Float32Array }>): void {
+    const plans = this.#plans, acts = this.#acts, sgemm = this.#sgemm;
+    acts[0] = images;
     for (const [i, p] of plans.entries()) {
       const x = acts[i], y = acts[i + 1];
       if (p.kind === "pool") {
@@ -224,6 +212,42 @@ export class NativeStep {
       sgemm(a, w, y, { m: rows, n: co, k, beta: 1 });
       if (p.relu) relu(y);
     }
+  }
+
+  /**
+   * The network's raw outputs `[N, rows, cols, 15]` (flat, a fresh array) for `images`
+   * `[N, H, W, C]` at `weights` (`variableShapes(arch)` order): what `model.apply` computes.
+   */
+  forward(
+    weights: readonly Float32Array[],
+    images: Float32Array,
+    imageShape: Shape4,
+  ): Float32Array {
+    const { wOf } = this.#prepare(weights, images, imageShape);
+    this.#forward(images, wOf);
+    return this.#acts[this.#plans.length].slice();
+  }
+
+  /**
+   * Gradients of the summed conditional loss with respect to every variable, at `weights`
+   * (`variableShapes(arch)` order), for `images` `[N, H, W, C]` and `targets` `[N, rows, cols, 6]`.
+   * The returned arrays are fresh (safe to transfer).
+   */
+  gradients(
+    weights: readonly Float32Array[],
+    batch: { images: Float32Array; imageShape: Shape4; targets: Float32Array; targetShape: Shape4 },
+  ): StepResult {
+    const { images, imageShape, targets, targetShape } = batch;
+    const { convs, wOf } = this.#prepare(weights, images, imageShape);
+    const plans = this.#plans, acts = this.#acts, sgemm = this.#sgemm;
+    const last = plans[plans.length - 1].outShape;
+    const want = [last[0], last[1], last[2], 6];
+    if (targetShape.join(",") !== want.join(",") || targets.length !== sizeOf(want)) {
+      throw new RangeError(
+        `targets must have shape [${want}], got [${targetShape}] (${targets.length} values)`,
+      );
+    }
+    this.#forward(images, wOf);
 
     // loss and its gradient with respect to the output
     const out = acts[plans.length];

@@ -12,11 +12,17 @@
  */
 import "../gradients.ts";
 import { type Tensor, type Tensor4D, tf } from "../deps.ts";
-import { type ArchLayer, type Model, variableShapes } from "../model.ts";
+import { type ArchLayer, type Model, OUTPUT_CHANNELS, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
 import { blasMissingReason, openBlas } from "../native/openblas.ts";
 import { NativeStep } from "../native/step.ts";
-import type { GradMessage, GradReply, InitMessage } from "./worker.ts";
+import type {
+  ForwardMessage,
+  ForwardReply,
+  GradMessage,
+  GradReply,
+  InitMessage,
+} from "./worker.ts";
 
 /** Options of {@linkcode GradientPool.create}. */
 export interface GradientPoolOptions {
@@ -68,7 +74,8 @@ export interface PoolGradients {
 }
 
 interface Pending {
-  resolve: (reply: GradReply) => void;
+  // deno-lint-ignore no-explicit-any
+  resolve: (reply: any) => void;
   reject: (error: Error) => void;
 }
 
@@ -224,8 +231,10 @@ export class GradientPool {
     return this.#workers.length;
   }
 
-  #onMessage(data: GradReply | { type: "error"; id?: number; message: string }): void {
-    if (data.type === "grads") {
+  #onMessage(
+    data: GradReply | ForwardReply | { type: "error"; id?: number; message: string },
+  ): void {
+    if (data.type === "grads" || data.type === "out") {
       const p = this.#pending.get(data.id);
       this.#pending.delete(data.id);
       p?.resolve(data);
@@ -406,6 +415,81 @@ export class GradientPool {
       },
       timing: { mainMs, workerMs: replies.map((r) => r?.ms ?? 0), totalMs: performance.now() - t0 },
     };
+  }
+
+  /**
+   * The network's raw outputs `[N, rows, cols, 15]` for `images` `[N, H, W, C]` at the current
+   * weights of `model` — what `model.apply` gives — with the batch split between this thread and
+   * the workers (inference on all cores). On "native" every shard runs the native forward pass.
+   *
+   * @example
+   * ```ts
+   * import { type Tensor4D, tf } from "../deps.ts";
+   * import { buildModel } from "../model.ts";
+   * import { GradientPool } from "./pool.ts";
+   * const model = buildModel();
+   * const pool = await GradientPool.create(model.arch, { workers: 1 });
+   * const out = await pool.forward(model, tf.zeros([4, 64, 64, 1]) as Tensor4D);
+   * console.log(out.shape); // [4, 4, 4, 15]
+   * pool.close();
+   * ```
+   */
+  async forward(model: Model, images: Tensor4D): Promise<Tensor4D> {
+    if (this.#closed) throw new Error("GradientPool is closed");
+    if (this.#failure) throw this.#failure;
+    const vars = this.#names.map((name) => {
+      const v = model.variables.get(name);
+      if (!v) throw new Error(`model has no variable "${name}"; build it from the pool's arch`);
+      return v;
+    });
+    const [n, h, w, c] = images.shape;
+    const grid = model.grid(h, w);
+    const perOut = grid.rows * grid.cols * OUTPUT_CHANNELS, per = h * w * c;
+    const k = this.#workers.length;
+    const local = this.#mainShard ? 1 : 0;
+    const sizes = shardSizes(n, k + local);
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const weights = vars.map((v) => v.dataSync() as Float32Array);
+    const imageData = images.dataSync() as Float32Array;
+    const jobs: Promise<ForwardReply | undefined>[] = [];
+    for (let i = 0; i < k; i++) {
+      const size = sizes[i + local], start = starts[i + local];
+      if (size === 0) {
+        jobs.push(Promise.resolve(undefined));
+        continue;
+      }
+      const id = this.#nextId++;
+      const message: ForwardMessage = {
+        type: "forward",
+        id,
+        weights,
+        images: imageData.slice(start * per, (start + size) * per),
+        imageShape: [size, h, w, c],
+      };
+      const job = new Promise<ForwardReply>((resolve, reject) => {
+        this.#pending.set(id, { resolve, reject });
+      });
+      job.catch(() => {});
+      jobs.push(job);
+      this.#workers[i].postMessage(message, [message.images.buffer]);
+    }
+    const out = new Float32Array(n * perOut);
+    if (local && sizes[0] > 0) {
+      const m = sizes[0];
+      if (this.#native) {
+        const shard = imageData.subarray(0, m * per);
+        out.set(this.#native.forward(weights, shard, [m, h, w, c]));
+      } else {
+        const y = tf.tidy(() => model.apply(m === n ? images : tf.slice(images, 0, m)));
+        out.set(y.dataSync() as Float32Array);
+        y.dispose();
+      }
+    }
+    const replies = await Promise.all(jobs);
+    for (const [i, r] of replies.entries()) {
+      if (r) out.set(r.out, starts[i + local] * perOut);
+    }
+    return tf.tensor4d(out, [n, grid.rows, grid.cols, OUTPUT_CHANNELS]);
   }
 
   /**

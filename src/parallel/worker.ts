@@ -63,8 +63,32 @@ export interface GradReply {
   ms: number;
 }
 
+/** A forward job (inference): current weights and a shard of the images. */
+export interface ForwardMessage {
+  /** Message tag. */
+  type: "forward";
+  /** Job id, echoed in the reply. */
+  id: number;
+  /** Weights, one array per variable in `variableShapes(arch)` order. */
+  weights: Float32Array[];
+  /** Images of the shard, `[n, H, W, C]` row-major. */
+  images: Float32Array;
+  /** Shape of the images. */
+  imageShape: [number, number, number, number];
+}
+
+/** The answer to a {@linkcode ForwardMessage}: the raw outputs `[n, rows, cols, 15]`, flat. */
+export interface ForwardReply {
+  /** Message tag. */
+  type: "out";
+  /** The job id. */
+  id: number;
+  /** The outputs (transferred). */
+  out: Float32Array;
+}
+
 /** Any message a worker can receive. */
-export type WorkerMessage = InitMessage | GradMessage | { type: "close" };
+export type WorkerMessage = InitMessage | GradMessage | ForwardMessage | { type: "close" };
 
 // deno-lint-ignore no-explicit-any
 const scope = self as any as {
@@ -145,6 +169,23 @@ function gradients(message: GradMessage): void {
   scope.postMessage(reply, arrays.map((a) => a.buffer));
 }
 
+function forward(message: ForwardMessage): void {
+  let out: Float32Array;
+  if (step) out = step.forward(message.weights, message.images, message.imageShape);
+  else {
+    const m = model!;
+    for (const [i, name] of names.entries()) {
+      const v = m.variables.get(name)!;
+      tf.tidy(() => v.assign(tf.tensor(message.weights[i], v.shape)));
+    }
+    const y = tf.tidy(() => m.apply(tf.tensor4d(message.images, message.imageShape)));
+    out = (y.dataSync() as Float32Array).slice(); // dataSync may hand out backend storage (cpu)
+    y.dispose();
+  }
+  const reply: ForwardReply = { type: "out", id: message.id, out };
+  scope.postMessage(reply, [out.buffer]);
+}
+
 scope.onmessage = (e: MessageEvent<WorkerMessage>) => {
   const message = e.data;
   try {
@@ -152,12 +193,14 @@ scope.onmessage = (e: MessageEvent<WorkerMessage>) => {
       init(message).catch((error) => scope.postMessage({ type: "error", message: String(error) }));
     } else if (message.type === "grad") {
       gradients(message);
+    } else if (message.type === "forward") {
+      forward(message);
     } else if (message.type === "close") {
       model?.dispose();
       scope.close();
     }
   } catch (error) {
-    const id = message.type === "grad" ? message.id : undefined;
+    const id = message.type === "grad" || message.type === "forward" ? message.id : undefined;
     scope.postMessage({ type: "error", id, message: String(error) });
   }
 };
