@@ -32,6 +32,7 @@
  */
 
 export type {
+  NamedTensorMap,
   Scalar,
   Tensor,
   Tensor1D,
@@ -99,6 +100,12 @@ export {
   type ValRecord,
 } from "./src/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
+export {
+  type BatchLoss,
+  GradientPool,
+  type GradientPoolOptions,
+  type PoolGradients,
+} from "./src/parallel/pool.ts";
 export {
   type ForwardRunner,
   predict,

@@ -23,3 +23,5 @@ export type Tensor3D = tfc.Tensor3D;
 export type Tensor4D = tfc.Tensor4D;
 /** A trainable tfjs tensor (model weights). */
 export type Variable = tfc.Variable;
+/** Tensors keyed by tfjs variable name (`variable.name`), as `tf.variableGrads` returns them. */
+export type NamedTensorMap = tfc.NamedTensorMap;

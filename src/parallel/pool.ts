@@ -11,7 +11,7 @@
  * @module
  */
 import "../gradients.ts";
-import { type Tensor, type Tensor4D, tf } from "../deps.ts";
+import { type NamedTensorMap, type Tensor, type Tensor4D, tf } from "../deps.ts";
 import { type ArchLayer, type Model, OUTPUT_CHANNELS, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
 import { blasMissingReason, openBlas } from "../native/openblas.ts";
@@ -66,7 +66,7 @@ export interface PoolGradients {
    * The same tensors keyed by tfjs variable name (`variable.name`), the form `Adam.step` and
    * `tf.variableGrads` use.
    */
-  named: tf.NamedTensorMap;
+  named: NamedTensorMap;
   /** The loss parts summed over the whole batch. */
   parts: BatchLoss;
   /** Milliseconds: main-thread shard, each worker's job, the whole call. */
