@@ -11,7 +11,7 @@
  * @module
  */
 import "../gradients.ts";
-import { type NamedTensorMap, type Tensor, type Tensor4D, tf } from "../deps.ts";
+import { type NamedTensorMap, type Tensor, type Tensor4D, tf, type Variable } from "../deps.ts";
 import { type ArchLayer, type Model, OUTPUT_CHANNELS, variableShapes } from "../model.ts";
 import { loss } from "../loss.ts";
 import { blasMissingReason, openBlas } from "../native/openblas.ts";
@@ -248,6 +248,43 @@ export class GradientPool {
     }
   }
 
+  /** The model's variables in the pool's order (the workers' `variableShapes` order). */
+  #variables(model: Model): Variable[] {
+    return this.#names.map((name) => {
+      const v = model.variables.get(name);
+      if (!v) throw new Error(`model has no variable "${name}"; build it from the pool's arch`);
+      return v;
+    });
+  }
+
+  /** Rows per shard (shard 0 is this thread's when it takes one) and where each starts. */
+  #shards(n: number): { local: 0 | 1; sizes: number[]; starts: number[] } {
+    const local = this.#mainShard ? 1 : 0;
+    const sizes = shardSizes(n, this.#workers.length + local);
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    return { local, sizes, starts };
+  }
+
+  /**
+   * Posts one job per worker whose shard is not empty (`make(i)` builds worker i's message) and
+   * returns the replies to come, `undefined` for the empty shards.
+   */
+  #post<R>(
+    sizes: number[],
+    local: number,
+    make: (worker: number, id: number) => { message: unknown; transfer: Transferable[] },
+  ): Promise<R | undefined>[] {
+    return this.#workers.map((worker, i) => {
+      if (sizes[i + local] === 0) return Promise.resolve(undefined);
+      const id = this.#nextId++;
+      const job = new Promise<R>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+      job.catch(() => {}); // reported when awaited, or moot if this thread's shard threw
+      const { message, transfer } = make(i, id);
+      worker.postMessage(message, transfer);
+      return job;
+    });
+  }
+
   #fail(error: Error): void {
     this.#failure ??= error;
     for (const p of this.#pending.values()) p.reject(error);
@@ -287,18 +324,12 @@ export class GradientPool {
     if (targets.shape[0] !== n) {
       throw new RangeError(`targets has ${targets.shape[0]} rows but images has ${n}`);
     }
-    const vars = this.#names.map((name) => {
-      const v = model.variables.get(name);
-      if (!v) throw new Error(`model has no variable "${name}"; build it from the pool's arch`);
-      return v;
-    });
+    const vars = this.#variables(model);
     const k = this.#workers.length;
-    const local = this.#mainShard ? 1 : 0;
-    const sizes = shardSizes(n, k + local);
-    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const { local, sizes, starts } = this.#shards(n);
 
     // Send the workers their jobs first, so they run while this thread computes its shard.
-    const jobs: Promise<GradReply | undefined>[] = [];
+    let jobs: Promise<GradReply | undefined>[] = [];
     const native = this.#native && local && sizes[0] > 0 ? this.#native : undefined;
     const sending = k > 0 && sizes.slice(local).some((s) => s > 0);
     const [, h, w, c] = images.shape;
@@ -311,14 +342,9 @@ export class GradientPool {
       targetData = targets.dataSync() as Float32Array;
     }
     if (sending) {
-      for (let i = 0; i < k; i++) {
+      const per = h * w * c, perT = rows * cols * ch;
+      jobs = this.#post<GradReply>(sizes, local, (i, id) => {
         const size = sizes[i + local], start = starts[i + local];
-        if (size === 0) {
-          jobs.push(Promise.resolve(undefined));
-          continue;
-        }
-        const id = this.#nextId++;
-        const per = h * w * c, perT = rows * cols * ch;
         const message: GradMessage = {
           type: "grad",
           id,
@@ -328,13 +354,8 @@ export class GradientPool {
           targets: targetData.slice(start * perT, (start + size) * perT),
           targetShape: [size, rows, cols, ch],
         };
-        const job = new Promise<GradReply>((resolve, reject) => {
-          this.#pending.set(id, { resolve, reject });
-        });
-        job.catch(() => {}); // reported by Promise.all below, or moot if this thread's shard threw
-        jobs.push(job);
-        this.#workers[i].postMessage(message, [message.images.buffer, message.targets.buffer]);
-      }
+        return { message, transfer: [message.images.buffer, message.targets.buffer] };
+      });
     }
 
     // Shard 0 here (the whole batch when there are no workers).
@@ -437,28 +458,15 @@ export class GradientPool {
   async forward(model: Model, images: Tensor4D): Promise<Tensor4D> {
     if (this.#closed) throw new Error("GradientPool is closed");
     if (this.#failure) throw this.#failure;
-    const vars = this.#names.map((name) => {
-      const v = model.variables.get(name);
-      if (!v) throw new Error(`model has no variable "${name}"; build it from the pool's arch`);
-      return v;
-    });
+    const vars = this.#variables(model);
     const [n, h, w, c] = images.shape;
     const grid = model.grid(h, w);
     const perOut = grid.rows * grid.cols * OUTPUT_CHANNELS, per = h * w * c;
-    const k = this.#workers.length;
-    const local = this.#mainShard ? 1 : 0;
-    const sizes = shardSizes(n, k + local);
-    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const { local, sizes, starts } = this.#shards(n);
     const weights = vars.map((v) => v.dataSync() as Float32Array);
     const imageData = images.dataSync() as Float32Array;
-    const jobs: Promise<ForwardReply | undefined>[] = [];
-    for (let i = 0; i < k; i++) {
+    const jobs = this.#post<ForwardReply>(sizes, local, (i, id) => {
       const size = sizes[i + local], start = starts[i + local];
-      if (size === 0) {
-        jobs.push(Promise.resolve(undefined));
-        continue;
-      }
-      const id = this.#nextId++;
       const message: ForwardMessage = {
         type: "forward",
         id,
@@ -466,13 +474,8 @@ export class GradientPool {
         images: imageData.slice(start * per, (start + size) * per),
         imageShape: [size, h, w, c],
       };
-      const job = new Promise<ForwardReply>((resolve, reject) => {
-        this.#pending.set(id, { resolve, reject });
-      });
-      job.catch(() => {});
-      jobs.push(job);
-      this.#workers[i].postMessage(message, [message.images.buffer]);
-    }
+      return { message, transfer: [message.images.buffer] };
+    });
     const out = new Float32Array(n * perOut);
     if (local && sizes[0] > 0) {
       const m = sizes[0];
