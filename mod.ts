@@ -26,7 +26,8 @@
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
  * ({@linkcode useBackend}: webgpu on a GPU, else "native" — OpenBLAS through FFI — when
- * {@linkcode nativeAvailable}, else wasm).
+ * {@linkcode nativeAvailable}, else wasm); training and inference on all cores
+ * ({@linkcode GradientPool}).
  *
  * @module
  */
