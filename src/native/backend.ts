@@ -14,6 +14,8 @@ import { nativeConvKernels } from "./conv.ts";
 import { openBlas } from "./openblas.ts";
 
 let registered = false;
+/** The native convolution kernels, made once. */
+let own: Record<string, tf.KernelFunc> | undefined;
 
 /**
  * Registers backend "native" when OpenBLAS can be loaded, and brings its kernels up to date with
@@ -50,5 +52,3 @@ export function registerNativeBackend(): boolean {
   }
   return true;
 }
-
-let own: Record<string, tf.KernelFunc> | undefined;

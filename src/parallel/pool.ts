@@ -334,6 +334,7 @@ export class GradientPool {
     const sending = k > 0 && sizes.slice(local).some((s) => s > 0);
     const [, h, w, c] = images.shape;
     const [, rows, cols, ch] = targets.shape;
+    const per = h * w * c, perT = rows * cols * ch;
     let weights: Float32Array[] = [], imageData: Float32Array = new Float32Array(0);
     let targetData: Float32Array = new Float32Array(0);
     if (sending || native) {
@@ -342,7 +343,6 @@ export class GradientPool {
       targetData = targets.dataSync() as Float32Array;
     }
     if (sending) {
-      const per = h * w * c, perT = rows * cols * ch;
       jobs = this.#post<GradReply>(sizes, local, (i, id) => {
         const size = sizes[i + local], start = starts[i + local];
         const message: GradMessage = {
@@ -364,7 +364,7 @@ export class GradientPool {
     let mainArrays: Float32Array[] | undefined;
     let mainParts: ArrayLike<number> | undefined;
     if (native) {
-      const m = sizes[0], per = h * w * c, perT = rows * cols * ch;
+      const m = sizes[0];
       const result = native.gradients(weights, {
         images: imageData.subarray(0, m * per),
         imageShape: [m, h, w, c],

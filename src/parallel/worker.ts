@@ -122,6 +122,16 @@ async function init(message: InitMessage): Promise<void> {
   scope.postMessage({ type: "ready", backend });
 }
 
+/** Loads the job's weights (in `names` order) into the tfjs replica and returns it. */
+function setWeights(weights: Float32Array[]): Model {
+  const m = model!;
+  for (const [i, name] of names.entries()) {
+    const v = m.variables.get(name)!;
+    tf.tidy(() => v.assign(tf.tensor(weights[i], v.shape)));
+  }
+  return m;
+}
+
 function gradients(message: GradMessage): void {
   const t0 = performance.now();
   if (step) {
@@ -136,11 +146,7 @@ function gradients(message: GradMessage): void {
     scope.postMessage(reply, grads.map((a) => a.buffer));
     return;
   }
-  const m = model!;
-  for (const [i, name] of names.entries()) {
-    const v = m.variables.get(name)!;
-    tf.tidy(() => v.assign(tf.tensor(message.weights[i], v.shape)));
-  }
+  const m = setWeights(message.weights);
   const vars = names.map((n) => m.variables.get(n)!);
   const { grads, parts } = tf.tidy(() => {
     const images = tf.tensor4d(message.images, message.imageShape);
@@ -173,11 +179,7 @@ function forward(message: ForwardMessage): void {
   let out: Float32Array;
   if (step) out = step.forward(message.weights, message.images, message.imageShape);
   else {
-    const m = model!;
-    for (const [i, name] of names.entries()) {
-      const v = m.variables.get(name)!;
-      tf.tidy(() => v.assign(tf.tensor(message.weights[i], v.shape)));
-    }
+    const m = setWeights(message.weights);
     const y = tf.tidy(() => m.apply(tf.tensor4d(message.images, message.imageShape)));
     out = (y.dataSync() as Float32Array).slice(); // dataSync may hand out backend storage (cpu)
     y.dispose();
