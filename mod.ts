@@ -61,15 +61,15 @@ export {
   type SlideOptions,
   slideSequential,
   type SlidingNet,
-} from "./src/andrew.ts";
+} from "./src/part1/andrew.ts";
 export {
   type BackendName,
   describeBackend,
   nativeAvailable,
   nativeNotice,
   useBackend,
-} from "./src/backend.ts";
-export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/mnist.ts";
+} from "./src/backends/backend.ts";
+export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
 export {
   makeScenes,
   type SceneBatch,
@@ -78,9 +78,9 @@ export {
   type SceneSource,
   sceneStream,
   type SceneStreamOptions,
-} from "./src/scenes.ts";
-export { boundingBoxes } from "./src/boxes.ts";
-export { encodeTargets } from "./src/encode.ts";
+} from "./src/data/scenes.ts";
+export { boundingBoxes } from "./src/data/boxes.ts";
+export { encodeTargets } from "./src/data/encode.ts";
 export {
   type ArchLayer,
   buildModel,
@@ -89,8 +89,8 @@ export {
   type Model,
   type ModelCost,
   modelCost,
-} from "./src/model.ts";
-export { loss, type LossOptions, type LossParts } from "./src/loss.ts";
+} from "./src/model/model.ts";
+export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
 export {
   type EpochRecord,
   type InterruptedRecord,
@@ -99,21 +99,21 @@ export {
   type TrainOptions,
   type TrainResult,
   type ValRecord,
-} from "./src/train.ts";
-export { defaultTrainConfig, type TrainConfig } from "./src/config.ts";
+} from "./src/training/train.ts";
+export { defaultTrainConfig, type TrainConfig } from "./src/training/config.ts";
 export {
   type BatchLoss,
   GradientPool,
   type GradientPoolOptions,
   type PoolGradients,
-} from "./src/parallel/pool.ts";
+} from "./src/training/pool.ts";
 export {
   type ForwardRunner,
   predict,
   type Prediction,
   type PredictOptions,
-} from "./src/predict.ts";
-export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/checkpoint.ts";
+} from "./src/model/predict.ts";
+export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/model/checkpoint.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
 export {
   type GridSpec,
@@ -122,13 +122,13 @@ export {
   renderPredictions,
   renderWindowMap,
   type WindowMapOptions,
-} from "./src/draw.ts";
-export { detect, type Detection, type DetectOptions } from "./src/detect.ts";
+} from "./src/pictures/draw.ts";
+export { detect, type Detection, type DetectOptions } from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,
   type MultiSceneOptions,
   type MultiScenes,
   type SceneObject,
-} from "./src/multi_scenes.ts";
-export { type MapResult, meanAveragePrecision, type ScoredBox, type TrueBox } from "./src/map.ts";
+} from "./src/data/multi_scenes.ts";
+export { type MapResult, meanAveragePrecision, type ScoredBox, type TrueBox } from "./src/detection/map.ts";

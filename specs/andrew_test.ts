@@ -3,8 +3,8 @@
  * the windows the geometry functions predict (questions 3, 4, 6 and 7 of the assignment).
  */
 import assert from "node:assert/strict";
-import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/andrew.ts";
-import { useBackend } from "../src/backend.ts";
+import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/part1/andrew.ts";
+import { useBackend } from "../src/backends/backend.ts";
 import { tf } from "../src/deps.ts";
 import { windowCount, windowGeometry } from "../src/geometry.ts";
 

@@ -7,7 +7,7 @@ import {
   nativeAvailable,
   resolveAuto,
   useBackend,
-} from "../src/backend.ts";
+} from "../src/backends/backend.ts";
 
 Deno.test("useBackend selects cpu and wasm and describes them", async () => {
   assert.equal(await useBackend("cpu"), "cpu");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { boundingBoxes } from "../src/boxes.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { boundingBoxes } from "../src/data/boxes.ts";
 import { makeRng } from "../src/rng.ts";
 
 /** Plain loop, as in the assignment's cell: first/last row and column above the threshold. */

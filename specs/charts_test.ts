@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { lineChart, timingChart, trainingCurves } from "../src/charts.ts";
-import { decodePng, pixelAt } from "../src/png.ts";
+import { lineChart, timingChart, trainingCurves } from "../src/pictures/charts.ts";
+import { decodePng, pixelAt } from "../src/pictures/png.ts";
 
 Deno.test("lineChart: a PNG of the plot size (×2 for crisp text) plus axes", async () => {
   const png = await lineChart({

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { buildModel } from "../src/model.ts";
-import { predict } from "../src/predict.ts";
-import { loadModel, saveModel } from "../src/checkpoint.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { buildModel } from "../src/model/model.ts";
+import { predict } from "../src/model/predict.ts";
+import { loadModel, saveModel } from "../src/model/checkpoint.ts";
 import { makeRng } from "../src/rng.ts";
 
 async function predictions(model: Parameters<typeof predict>[0]) {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { decodeDetections, detect, type Detection, nonMaxSuppression } from "../src/detect.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { decodeDetections, detect, type Detection, nonMaxSuppression } from "../src/detection/detect.ts";
 import { windowGrid } from "../src/geometry.ts";
-import { meanAveragePrecision } from "../src/map.ts";
+import { meanAveragePrecision } from "../src/detection/map.ts";
 import { iou } from "../src/metrics.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { buildModel, DEFAULT_ARCH } from "../src/model.ts";
-import { type Box, makeMultiScenes } from "../src/multi_scenes.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
+import { type Box, makeMultiScenes } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
 const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });

@@ -8,10 +8,10 @@ import {
   TRUE_COLOR,
   viridis,
   windowMapLayout,
-} from "../src/draw.ts";
-import { decodePng, pixelAt } from "../src/png.ts";
+} from "../src/pictures/draw.ts";
+import { decodePng, pixelAt } from "../src/pictures/png.ts";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
+import { useBackend } from "../src/backends/backend.ts";
 
 const H = 64;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { encodeTargets, encodeTargetsData } from "../src/encode.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { encodeTargets, encodeTargetsData } from "../src/data/encode.ts";
 import type { WindowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { loadModel, saveModel } from "../src/checkpoint.ts";
-import { readIdx } from "../src/mnist.ts";
-import { type ArchLayer, buildModel } from "../src/model.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { loadModel, saveModel } from "../src/model/checkpoint.ts";
+import { readIdx } from "../src/data/mnist.ts";
+import { type ArchLayer, buildModel } from "../src/model/model.ts";
 import { makeRng } from "../src/rng.ts";
 
 // Seeded fuzzing of the two readers of outside bytes: the IDX reader and the checkpoint loader.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { nativeAvailable } from "../src/backend.ts";
+import { nativeAvailable } from "../src/backends/backend.ts";
 
 // Real subprocesses of `deno task train`: Ctrl-C (SIGINT) mid-epoch, then --resume, must end with
 // the same weights and metrics as an uninterrupted run of the same seed (wasm with --workers 0;

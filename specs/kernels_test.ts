@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import "../src/backend.ts";
+import "../src/backends/backend.ts";
 import "../src/gradients.ts";
-import { registerWasmTrainingKernels } from "../src/kernels/wasm_training.ts";
+import { registerWasmTrainingKernels } from "../src/backends/wasm/training_kernels.ts";
 import { randArray, relErr } from "./support.ts";
 
 registerWasmTrainingKernels();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { loss } from "../src/loss.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { loss } from "../src/model/loss.ts";
 import { makeRng } from "../src/rng.ts";
 
 function randomCase(seed: number, n = 3, rows = 4, cols = 5) {

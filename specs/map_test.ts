@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { averagePrecision, COCO_THRESHOLDS, meanAveragePrecision } from "../src/map.ts";
+import { averagePrecision, COCO_THRESHOLDS, meanAveragePrecision } from "../src/detection/map.ts";
 
 const close = (a: number, b: number, what = "") =>
   assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);

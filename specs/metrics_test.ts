@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
+import { useBackend } from "../src/backends/backend.ts";
 import { iou, localizationMetrics, objectnessCounts, precisionRecall } from "../src/metrics.ts";
 import { makeRng } from "../src/rng.ts";
 

@@ -6,7 +6,7 @@ import {
   MNIST_FILES,
   pickDigits,
   readIdx,
-} from "../src/mnist.ts";
+} from "../src/data/mnist.ts";
 
 const FIXTURE = new URL("../fixtures/mnist/", import.meta.url);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeTargetsData, TARGET_CHANNELS } from "../src/encode.ts";
-import { encodeObjectsData } from "../src/multi_encode.ts";
-import type { Box, SceneObject } from "../src/multi_scenes.ts";
+import { encodeTargetsData, TARGET_CHANNELS } from "../src/data/encode.ts";
+import { encodeObjectsData } from "../src/data/multi_encode.ts";
+import type { Box, SceneObject } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
 const grid = { size: 12, stride: 3, offset: -2, rows: 9, cols: 11 };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { boundingBoxes } from "../src/boxes.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { boundingBoxes } from "../src/data/boxes.ts";
 import { iou } from "../src/metrics.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { makeMultiScenes, parseDigitRange } from "../src/multi_scenes.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { makeMultiScenes, parseDigitRange } from "../src/data/multi_scenes.ts";
 
 const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });
 

@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { nativeAvailable, useBackend } from "../src/backend.ts";
-import { loss } from "../src/loss.ts";
-import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../src/model.ts";
-import { lossAndGradient, NativeStep } from "../src/native/step.ts";
-import { openBlas } from "../src/native/openblas.ts";
+import { nativeAvailable, useBackend } from "../src/backends/backend.ts";
+import { loss } from "../src/model/loss.ts";
+import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../src/model/model.ts";
+import { lossAndGradient, NativeStep } from "../src/backends/native/step.ts";
+import { openBlas } from "../src/backends/native/openblas.ts";
 import { makeRng } from "../src/rng.ts";
 import { relErr } from "./support.ts";
 

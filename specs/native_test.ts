@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { nativeAvailable, nativeNotice, resolveAuto, useBackend } from "../src/backend.ts";
+import { nativeAvailable, nativeNotice, resolveAuto, useBackend } from "../src/backends/backend.ts";
 import "../src/gradients.ts";
-import { col2im, colsShape, im2col } from "../src/native/im2col.ts";
-import { Adam } from "../src/adam.ts";
-import { loss } from "../src/loss.ts";
-import { buildModel, DEFAULT_ARCH } from "../src/model.ts";
+import { col2im, colsShape, im2col } from "../src/backends/native/im2col.ts";
+import { Adam } from "../src/training/adam.ts";
+import { loss } from "../src/model/loss.ts";
+import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
 import { makeRng } from "../src/rng.ts";
 import { randArray as rand, relErr } from "./support.ts";
 
@@ -262,7 +262,7 @@ Deno.test({
 
 async function autoIn(env: Record<string, string>): Promise<string[]> {
   const code = `import { nativeNotice, useBackend } from "${
-    new URL("../src/backend.ts", import.meta.url).href
+    new URL("../src/backends/backend.ts", import.meta.url).href
   }";
 console.log(await useBackend("auto"));
 console.log(nativeNotice());`;
@@ -306,7 +306,7 @@ Deno.test("useBackend('native') without the library is a one-line error naming t
 });
 
 Deno.test("useBackend('native') with SLIDEWIN_BLAS=off is a one-line error", async () => {
-  const code = `import { useBackend } from "${new URL("../src/backend.ts", import.meta.url).href}";
+  const code = `import { useBackend } from "${new URL("../src/backends/backend.ts", import.meta.url).href}";
 try { await useBackend("native"); } catch (e) { console.log(e.message); }`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", code],
@@ -323,10 +323,10 @@ Deno.test({
   name: "the pretrained model predicts the same on native as on wasm (200 scenes, 64 and 128 px)",
   ignore,
   fn: async () => {
-    const { loadMnist } = await import("../src/mnist.ts");
-    const { makeScenes } = await import("../src/scenes.ts");
-    const { loadModel } = await import("../src/checkpoint.ts");
-    const { predict } = await import("../src/predict.ts");
+    const { loadMnist } = await import("../src/data/mnist.ts");
+    const { makeScenes } = await import("../src/data/scenes.ts");
+    const { loadModel } = await import("../src/model/checkpoint.ts");
+    const { predict } = await import("../src/model/predict.ts");
     await useBackend("wasm");
     const { val } = await loadMnist({ dir: "fixtures/mnist", testCount: 0 });
     const { model } = await loadModel("models/default");
@@ -353,7 +353,7 @@ Deno.test({
   name: "native pool steps (native step + Adam) keep the tensor count flat",
   ignore,
   fn: async () => {
-    const { GradientPool } = await import("../src/parallel/pool.ts");
+    const { GradientPool } = await import("../src/training/pool.ts");
     await useBackend("native");
     const model = buildModel(DEFAULT_ARCH, { seed: 4 });
     const adam = new Adam(model.variables);

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { nativeAvailable, useBackend } from "../src/backend.ts";
+import { nativeAvailable, useBackend } from "../src/backends/backend.ts";
 import "../src/gradients.ts";
-import { Adam } from "../src/adam.ts";
-import { encodeTargets } from "../src/encode.ts";
-import { loss } from "../src/loss.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { buildModel, DEFAULT_ARCH, type Model } from "../src/model.ts";
+import { Adam } from "../src/training/adam.ts";
+import { encodeTargets } from "../src/data/encode.ts";
+import { loss } from "../src/model/loss.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { buildModel, DEFAULT_ARCH, type Model } from "../src/model/model.ts";
 import { windowGrid } from "../src/geometry.ts";
-import { makeScenes } from "../src/scenes.ts";
-import { GradientPool, shardSizes } from "../src/parallel/pool.ts";
+import { makeScenes } from "../src/data/scenes.ts";
+import { GradientPool, shardSizes } from "../src/training/pool.ts";
 import { relErr as relError } from "./support.ts";
 
 await useBackend("wasm");
@@ -193,7 +193,7 @@ Deno.test({
 });
 
 Deno.test("forward splits the batch over the workers and equals model.apply (wasm; native where found)", async () => {
-  const { predict } = await import("../src/predict.ts");
+  const { predict } = await import("../src/model/predict.ts");
   const model = buildModel(undefined, { seed: 9 });
   const backends = nativeAvailable() ? ["wasm", "native"] as const : ["wasm"] as const;
   try {

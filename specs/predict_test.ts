@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { buildModel } from "../src/model.ts";
-import { decodeOutput, predict } from "../src/predict.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { buildModel } from "../src/model/model.ts";
+import { decodeOutput, predict } from "../src/model/predict.ts";
 import { makeRng } from "../src/rng.ts";
 
 Deno.test("decodeOutput picks the window with the best max log-softmax and maps its box", async () => {
@@ -75,9 +75,9 @@ Deno.test("predict rejects images smaller than the window", async () => {
 });
 
 Deno.test("the trained default model localizes on 128×128 and 200×150 scenes as well as on 64×64", async () => {
-  const { loadMnist } = await import("../src/mnist.ts");
-  const { makeScenes } = await import("../src/scenes.ts");
-  const { loadModel } = await import("../src/checkpoint.ts");
+  const { loadMnist } = await import("../src/data/mnist.ts");
+  const { makeScenes } = await import("../src/data/scenes.ts");
+  const { loadModel } = await import("../src/model/checkpoint.ts");
   const { localizationMetrics } = await import("../src/metrics.ts");
   await useBackend("wasm");
   try {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { loadModel, loadTensors } from "../src/checkpoint.ts";
-import { defaultTrainConfig, type TrainConfig } from "../src/config.ts";
-import { lockDir, LockedError } from "../src/lock.ts";
-import { loadMnist } from "../src/mnist.ts";
-import type { ArchLayer } from "../src/model.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { loadModel, loadTensors } from "../src/model/checkpoint.ts";
+import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import { lockDir, LockedError } from "../src/training/lock.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import type { ArchLayer } from "../src/model/model.ts";
 import { makeRng } from "../src/rng.ts";
-import { train } from "../src/train.ts";
+import { train } from "../src/training/train.ts";
 
 const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 // The default geometry with very few channels: fast on cpu.
@@ -126,7 +126,7 @@ Deno.test("NaN/Inf loss stops training with a clear error and keeps the last goo
 
 Deno.test("memory: tf.memory().numTensors is the same after step 10 and step 500", async () => {
   await useBackend("wasm");
-  const { registerWasmTrainingKernels } = await import("../src/kernels/wasm_training.ts");
+  const { registerWasmTrainingKernels } = await import("../src/backends/wasm/training_kernels.ts");
   registerWasmTrainingKernels();
   const out = await Deno.makeTempDir();
   try {

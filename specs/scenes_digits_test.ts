@@ -1,8 +1,8 @@
 /** makeScenes with `digits` makes multi-digit scenes; without it, single-digit ones as before. */
 import assert from "node:assert/strict";
-import { useBackend } from "../src/backend.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { makeScenes } from "../src/scenes.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { makeScenes } from "../src/data/scenes.ts";
 
 await useBackend("wasm");
 const mnist = await loadMnist({ dir: "fixtures/mnist" });

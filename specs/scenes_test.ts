@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { boundingBoxes } from "../src/boxes.ts";
-import { DIGIT_PIXELS, loadMnist } from "../src/mnist.ts";
-import { drawScenes, makeScenes, renderScenes, sceneStream } from "../src/scenes.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { boundingBoxes } from "../src/data/boxes.ts";
+import { DIGIT_PIXELS, loadMnist } from "../src/data/mnist.ts";
+import { drawScenes, makeScenes, renderScenes, sceneStream } from "../src/data/scenes.ts";
 
 const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.meta.url) });
 

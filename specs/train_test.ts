@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { useBackend } from "../src/backend.ts";
-import { defaultTrainConfig, type TrainConfig } from "../src/config.ts";
-import { loadMnist } from "../src/mnist.ts";
-import type { ArchLayer } from "../src/model.ts";
-import { type EpochRecord, learningRate, train } from "../src/train.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import type { ArchLayer } from "../src/model/model.ts";
+import { type EpochRecord, learningRate, train } from "../src/training/train.ts";
 
 const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 // The default geometry (window 40, stride 4, 7×7 grid) with very few channels: fast on cpu.
@@ -154,7 +154,7 @@ Deno.test("deno task train: bad flags exit 2 with one line, write nothing; --hel
 });
 
 Deno.test("progress: a redrawn bar on a terminal, periodic plain lines otherwise", async () => {
-  const { Progress } = await import("../src/progress.ts");
+  const { Progress } = await import("../src/training/progress.ts");
   let tty = "";
   const bar = new Progress("epoch 1/2", 100, { terminal: true, write: (t) => (tty += t) });
   bar.update(100, { det: 0.5 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { windowCount, windowGeometry } from "../src/geometry.ts";
-import { DEFAULT_ARCH } from "../src/model.ts";
+import { DEFAULT_ARCH } from "../src/model/model.ts";
 
 const root = new URL("../", import.meta.url);
 

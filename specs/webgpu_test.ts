@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import "../src/gradients.ts";
-import { useBackend } from "../src/backend.ts";
+import { useBackend } from "../src/backends/backend.ts";
 import { randArray as rand } from "./support.ts";
 
 // Any adapter will do (Mesa llvmpipe here: slow, so shapes are tiny and few shaders are compiled).

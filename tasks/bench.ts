@@ -4,7 +4,7 @@
  * with PyTorch's numbers on the same architecture measured in the same run when torch is
  * installed. Prints a table and writes `<out>/bench.json`.
  */
-import { Adam } from "../src/adam.ts";
+import { Adam } from "../src/training/adam.ts";
 import {
   type BackendName,
   describeBackend,
@@ -12,7 +12,7 @@ import {
   nativeAvailable,
   nativeNotice,
   useBackend,
-} from "../src/backend.ts";
+} from "../src/backends/backend.ts";
 import {
   helpText,
   nonNegativeInt,
@@ -21,17 +21,17 @@ import {
   runMain,
   UsageError,
 } from "../src/cli.ts";
-import { benchData } from "../src/data_bench.ts";
-import { blasMissingReason } from "../src/native/openblas.ts";
+import { benchData } from "./lib/data_bench.ts";
+import { blasMissingReason } from "../src/backends/native/openblas.ts";
 import { tf } from "../src/deps.ts";
-import { encodeTargets } from "../src/encode.ts";
+import { encodeTargets } from "../src/data/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
-import { GradientPool } from "../src/parallel/pool.ts";
-import { loss } from "../src/loss.ts";
-import { loadMnist, type MnistSplit } from "../src/mnist.ts";
-import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model.ts";
-import { makeScenes } from "../src/scenes.ts";
-import { timeSliding } from "../src/sliding_study.ts";
+import { GradientPool } from "../src/training/pool.ts";
+import { loss } from "../src/model/loss.ts";
+import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
+import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/model.ts";
+import { makeScenes } from "../src/data/scenes.ts";
+import { timeSliding } from "./lib/sliding_study.ts";
 
 const FLAGS = {
   /** Training batch size (the default run's). */

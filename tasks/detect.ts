@@ -5,8 +5,8 @@
  *
  * Writes the picture to `--out` and prints the detections.
  */
-import { type BackendName, useBackend } from "../src/backend.ts";
-import { loadModel } from "../src/checkpoint.ts";
+import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { loadModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
   DETECTION_FLAGS,
@@ -18,13 +18,13 @@ import {
   unit,
   UsageError,
 } from "../src/cli.ts";
-import { detect } from "../src/detect.ts";
+import { detect } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
-import { renderDetections } from "../src/draw_detections.ts";
+import { renderDetections } from "../src/pictures/draw_detections.ts";
 import { writeFileAtomic } from "../src/io.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
-import { decodePng } from "../src/png.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
+import { decodePng } from "../src/pictures/png.ts";
 
 const FLAGS = {
   /** Folder of the trained model. */

@@ -4,8 +4,8 @@
  *
  * Writes `<out>/map.json` and prints a per-class table.
  */
-import { type BackendName, useBackend } from "../src/backend.ts";
-import { loadModel } from "../src/checkpoint.ts";
+import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { loadModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
   DETECTION_FLAGS,
@@ -16,12 +16,12 @@ import {
   runMain,
   UsageError,
 } from "../src/cli.ts";
-import { detect, type Detection } from "../src/detect.ts";
+import { detect, type Detection } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
 import { writeJsonAtomic } from "../src/io.ts";
-import { meanAveragePrecision } from "../src/map.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/multi_scenes.ts";
+import { meanAveragePrecision } from "../src/detection/map.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
 const FLAGS = {

@@ -4,9 +4,9 @@
  *
  * Writes `<out>/timing.json` and `<out>/timing.png` (log–log time against input size).
  */
-import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/andrew.ts";
-import { type BackendName, useBackend } from "../src/backend.ts";
-import { timingChart } from "../src/charts.ts";
+import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/part1/andrew.ts";
+import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { timingChart } from "../src/pictures/charts.ts";
 import {
   backendFlag,
   helpText,
@@ -19,7 +19,7 @@ import {
 import { tf } from "../src/deps.ts";
 import { type LayerSpec, windowCount, windowGeometry } from "../src/geometry.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io.ts";
-import { type SlidingTiming, timeSliding } from "../src/sliding_study.ts";
+import { type SlidingTiming, timeSliding } from "./lib/sliding_study.ts";
 
 const FLAGS = {
   /** Input sides to time, comma-separated. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { helpText, parseFlags, runMain } from "../src/cli.ts";
-import { TRAIN_FLAGS, type TrainConfig } from "../src/config.ts";
+import { TRAIN_FLAGS, type TrainConfig } from "../src/training/config.ts";
 
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args, TRAIN_FLAGS);
@@ -20,17 +20,17 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = flags as TrainConfig;
-  const { nativeNotice, useBackend } = await import("../src/backend.ts");
+  const { nativeNotice, useBackend } = await import("../src/backends/backend.ts");
   const backend = await useBackend(config.backend as "auto");
   // auto says whether it found the native path, and why not; an explicit choice needs no notice
   if (backend === "native" || (backend === "wasm" && config.backend === "auto")) {
     console.log(nativeNotice());
   }
   if (backend === "wasm") {
-    const { registerWasmTrainingKernels } = await import("../src/kernels/wasm_training.ts");
+    const { registerWasmTrainingKernels } = await import("../src/backends/wasm/training_kernels.ts");
     registerWasmTrainingKernels();
   }
-  const { train } = await import("../src/train.ts");
+  const { train } = await import("../src/training/train.ts");
   // Ctrl-C: finish the current step, save a checkpoint and exit 130; a second Ctrl-C quits now.
   const stop = new AbortController();
   const onInterrupt = () => {

@@ -5,7 +5,7 @@
  *
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
-import { type BackendName, useBackend } from "../src/backend.ts";
+import { type BackendName, useBackend } from "../src/backends/backend.ts";
 import {
   backendFlag,
   helpText,
@@ -16,14 +16,14 @@ import {
   UsageError,
 } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
-import { renderPredictions, renderWindowMap } from "../src/draw.ts";
+import { renderPredictions, renderWindowMap } from "../src/pictures/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
 import { iou, localizationMetrics } from "../src/metrics.ts";
-import { loadMnist } from "../src/mnist.ts";
-import { buildModel } from "../src/model.ts";
-import { loadModel, PRETRAINED_MODEL } from "../src/checkpoint.ts";
-import { predict } from "../src/predict.ts";
-import { makeScenes } from "../src/scenes.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { buildModel } from "../src/model/model.ts";
+import { loadModel, PRETRAINED_MODEL } from "../src/model/checkpoint.ts";
+import { predict } from "../src/model/predict.ts";
+import { makeScenes } from "../src/data/scenes.ts";
 
 const FLAGS = {
   /** Folder of the trained model. */

@@ -1,0 +1,67 @@
+/**
+ * Makes the tfjs 4.22 wasm backend able to train CNNs, and fast at it: registers the kernels that
+ * are missing (`Conv2DBackpropFilter`, tfjs#8474) or slow (`Conv2DBackpropInput`, `MaxPoolGrad`) for
+ * backend "wasm". See docs/kernels.md for the measurements.
+ *
+ * @module
+ */
+import { tf } from "../../deps.ts";
+import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from "./conv_backprop.ts";
+import { maxPoolGradWasm } from "./max_pool_grad.ts";
+import { makeSumLeading } from "./sum_leading.ts";
+
+/** The kernels {@linkcode registerWasmTrainingKernels} installs for "wasm". */
+export const WASM_TRAINING_KERNELS: readonly string[] = [
+  "Conv2DBackpropFilter",
+  "Conv2DBackpropInput",
+  "MaxPoolGrad",
+  "Sum",
+];
+
+let impls: Record<string, tf.KernelFunc> | undefined;
+let setups: Record<string, tf.KernelSetupFunc | undefined> = {};
+
+function makeImpls(): Record<string, tf.KernelFunc> {
+  const sum = tf.getKernel("Sum", "wasm");
+  if (!sum) throw new Error("The wasm backend is not loaded; import src/backend.ts first");
+  setups = { Sum: sum.setupFunc };
+  return {
+    Conv2DBackpropFilter: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
+    Conv2DBackpropInput: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
+    MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
+    Sum: makeSumLeading(sum.kernelFunc) as unknown as tf.KernelFunc,
+  };
+}
+
+/**
+ * Registers the training kernels for the wasm backend (replacing tfjs's own where they exist).
+ * Idempotent; safe to call before or after the wasm backend is initialised.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../../deps.ts";
+ * import "../backend.ts";
+ * import "../../gradients.ts";
+ * import { registerWasmTrainingKernels } from "./training_kernels.ts";
+ * registerWasmTrainingKernels();
+ * await tf.setBackend("wasm");
+ * const w = tf.ones([3, 3, 1, 2]) as tf.Tensor4D;
+ * const loss = (x: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, w, 1, "same"));
+ * const g = tf.grad(loss)(tf.ones([1, 5, 5, 1]));
+ * console.log(g.shape); // [1, 5, 5, 1]
+ * ```
+ */
+export function registerWasmTrainingKernels(): void {
+  impls ??= makeImpls();
+  for (const name of WASM_TRAINING_KERNELS) {
+    const existing = tf.getKernel(name, "wasm");
+    if (existing?.kernelFunc === impls[name]) continue;
+    if (existing) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      kernelFunc: impls[name],
+      setupFunc: setups[name],
+    });
+  }
+}

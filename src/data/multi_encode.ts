@@ -1,0 +1,101 @@
+/**
+ * Per-window training targets for multi-digit scenes (issue 9), in the layout of
+ * {@link ./encode.ts}: one `[objectness, label, top, bottom, left, right]` per window.
+ *
+ * A window is positive when some digit's box overlaps it with positive area (the single-digit
+ * rule); when several do, it takes the digit covering most of the window (ties: the first). With
+ * one digit per scene this is exactly {@linkcode encodeTargetsData}. With `minCover` > 0, a digit
+ * only makes a window positive when the window covers at least that fraction of its box (e.g.
+ * 0.5: windows that see a sliver of a digit, or mostly its neighbour, become negatives).
+ *
+ * @module
+ */
+import { type Tensor4D, tf } from "../deps.ts";
+import { candidateWindows, checkGrid, TARGET_CHANNELS } from "./encode.ts";
+import type { WindowGrid } from "../geometry.ts";
+import type { SceneObject } from "./multi_scenes.ts";
+
+/**
+ * The targets of multi-digit scenes as a Float32Array laid out `[N, rows, cols, 6]`.
+ *
+ * @example
+ * ```ts
+ * import { encodeObjectsData } from "./multi_encode.ts";
+ * const grid = { size: 10, stride: 10, offset: 0, rows: 1, cols: 2 };
+ * const y = encodeObjectsData([[
+ *   { label: 7, box: [2, 8, 5, 12] }, // covers 30 px of window 0, 12 of window 1
+ *   { label: 1, box: [0, 10, 13, 20] }, // covers 70 px of window 1
+ * ]], grid);
+ * console.log(y); // window 0: [1, 7, 0.2, 0.8, 0.5, 1.2], window 1: [1, 1, 0, 1, 0.3, 1]
+ * ```
+ */
+export function encodeObjectsData(
+  objects: readonly (readonly SceneObject[])[],
+  grid: WindowGrid,
+  options: { minCover?: number } = {},
+): Float32Array {
+  const { size, stride, offset, rows, cols } = grid;
+  const { minCover = 0 } = options;
+  if (!(minCover >= 0 && minCover <= 1)) {
+    throw new RangeError(`options.minCover must be in [0, 1], got ${minCover}`);
+  }
+  checkGrid(grid);
+  const n = objects.length;
+  const out = new Float32Array(n * rows * cols * TARGET_CHANNELS);
+  const cover = new Float64Array(rows * cols);
+  for (let k = 0; k < n; k++) {
+    cover.fill(0);
+    for (const { label, box } of objects[k]) {
+      const [top, bottom, left, right] = box;
+      if (!(bottom > top && right > left)) continue;
+      const needed = minCover * (bottom - top) * (right - left);
+      // a superset of windows; the overlap test decides
+      const [i0, i1, j0, j1] = candidateWindows(grid, top, bottom, left, right);
+      for (let i = i0; i <= i1; i++) {
+        const wTop = offset + i * stride;
+        const h = Math.min(bottom, wTop + size) - Math.max(top, wTop);
+        if (!(h > 0)) continue;
+        for (let j = j0; j <= j1; j++) {
+          const wLeft = offset + j * stride;
+          const w = Math.min(right, wLeft + size) - Math.max(left, wLeft);
+          if (!(w > 0) || h * w <= cover[i * cols + j] || h * w < needed) continue;
+          cover[i * cols + j] = h * w;
+          const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
+          out[at] = 1;
+          out[at + 1] = label;
+          out[at + 2] = (top - wTop) / size;
+          out[at + 3] = (bottom - wTop) / size;
+          out[at + 4] = (left - wLeft) / size;
+          out[at + 5] = (right - wLeft) / size;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Encodes multi-digit scenes as `[N, rows, cols, 6]` per-window targets (see the module doc;
+ * `minCover` as there).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backends/backend.ts";
+ * await useBackend("cpu");
+ * import { windowGrid } from "../geometry.ts";
+ * import { DEFAULT_ARCH } from "../model/model.ts";
+ * import { encodeObjects } from "./multi_encode.ts";
+ * const grid = windowGrid(DEFAULT_ARCH, 128);
+ * const y = encodeObjects([[{ label: 3, box: [10, 30, 20, 41] }]], grid);
+ * console.log(y.shape); // [1, 23, 23, 6]
+ * y.dispose();
+ * ```
+ */
+export function encodeObjects(
+  objects: readonly (readonly SceneObject[])[],
+  grid: WindowGrid,
+  options: { minCover?: number } = {},
+): Tensor4D {
+  const data = encodeObjectsData(objects, grid, options);
+  return tf.tensor4d(data, [objects.length, grid.rows, grid.cols, TARGET_CHANNELS]);
+}

@@ -1,0 +1,112 @@
+/**
+ * The one place that names the channels of the network's output and of the per-window targets,
+ * and the parts of the loss. Every module that splits an output or a target (the loss, the
+ * decoders, the native step, the encoders) takes its offsets from here.
+ *
+ * Output, per window (15 channels): objectness logit (0), 10 class logits (1–10), 4 box values
+ * `[top, bottom, left, right]` in the window's frame (11–14).
+ *
+ * Target, per window (6 channels): objectness 0/1 (0), label (1), the same 4 box values (2–5).
+ *
+ * @module
+ */
+import type { Scalar } from "../deps.ts";
+
+/** Digit classes (0–9). */
+export const CLASSES = 10;
+
+/** Channel offsets of the network's output per window. */
+export const OUTPUT = Object.freeze({
+  /** Objectness logit. */
+  objectness: 0,
+  /** First of the {@linkcode CLASSES} class logits. */
+  classes: 1,
+  /** First of the 4 box values (top, bottom, left, right in the window frame). */
+  box: 1 + CLASSES,
+  /** Channels in all: 15. */
+  channels: 1 + CLASSES + 4,
+  /** Sizes of the three groups, for `tf.split(out, OUTPUT.split, 3)`. */
+  split: Object.freeze([1, CLASSES, 4]) as readonly number[],
+});
+
+/** Channel offsets of the per-window target. */
+export const TARGET = Object.freeze({
+  /** 1 when the window holds a digit, else 0. */
+  objectness: 0,
+  /** The digit's label. */
+  label: 1,
+  /** First of the 4 box values (top, bottom, left, right in the window frame). */
+  box: 2,
+  /** Channels in all: 6. */
+  channels: 6,
+  /** Sizes of the three groups, for `tf.split(target, TARGET.split, 3)`. */
+  split: Object.freeze([1, 1, 4]) as readonly number[],
+});
+
+/** Channels of the network output (15); the same as `OUTPUT.channels`. */
+export const OUTPUT_CHANNELS: number = OUTPUT.channels;
+/** Channels of a per-window target (6); the same as `TARGET.channels`. */
+export const TARGET_CHANNELS: number = TARGET.channels;
+
+/**
+ * How the squared box error is reduced over the 4 coordinates: `"sum"` (the default; a squared
+ * error weighted like the class term) or `"mean"`.
+ */
+export type BoxReduction = "sum" | "mean";
+
+/** The allowed {@linkcode BoxReduction}s. */
+export const BOX_REDUCTIONS: readonly BoxReduction[] = ["sum", "mean"];
+
+/**
+ * Checks a box reduction option; throws a one-line error naming `what`.
+ *
+ * @example
+ * ```ts
+ * import { checkBoxReduction } from "./layout.ts";
+ * console.log(checkBoxReduction(undefined)); // "sum"
+ * ```
+ */
+export function checkBoxReduction(value: unknown, what = "options.box"): BoxReduction {
+  const box = value ?? "sum";
+  if (!BOX_REDUCTIONS.includes(box as BoxReduction)) {
+    throw new RangeError(`${what} must be "sum" or "mean", got ${JSON.stringify(value)}`);
+  }
+  return box as BoxReduction;
+}
+
+/**
+ * The conditional loss and its three parts. `T` is `Scalar` for the tensors {@linkcode loss}
+ * returns (../model/loss.ts) and `number` for values read back (a batch's sums, or means per
+ * image in metrics.json).
+ */
+export interface LossParts<T = Scalar> {
+  /** detection + classification + regression. */
+  total: T;
+  /** BCE of objectness on every window. */
+  detection: T;
+  /** NLL of the label on true-positive windows. */
+  classification: T;
+  /** Box squared error on true-positive windows. */
+  regression: T;
+}
+
+/**
+ * Loss parts from the three values `[detection, classification, regression]`, each divided by
+ * `count` (default 1), with their total.
+ *
+ * @example
+ * ```ts
+ * import { lossParts } from "./layout.ts";
+ * console.log(lossParts([2, 4, 6], 2)); // { detection: 1, classification: 2, regression: 3, total: 6 }
+ * ```
+ */
+export function lossParts(values: ArrayLike<number>, count = 1): LossParts<number> {
+  const d = Math.max(count, 1);
+  const detection = values[0] / d, classification = values[1] / d, regression = values[2] / d;
+  return {
+    detection,
+    classification,
+    regression,
+    total: (values[0] + values[1] + values[2]) / d,
+  };
+}
