@@ -16,6 +16,7 @@ import type { WindowGeometry } from "../geometry.ts";
 import { iou } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import { checkImages } from "../model/predict.ts";
+import { OUTPUT } from "../model/layout.ts";
 import type { Box } from "../data/multi_scenes.ts";
 
 /** One detected digit. */
