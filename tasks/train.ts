@@ -14,7 +14,7 @@ async function main(): Promise<number> {
     console.log(helpText(
       "deno task train",
       "Trains the convolutional sliding-window digit localizer on random 64×64 MNIST scenes;\n" +
-        "writes model.json, weights.bin, optimizer.*, config.json and metrics.json to --out.",
+        "writes model.json, weights.bin, metrics.json, config.json, curves.png and checkpoint/ to --out.",
       TRAIN_FLAGS,
     ));
     return 0;
@@ -25,10 +25,6 @@ async function main(): Promise<number> {
   // auto says whether it found the native path, and why not; an explicit choice needs no notice
   if (backend === "native" || (backend === "wasm" && config.backend === "auto")) {
     console.log(nativeNotice());
-  }
-  if (backend === "wasm") {
-    const { registerWasmTrainingKernels } = await import("../src/backends/wasm/training_kernels.ts");
-    registerWasmTrainingKernels();
   }
   const { train } = await import("../src/training/train.ts");
   // Ctrl-C: finish the current step, save a checkpoint and exit 130; a second Ctrl-C quits now.

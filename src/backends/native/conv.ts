@@ -15,13 +15,7 @@
  */
 import { tf } from "../../deps.ts";
 import type { ConvBackpropAttrs } from "../wasm/conv_backprop.ts";
-import {
-  heapF32,
-  type Info,
-  runWasmKernel,
-  sizeOf,
-  type WasmBackend,
-} from "../wasm/wasm_heap.ts";
+import { heapF32, type Info, runWasmKernel, sizeOf, type WasmBackend } from "../wasm/wasm_heap.ts";
 import {
   col2im,
   colsShape,

@@ -168,6 +168,10 @@ function tryOpen(path: string): Blas | null {
 export function openBlas(): Blas | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    blasMissingReason = "not running on Deno (no FFI)";
+    return loaded;
+  }
   let wanted: string | undefined;
   try {
     if (

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { tf } from "../../deps.ts";
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from "./conv_backprop.ts";
 import { maxPoolGradWasm } from "./max_pool_grad.ts";
@@ -23,7 +24,7 @@ let setups: Record<string, tf.KernelSetupFunc | undefined> = {};
 
 function makeImpls(): Record<string, tf.KernelFunc> {
   const sum = tf.getKernel("Sum", "wasm");
-  if (!sum) throw new Error("The wasm backend is not loaded; import src/backend.ts first");
+  if (!sum) throw new Error("The wasm backend is not loaded; import src/backends/wasm.ts first");
   setups = { Sum: sum.setupFunc };
   return {
     Conv2DBackpropFilter: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
