@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { nativeAvailable } from "../src/backends/backend.ts";
+import { latestGeneration } from "../src/training/run_folder.ts";
 
 // Real subprocesses of `deno task train`: Ctrl-C (SIGINT) mid-epoch, then --resume, must end with
 // the same weights and metrics as an uninterrupted run of the same seed (wasm with --workers 0;
@@ -94,8 +95,8 @@ async function interruptAndResume(TINY: string[]): Promise<void> {
       "weights differ from the uninterrupted run",
     );
     assert.deepEqual(
-      await Deno.readFile(`${b}/optimizer.bin`),
-      await Deno.readFile(`${tmp}/a/optimizer.bin`),
+      await Deno.readFile(`${await latestGeneration(b)}/optimizer.bin`),
+      await Deno.readFile(`${await latestGeneration(`${tmp}/a`)}/optimizer.bin`),
       "Adam state differs from the uninterrupted run",
     );
     assert.deepEqual(await metrics(b), await metrics(`${tmp}/a`));

@@ -8,6 +8,7 @@ import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { makeRng } from "../src/rng.ts";
 import { train } from "../src/training/train.ts";
+import { latestGeneration } from "../src/training/run_folder.ts";
 
 const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 // The default geometry with very few channels: fast on cpu.
@@ -149,17 +150,16 @@ Deno.test("memory: tf.memory().numTensors is the same after step 10 and step 500
   }
 });
 
-Deno.test("SIGKILL at random moments: --out always loads or holds no checkpoint yet", async () => {
+Deno.test("SIGKILL at random moments: the newest checkpoint generation is whole and resumes", async () => {
   await useBackend("cpu");
   const out = `${await Deno.makeTempDir()}/run`;
   const rng = makeRng(8);
   // Many short epochs: a kill often lands in a checkpoint write.
   const args = [...SMALL, "--train-size=16", "--epochs=200", `--out=${out}`];
+  let checked = 0;
   try {
     for (let round = 0; round < 5; round++) {
-      const hasCheckpoint = async () =>
-        await Deno.stat(`${out}/model.json`).then(() => true, () => false);
-      const resume = await hasCheckpoint();
+      const resume = (await latestGeneration(out)) !== undefined;
       const child = new Deno.Command(Deno.execPath(), {
         args: [...TASK, ...args, ...(resume ? ["--resume"] : [])],
         stdout: "null",
@@ -168,26 +168,38 @@ Deno.test("SIGKILL at random moments: --out always loads or holds no checkpoint 
       await new Promise((r) => setTimeout(r, 600 + rng.int(2500)));
       child.kill("SIGKILL");
       await child.status;
-      if (!(await hasCheckpoint())) {
+      const gen = await latestGeneration(out);
+      if (!gen) {
+        // killed before the first generation: nothing but dot-files (lock, temporary files)
         const names = await Array.fromAsync(Deno.readDir(out)).then(
           (es) => es.map((e) => e.name),
           () => [],
         );
         assert.ok(
-          names.every((n) => n.startsWith(".")),
-          `round ${round}: no model.json but ${names}`,
+          names.every((n) => n.startsWith(".") || n === "checkpoint"),
+          `round ${round}: no generation but ${names}`,
         );
         continue;
       }
-      const { model, extra } = await loadModel(out);
+      // model, optimizer and records of the generation come from one and the same step
+      const { model, extra } = await loadModel(gen);
       model.dispose();
-      const records = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
-      assert.ok(Array.isArray(records) && records.length >= 1, `round ${round}: metrics.json`);
-      assert.ok(Number(extra.epoch) >= 1);
-      const { tensors } = await loadTensors(out, "optimizer.json");
+      const { json, tensors } = await loadTensors(gen, "optimizer.json");
       tf.dispose([...tensors.values()]);
-      JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+      const state = JSON.parse(await Deno.readTextFile(`${gen}/state.json`));
+      assert.equal(extra.steps, json.extra?.steps, `round ${round}: model and optimizer steps`);
+      assert.equal(extra.epoch, json.extra?.epoch, `round ${round}: model and optimizer epoch`);
+      assert.equal(state.records.length, extra.epoch, `round ${round}: records and epoch`);
+      assert.equal(gen.split("/").at(-1), String(extra.steps).padStart(9, "0"));
+      // what users open loads whenever it is there
+      if (await Deno.stat(`${out}/model.json`).then(() => true, () => false)) {
+        (await loadModel(out)).model.dispose();
+        JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+        JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+      }
+      checked++;
     }
+    assert.ok(checked >= 3, `only ${checked} rounds found a checkpoint to check`);
   } finally {
     await Deno.remove(out.replace(/\/run$/, ""), { recursive: true });
   }

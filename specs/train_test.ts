@@ -5,6 +5,7 @@ import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts"
 import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { type EpochRecord, learningRate, train } from "../src/training/train.ts";
+import { latestGeneration } from "../src/training/run_folder.ts";
 
 const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 // The default geometry (window 40, stride 4, 7×7 grid) with very few channels: fast on cpu.
@@ -54,9 +55,23 @@ Deno.test("train writes checkpoint, metrics and config each epoch, and leaks no 
     assert.equal(config.settings.batchSize, 8);
     assert.equal(config.settings.seed, 0);
     assert.equal(config.versions.tfjs, "4.22.0");
-    for (const f of ["model.json", "weights.bin", "optimizer.json", "optimizer.bin"]) {
+    for (const f of ["model.json", "weights.bin"]) {
       assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
     }
+    // one checkpoint generation, the last epoch's, holding model, optimizer and state together
+    const gens = [...Deno.readDirSync(`${out}/checkpoint`)].map((e) => e.name);
+    const gen = await latestGeneration(out);
+    assert.deepEqual(gens, [gen!.split("/").at(-1)]);
+    for (
+      const f of ["model.json", "weights.bin", "optimizer.json", "optimizer.bin", "state.json"]
+    ) {
+      assert.ok((await Deno.stat(`${gen}/${f}`)).size > 0, f);
+    }
+    assert.deepEqual(
+      await Deno.readFile(`${gen}/weights.bin`),
+      await Deno.readFile(`${out}/weights.bin`),
+    );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${gen}/state.json`)).records, records);
     const leftovers = [...Deno.readDirSync(out)].filter((e) => e.name.endsWith(".tmp"));
     assert.deepEqual(leftovers, [], "temp files left behind");
   } finally {

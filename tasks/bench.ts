@@ -6,10 +6,9 @@
  */
 import { Adam } from "../src/training/adam.ts";
 import {
-  type BackendName,
+  type Backend,
+  BACKENDS,
   describeBackend,
-  isSoftwareAdapter,
-  nativeAvailable,
   nativeNotice,
   useBackend,
 } from "../src/backends/backend.ts";
@@ -22,16 +21,15 @@ import {
   UsageError,
 } from "../src/cli.ts";
 import { benchData } from "./lib/data_bench.ts";
-import { blasMissingReason } from "../src/backends/native/openblas.ts";
 import { tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/data/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
-import { GradientPool } from "../src/training/pool.ts";
-import { loss } from "../src/model/loss.ts";
+import { createStep } from "../src/training/step.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
 import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/model.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
+import { median } from "./lib/stats.ts";
 
 const FLAGS = {
   /** Training batch size (the default run's). */
@@ -57,12 +55,6 @@ const FLAGS = {
   out: { default: "runs/bench", help: "Output folder" },
 };
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 interface BackendResult {
   backend: string;
   description: string;
@@ -74,54 +66,68 @@ interface BackendResult {
   steps: number;
 }
 
-async function benchBackend(
-  name: string,
+/** One row of the bench: a backend, its Worker threads, and how gradients are computed. */
+interface Row {
+  backend: Backend;
+  workers: number;
+  /** Forces tfjs's tape on a backend whose own step is native (its kernels under the tape). */
+  tape: boolean;
+}
+
+/**
+ * The rows for `backends`, derived from the table: each backend alone; with a Worker per other
+ * core where its engines run in Workers; under tfjs's tape too where its own step is native.
+ */
+function rowsFor(backends: readonly Backend[], cores: number): Row[] {
+  return backends.flatMap((backend) => [
+    { backend, workers: 0, tape: false },
+    ...(backend.threads && backend.fast && cores > 1
+      ? [{ backend, workers: cores - 1, tape: false }]
+      : []),
+    ...(backend.step === "native" ? [{ backend, workers: 0, tape: true }] : []),
+  ]);
+}
+
+async function benchRow(
+  row: Row,
   digits: MnistSplit,
-  options: { batchSize: number; steps: number; workers?: number; tape?: boolean },
+  options: { batchSize: number; steps: number },
 ): Promise<BackendResult> {
-  await useBackend(name as BackendName);
+  const { backend, workers, tape } = row;
+  await useBackend(backend.name);
   // cpu is pure JavaScript (seconds per step): a few small steps tell its speed
-  const slow = name === "cpu";
+  const slow = !backend.fast;
   const batchSize = slow ? 4 : options.batchSize;
   const steps = slow ? 2 : options.steps;
   const model: Model = buildModel(DEFAULT_ARCH, { seed: 0 });
   const adam = new Adam(model.variables);
-  const vars = [...model.variables.values()];
   const scenes = await makeScenes(digits, { count: batchSize, seed: 1 });
   const targets = encodeTargets(scenes.boxes, scenes.labels, model.grid(64));
-  // the training step of src/train.ts: on all cores through the gradient pool when workers > 0
-  const workers = options.workers ?? 0;
-  // native trains through the pool's tape-free step (src/native/step.ts) unless `tape`
-  const pooled = workers > 0 || (name === "native" && !options.tape);
-  const pool = pooled ? await GradientPool.create(model.arch, { workers, box: "sum" }) : null;
-  const step = async () => {
+  // the training step of `deno task train` (src/training/step.ts)
+  const step = await createStep(model.arch, {
+    backend,
+    workers,
+    box: "sum",
+    ...(tape ? { engine: "tape" as const } : {}),
+  });
+  const trainStep = async () => {
     const t = performance.now();
-    if (pool) {
-      const { grads, named } = await pool.gradients(model, scenes.images, targets);
-      adam.step(named, 1e-3);
-      tf.dispose([...grads.values()]);
-      return performance.now() - t;
-    }
-    const { value, grads } = tf.variableGrads(
-      () => loss(model.apply(scenes.images), targets, { box: "sum" }).total,
-      vars,
-    );
-    adam.step(grads, 1e-3);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads)]);
+    const { named, parts } = await step.gradients(model, scenes.images, targets);
+    adam.step(named, 1e-3);
+    void parts.total;
     return performance.now() - t;
   };
   // described while training runs (the pool sets OpenBLAS to one thread per caller)
   const describe = describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
-    (options.tape ? ", gradients by tfjs's tape" : name === "native" ? ", native step" : "");
-  const firstStepMs = await step();
-  for (let i = 0; i < (slow ? 0 : 3); i++) await step();
+    (tape ? ", gradients by tfjs's tape" : backend.step === "native" ? ", native step" : "");
+  const firstStepMs = await trainStep();
+  for (let i = 0; i < (slow ? 0 : 3); i++) await trainStep();
   const times: number[] = [];
-  for (let i = 0; i < steps; i++) times.push(await step());
-  // inference as `predict` runs it: model.apply, or the pool's forward (all its threads)
+  for (let i = 0; i < steps; i++) times.push(await trainStep());
+  // inference as `predict` runs it: the step's forward (all its threads)
   const infer = async () => {
     const t = performance.now();
-    const out = pool ? await pool.forward(model, scenes.images) : model.apply(scenes.images);
+    const out = await step.forward(model, scenes.images);
     await out.data();
     out.dispose();
     return performance.now() - t;
@@ -129,9 +135,13 @@ async function benchBackend(
   for (let i = 0; i < (slow ? 0 : 3); i++) await infer();
   const inferTimes: number[] = [];
   for (let i = 0; i < steps; i++) inferTimes.push(await infer());
-  pool?.close();
+  step.close();
   const result = {
-    backend: options.tape ? `${name}-tape` : workers > 0 ? `${name}+${workers}w` : name,
+    backend: tape
+      ? `${backend.name}-tape`
+      : workers > 0
+      ? `${backend.name}+${workers}w`
+      : backend.name,
     description: describe,
     batchSize,
     firstStepMs,
@@ -151,18 +161,14 @@ async function memoryCheck(digits: MnistSplit, steps: number, batchSize: number)
   await useBackend("wasm");
   const model = buildModel(DEFAULT_ARCH, { seed: 0 });
   const adam = new Adam(model.variables);
-  const vars = [...model.variables.values()];
+  const step = await createStep(model.arch, { backend: "wasm", box: "sum" });
   const samples: { step: number; rssMiB: number; tensors: number }[] = [];
   for (let s = 0; s < steps; s++) {
     const scenes = await makeScenes(digits, { count: batchSize, seed: 100 + s });
     const targets = encodeTargets(scenes.boxes, scenes.labels, model.grid(64));
-    const { value, grads } = tf.variableGrads(
-      () => loss(model.apply(scenes.images), targets, { box: "sum" }).total,
-      vars,
-    );
-    adam.step(grads, 1e-3);
-    await value.data();
-    tf.dispose([value, ...Object.values(grads), scenes.images, targets]);
+    const { named } = await step.gradients(model, scenes.images, targets);
+    adam.step(named, 1e-3);
+    tf.dispose([scenes.images, targets]);
     if (s % Math.max(1, Math.floor(steps / 10)) === 0 || s === steps - 1) {
       samples.push({
         step: s + 1,
@@ -171,6 +177,7 @@ async function memoryCheck(digits: MnistSplit, steps: number, batchSize: number)
       });
     }
   }
+  step.close();
   adam.dispose();
   model.dispose();
   return samples;
@@ -192,10 +199,13 @@ async function torchReference(benchJson: string, batchSize: number) {
   return null;
 }
 
-async function availableBackends(): Promise<string[]> {
-  const list = nativeAvailable() ? ["native", "wasm", "cpu"] : ["wasm", "cpu"];
-  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
-  if (adapter && !isSoftwareAdapter(adapter)) list.unshift("webgpu");
+/** The backends worth a row here: CPU ones that run, GPU ones only on real hardware. */
+async function availableBackends(): Promise<Backend[]> {
+  const list: Backend[] = [];
+  for (const b of BACKENDS) {
+    const usable = b.device === "gpu" ? await b.pickedByAuto() : !(await b.unavailable());
+    if (usable) list.push(b);
+  }
   return list;
 }
 
@@ -208,14 +218,18 @@ if (import.meta.main) {
     }
     const backends = flags.backends === "available"
       ? await availableBackends()
-      : flags.backends.split(",").map((s) => s.trim());
+      : flags.backends.split(",").map((text) => {
+        const name = text.trim();
+        const b = BACKENDS.find((d) => d.name === name);
+        if (!b) {
+          const names = BACKENDS.map((d) => d.name).join(", ");
+          throw new UsageError(`--backends: unknown backend "${name}"; use ${names}`);
+        }
+        return b;
+      });
     for (const b of backends) {
-      if (!["native", "wasm", "cpu", "webgpu"].includes(b)) {
-        throw new UsageError(`--backends: unknown backend "${b}"; use native, wasm, cpu, webgpu`);
-      }
-      if (b === "native" && !nativeAvailable()) {
-        throw new UsageError(`--backends: "native" needs OpenBLAS: ${blasMissingReason}`);
-      }
+      const why = await b.unavailable();
+      if (why) throw new UsageError(`--backends: "${b.name}" cannot run here: ${why}`);
     }
     const mnist = await loadMnist();
     const cost = modelCost(DEFAULT_ARCH);
@@ -226,20 +240,13 @@ if (import.meta.main) {
     console.log(`  ${nativeNotice()}`);
     const results: BackendResult[] = [];
     const cores = navigator.hardwareConcurrency ?? 1;
-    // each CPU backend alone, then with a Worker per other core (the training path of
-    // `deno task train`); native also through tfjs's tape (its kernels without the native step)
-    const runs: [string, number, boolean][] = backends.flatMap((b): [string, number, boolean][] => {
-      const list: [string, number, boolean][] = [[b, 0, false]];
-      if ((b === "wasm" || b === "native") && cores > 1) list.push([b, cores - 1, false]);
-      if (b === "native") list.push([b, 0, true]);
-      return list;
-    });
+    const runs = rowsFor(backends, cores);
     console.log(
       `  ${"row".padEnd(12)} ${"train img/s".padStart(11)} ${"step ms".padStart(8)} ` +
         `${"first ms".padStart(8)} ${"infer img/s".padStart(11)}  what`,
     );
-    for (const [b, workers, tape] of runs) {
-      const r = await benchBackend(b, mnist.train, { ...flags, workers, tape });
+    for (const row of runs) {
+      const r = await benchRow(row, mnist.train, flags);
       results.push(r);
       console.log(
         `  ${r.backend.padEnd(12)} ${r.trainImagesPerSecond.toFixed(1).padStart(11)} ${

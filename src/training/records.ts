@@ -1,0 +1,96 @@
+/**
+ * What a training run records: one {@linkcode EpochRecord} per completed epoch (metrics.json),
+ * an {@linkcode InterruptedRecord} after Ctrl-C, and the printed table of them.
+ *
+ * @module
+ */
+import type { LossParts } from "../model/layout.ts";
+
+/** Loss parts per image (means over the images of an epoch or a validation set). */
+export type LossRecord = LossParts<number>;
+
+/** Validation results of one epoch. */
+export interface ValRecord extends LossRecord {
+  /** Class accuracy of the chosen window. */
+  accuracy: number;
+  /** Mean IoU of predicted vs true box. */
+  meanIou: number;
+  /** Correct class and IoU ≥ 0.5. */
+  hitRate: number;
+  /** Objectness precision over all windows. */
+  precision: number;
+  /** Objectness recall over all windows. */
+  recall: number;
+  /** Validation scenes. */
+  count: number;
+}
+
+/** One line of metrics.json. */
+export interface EpochRecord {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Seconds since the run started (training + validation, summed over resumed sessions). */
+  time: number;
+  /** Seconds of training in this epoch. */
+  trainSeconds: number;
+  /** Seconds of validation in this epoch. */
+  valSeconds: number;
+  /** Training images per second in this epoch. */
+  imagesPerSecond: number;
+  /** Learning rate at the end of the epoch. */
+  lr: number;
+  /** tfjs backend. */
+  backend: string;
+  /** Mean training loss parts per image over the epoch. */
+  train: LossRecord;
+  /** Validation results. */
+  val: ValRecord;
+}
+
+/**
+ * The last line of metrics.json after an interrupted run (Ctrl-C): where in the epoch training
+ * stopped. `--resume` continues from there and drops this record.
+ */
+export interface InterruptedRecord {
+  /** The 1-based epoch that was interrupted. */
+  epoch: number;
+  /** Always true. */
+  interrupted: true;
+  /** Batches of this epoch already trained (the next one is batch `batch`, 0-based). */
+  batch: number;
+  /** Batches per epoch. */
+  batches: number;
+  /** Scenes of this epoch already trained. */
+  seen: number;
+  /** Adam steps taken since the start of the run. */
+  steps: number;
+  /** Seconds since the run started. */
+  time: number;
+  /** Mean training loss parts per image over the trained part of the epoch. */
+  train: LossRecord;
+}
+
+const HEADER = "epoch   time  img/s   det    cls    reg  | acc     IoU    hit     P      R";
+
+/** One row of the table (see {@linkcode formatTable}). */
+export function row(r: EpochRecord): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`.padStart(7);
+  return [
+    String(r.epoch).padStart(5),
+    `${r.time.toFixed(0)}s`.padStart(6),
+    r.imagesPerSecond.toFixed(0).padStart(6),
+    r.val.detection.toFixed(3).padStart(6),
+    r.val.classification.toFixed(3).padStart(6),
+    r.val.regression.toFixed(3).padStart(6),
+    "|" + pct(r.val.accuracy),
+    r.val.meanIou.toFixed(3).padStart(6),
+    pct(r.val.hitRate),
+    r.val.precision.toFixed(3).padStart(6),
+    r.val.recall.toFixed(3).padStart(6),
+  ].join(" ");
+}
+
+/** Formats epoch records as the printed table (header + one row per epoch). */
+export function formatTable(records: readonly EpochRecord[]): string {
+  return [HEADER, ...records.map(row)].join("\n");
+}
