@@ -131,4 +131,9 @@ export {
   type MultiScenes,
   type SceneObject,
 } from "./src/data/multi_scenes.ts";
-export { type MapResult, meanAveragePrecision, type ScoredBox, type TrueBox } from "./src/detection/map.ts";
+export {
+  type MapResult,
+  meanAveragePrecision,
+  type ScoredBox,
+  type TrueBox,
+} from "./src/detection/map.ts";

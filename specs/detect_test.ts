@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import { decodeDetections, detect, type Detection, nonMaxSuppression } from "../src/detection/detect.ts";
+import {
+  decodeDetections,
+  detect,
+  type Detection,
+  nonMaxSuppression,
+} from "../src/detection/detect.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
 import { iou } from "../src/metrics.ts";

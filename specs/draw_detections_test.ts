@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { PRED_COLOR, TRUE_COLOR } from "../src/pictures/draw.ts";
-import { DETECTIONS_HEADER, DETECTIONS_MARGIN, renderDetections } from "../src/pictures/draw_detections.ts";
+import {
+  DETECTIONS_HEADER,
+  DETECTIONS_MARGIN,
+  renderDetections,
+} from "../src/pictures/draw_detections.ts";
 import { decodePng, pixelAt } from "../src/pictures/png.ts";
 
 Deno.test("renderDetections: size, green true box outside, red detection inside, scene pixels", async () => {

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import { type ArchLayer, buildModel, DEFAULT_ARCH, modelCost, POOL_ARCH } from "../src/model/model.ts";
+import {
+  type ArchLayer,
+  buildModel,
+  DEFAULT_ARCH,
+  modelCost,
+  POOL_ARCH,
+} from "../src/model/model.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 

@@ -306,7 +306,9 @@ Deno.test("useBackend('native') without the library is a one-line error naming t
 });
 
 Deno.test("useBackend('native') with SLIDEWIN_BLAS=off is a one-line error", async () => {
-  const code = `import { useBackend } from "${new URL("../src/backends/backend.ts", import.meta.url).href}";
+  const code = `import { useBackend } from "${
+    new URL("../src/backends/backend.ts", import.meta.url).href
+  }";
 try { await useBackend("native"); } catch (e) { console.log(e.message); }`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", code],

@@ -25,6 +25,7 @@ import { loadMnist } from "../src/data/mnist.ts";
 import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
 import { makeScenes, sceneStream } from "../src/data/scenes.ts";
 import { GradientPool, type GradientPoolOptions } from "../src/training/pool.ts";
+import { median } from "./lib/stats.ts";
 
 /** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or NaN elsewhere. */
 function machineBusySeconds(): number {
@@ -58,21 +59,6 @@ const LAYOUTS: Record<string, GradientPoolOptions> = {
   w2idle: { workers: 2, mainShard: false },
   w2: { workers: 2 },
 };
-
-/**
- * The median of a list of numbers.
- *
- * @example
- * ```ts
- * import { median } from "./bench_pool.ts";
- * console.log(median([3, 1, 2])); // 2
- * ```
- */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 if (import.meta.main) {
   const { values } = parseArgs({

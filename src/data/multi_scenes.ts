@@ -16,7 +16,7 @@ import { boundingBoxes } from "./boxes.ts";
 import { DIGIT_SIDE } from "./mnist.ts";
 import { iou } from "../metrics.ts";
 import { makeRng } from "../rng.ts";
-import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./scenes.ts";
+import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
 /** A box `[top, bottom, left, right]` in continuous pixel coordinates (like boundingBoxes). */
 export type Box = [number, number, number, number];

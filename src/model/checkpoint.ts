@@ -8,6 +8,7 @@
  */
 import { type Tensor, tf, type Variable } from "../deps.ts";
 import { writeFileAtomic } from "../io.ts";
+import { ensureBackend } from "../backends/backend.ts";
 import { type ArchLayer, type Model, modelFromVariables, variableShapes } from "./model.ts";
 
 /** The `format` tag of slidewin checkpoints. */
@@ -225,7 +226,8 @@ export const PRETRAINED_MODEL: URL = new URL("../../models/default/", import.met
 
 /**
  * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL; with no
- * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}).
+ * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}). Selects
+ * the default backend first when the caller has not chosen one.
  * Throws one-line errors for missing or corrupt files and for weights that do not match the
  * architecture.
  *
@@ -239,6 +241,7 @@ export const PRETRAINED_MODEL: URL = new URL("../../models/default/", import.met
 export async function loadModel(
   dirOrUrl: string | URL = PRETRAINED_MODEL,
 ): Promise<{ model: Model; extra: Record<string, unknown> }> {
+  await ensureBackend();
   const { json, tensors } = await loadTensors(dirOrUrl, "model.json");
   const where = toUrl(dirOrUrl, "model.json").href;
   const variables = new Map<string, Variable>();

@@ -87,13 +87,15 @@ export interface PredictOptions {
   /** Images per forward pass; default 256. */
   batchSize?: number;
   /**
-   * Runs each forward pass instead of `model.apply`, e.g. a `GradientPool` of src/parallel/pool.ts
-   * (the batch split over all cores); default none.
+   * Runs each forward pass instead of `model.apply`: a training step of
+   * ../training/step.ts, e.g. a `GradientPool` (the batch split over all cores); default none.
    */
+  step?: ForwardRunner;
+  /** @deprecated The old name of {@linkcode PredictOptions.step}. */
   pool?: ForwardRunner;
 }
 
-/** Something that runs a model's forward pass on a batch (`GradientPool` does, on all cores). */
+/** Something that runs a model's forward pass on a batch (every training step does). */
 export interface ForwardRunner {
   /** The raw outputs `[N, rows, cols, 15]` of `model` on `images`, like `model.apply`. */
   forward(model: Model, images: Tensor4D): Promise<Tensor4D>;
@@ -152,9 +154,8 @@ export async function predict(
     const batch = n === count
       ? images
       : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]) as Tensor4D;
-    const out = options.pool
-      ? await options.pool.forward(model, batch)
-      : tf.tidy(() => model.apply(batch));
+    const runner = options.step ?? options.pool;
+    const out = runner ? await runner.forward(model, batch) : tf.tidy(() => model.apply(batch));
     if (batch !== images) batch.dispose();
     parts.push(await decodeOutput(out, model.geometry));
     out.dispose();

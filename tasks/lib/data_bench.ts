@@ -11,6 +11,7 @@ import { encodeTargets } from "../../src/data/encode.ts";
 import type { WindowGrid } from "../../src/geometry.ts";
 import { loadMnist } from "../../src/data/mnist.ts";
 import { drawScenes, renderScenes, type SceneSource } from "../../src/data/scenes.ts";
+import { median } from "./stats.ts";
 
 /** Options of {@linkcode benchData}. */
 export interface BenchDataOptions {
@@ -41,8 +42,6 @@ export interface BenchDataResult {
   /** Median time of each stage: draw (JS), render (warp), boxes, encode. */
   stages: { draw: number; render: number; boxes: number; encode: number };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
  * Times the per-batch data work: draw scene parameters, render them (bilinear warp), extract

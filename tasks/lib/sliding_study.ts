@@ -4,9 +4,15 @@
  *
  * @module
  */
-import { ANDREW_LAYERS, type AndrewNets, buildAndrewNets, slideSequential } from "../../src/part1/andrew.ts";
+import {
+  ANDREW_LAYERS,
+  type AndrewNets,
+  buildAndrewNets,
+  slideSequential,
+} from "../../src/part1/andrew.ts";
 import { type Tensor4D, tf } from "../../src/deps.ts";
 import { windowCount, windowGeometry } from "../../src/geometry.ts";
+import { median } from "./stats.ts";
 
 /** One row of the timing table. */
 export interface SlidingTiming {
@@ -73,12 +79,6 @@ async function sequentialData(nets: AndrewNets, images: Tensor4D): Promise<Float
   const data = await out.data() as Float32Array;
   out.dispose();
   return data;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Forward GFLOPs of Andrew's network: per window (sequential) and per image (convolutional). */
