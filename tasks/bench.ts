@@ -12,14 +12,7 @@ import {
   nativeNotice,
   useBackend,
 } from "../src/backends/backend.ts";
-import {
-  helpText,
-  nonNegativeInt,
-  parseFlags,
-  positiveInt,
-  runMain,
-  UsageError,
-} from "../src/cli.ts";
+import { defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { benchData } from "./lib/data_bench.ts";
 import { tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/data/encode.ts";
@@ -209,13 +202,12 @@ async function availableBackends(): Promise<Backend[]> {
   return list;
 }
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const flags = parseFlags(Deno.args, FLAGS);
-    if (!flags) {
-      console.log(helpText("deno task bench", "Speed of training, inference and data.", FLAGS));
-      return 0;
-    }
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task bench",
+  about: "Speed of training, inference and data.",
+  flags: FLAGS,
+  async run(flags) {
     const backends = flags.backends === "available"
       ? await availableBackends()
       : flags.backends.split(",").map((text) => {
@@ -320,5 +312,7 @@ if (import.meta.main) {
     }
     await writeJsonAtomic(`${flags.out}/bench.json`, bench);
     console.log(`Wrote ${flags.out}/bench.json`);
-  });
-}
+  },
+});
+
+if (import.meta.main) await task.main();

@@ -10,13 +10,13 @@
  * Layouts: `w0` single thread (no Worker), `w1` 1 worker + shard 0 on the main thread, `w2idle`
  * 2 workers with the main thread idle (free for scene generation).
  *
- * Run: `deno run -A src/parallel/bench.ts [--steps=20] [--rounds=4] [--batches=32,64]
+ * Run: `deno run -A tasks/bench_pool.ts [--steps=20] [--rounds=4] [--batches=32,64]
  * [--modes=fixed,stream] [--layouts=w0,w1,w2idle]`
  *
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { helpText, parseFlags, positiveInt } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { describeBackend, useBackend } from "../src/backends/backend.ts";
 import { Adam } from "../src/training/adam.ts";
@@ -60,18 +60,22 @@ const LAYOUTS: Record<string, GradientPoolOptions> = {
   w2: { workers: 2 },
 };
 
+/** The study's flags. */
+const FLAGS = {
+  steps: { default: 20, help: "Timed steps per layout", check: positiveInt },
+  rounds: { default: 4, help: "Interleaved rounds", check: positiveInt },
+  batches: { default: "32,64", help: "Batch sizes, comma-separated" },
+  modes: { default: "fixed,stream", help: "Modes: fixed, stream" },
+  layouts: { default: "w0,w1,w2idle", help: "Pool layouts: w0, w1, w2idle, w2" },
+};
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      steps: { type: "string", default: "20" },
-      rounds: { type: "string", default: "4" },
-      batches: { type: "string", default: "32,64" },
-      modes: { type: "string", default: "fixed,stream" },
-      layouts: { type: "string", default: "w0,w1,w2idle" },
-    },
-  });
-  const steps = Number(values.steps), rounds = Number(values.rounds);
+  const values = parseFlags(Deno.args, FLAGS);
+  if (!values) {
+    console.log(helpText("deno run -A tasks/bench_pool.ts", "Pool layouts compared.", FLAGS));
+    Deno.exit(0);
+  }
+  const steps = values.steps, rounds = values.rounds;
   const perRound = Math.ceil(steps / rounds);
   const batches = values.batches.split(",").map(Number);
   const modes = values.modes.split(",");

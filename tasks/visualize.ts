@@ -6,15 +6,7 @@
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
 import { type BackendName, useBackend } from "../src/backends/backend.ts";
-import {
-  backendFlag,
-  helpText,
-  nonNegativeInt,
-  parseFlags,
-  positiveInt,
-  runMain,
-  UsageError,
-} from "../src/cli.ts";
+import { backendFlag, defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { renderPredictions, renderWindowMap } from "../src/pictures/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
@@ -82,18 +74,14 @@ function savedScores(extra: Record<string, unknown>): string {
 
 const pct = (v: number) => v.toFixed(3);
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const flags = parseFlags(Deno.args, FLAGS);
-    if (!flags) {
-      console.log(helpText(
-        "deno task visualize",
-        "Draws the 30 test scenes with true (green) and predicted (red) boxes, or with --windows " +
-          "one scene's sliding windows.",
-        FLAGS,
-      ));
-      return 0;
-    }
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task visualize",
+  about:
+    "Draws the 30 test scenes with true (green) and predicted (red) boxes, or with --windows " +
+    "one scene's sliding windows.",
+  flags: FLAGS,
+  async run(flags) {
     if (flags.index >= TEST_COUNT) {
       throw new UsageError(
         `--index must be below ${TEST_COUNT} (the test scenes), got ${flags.index}`,
@@ -179,5 +167,7 @@ if (import.meta.main) {
       scenes.images.dispose();
       model.dispose();
     }
-  });
-}
+  },
+});
+
+if (import.meta.main) await task.main();

@@ -9,7 +9,7 @@ import { tf } from "../deps.ts";
 import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
 
 /** The cpu backend. */
-export const cpu = {
+export const cpu: BackendDescriptor<"cpu", true> = {
   name: "cpu",
   summary: "plain JavaScript (tfjs-backend-cpu): slow, the reference",
   step: "tape",
@@ -24,4 +24,4 @@ export const cpu = {
     }
   },
   describe: () => "cpu (plain JavaScript)",
-} as const satisfies BackendDescriptor<"cpu">;
+};

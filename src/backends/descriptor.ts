@@ -6,7 +6,7 @@
  */
 
 /** One tfjs backend as slidewin uses it. */
-export interface BackendDescriptor<N extends string = string> {
+export interface BackendDescriptor<N extends string = string, T extends boolean = boolean> {
   /** The name `--backend` takes and `tf.getBackend()` reports. */
   readonly name: N;
   /** One line for `--help` and the docs. */
@@ -20,7 +20,7 @@ export interface BackendDescriptor<N extends string = string> {
    * Whether Deno Workers can run shards of a batch on their own engine of this backend (the
    * data-parallel pool of ../training/pool.ts). False for webgpu: one device, no read-backs.
    */
-  readonly threads: boolean;
+  readonly threads: T;
   /** Where it computes: "gpu" backends count only on real hardware (bench, auto). */
   readonly device: "cpu" | "gpu";
   /** Fast enough for full-size benchmark rows (false: pure JavaScript, seconds per step). */

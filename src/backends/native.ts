@@ -51,7 +51,7 @@ export function nativeNotice(): string {
 }
 
 /** The native backend. */
-export const native = {
+export const native: BackendDescriptor<"native", true> = {
   name: "native",
   summary: "OpenBLAS convolutions through FFI and a hand-written training step (libopenblas)",
   step: "native",
@@ -78,4 +78,4 @@ export const native = {
     const n = openBlas()?.threads() ?? 1;
     return `native (${blasVersion()}, ${n} thread${n === 1 ? "" : "s"}; other ops on wasm)`;
   },
-} as const satisfies BackendDescriptor<"native">;
+};

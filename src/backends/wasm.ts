@@ -13,7 +13,7 @@ import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
 import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
 
 /** The wasm backend. */
-export const wasm = {
+export const wasm: BackendDescriptor<"wasm", true> = {
   name: "wasm",
   summary: "WebAssembly (XNNPACK SIMD) with slidewin's training kernels; needs nothing installed",
   step: "tape",
@@ -33,4 +33,4 @@ export const wasm = {
     const n = getThreadsCount();
     return `wasm (XNNPACK ${simd}, ${n} thread${n === 1 ? "" : "s"})`;
   },
-} as const satisfies BackendDescriptor<"wasm">;
+};

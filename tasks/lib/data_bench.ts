@@ -1,6 +1,6 @@
 /**
  * Data-pipeline benchmark: scenes per second for generation + sharp boxes + target encoding, the
- * work done for every training batch. Run alone with `deno run -A src/data_bench.ts`.
+ * work done for every training batch. Run alone with `deno run -A tasks/lib/data_bench.ts`.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import type { WindowGrid } from "../../src/geometry.ts";
 import { loadMnist } from "../../src/data/mnist.ts";
 import { drawScenes, renderScenes, type SceneSource } from "../../src/data/scenes.ts";
 import { median } from "./stats.ts";
+import { backendFlag, helpText, parseFlags } from "../../src/cli.ts";
 
 /** Options of {@linkcode benchData}. */
 export interface BenchDataOptions {
@@ -107,8 +108,14 @@ export async function benchData(options: BenchDataOptions = {}): Promise<BenchDa
 }
 
 if (import.meta.main) {
-  const backend = (Deno.args[0] ?? "wasm") as BackendName;
-  const r = await benchData({ backend });
+  const flags = parseFlags(Deno.args, { backend: backendFlag() });
+  if (!flags) {
+    console.log(helpText("deno run -A tasks/lib/data_bench.ts", "Data pipeline speed.", {
+      backend: backendFlag(),
+    }));
+    Deno.exit(0);
+  }
+  const r = await benchData({ backend: flags.backend as BackendName });
   const s = r.stages;
   console.log(
     `data pipeline (${r.backend}, batch ${r.batchSize}): ${
