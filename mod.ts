@@ -25,9 +25,11 @@
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
- * ({@linkcode useBackend}: webgpu on a GPU, else "native" — OpenBLAS through FFI — when
- * {@linkcode nativeAvailable}, else wasm); training and inference on all cores
- * ({@linkcode GradientPool}).
+ * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
+ * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
+ * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
+ * seam ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the
+ * run folder with its checkpoint generations ({@linkcode RunFolder}).
  *
  * @module
  */
@@ -63,10 +65,17 @@ export {
   type SlidingNet,
 } from "./src/part1/andrew.ts";
 export {
+  type Backend,
+  type BackendDescriptor,
   type BackendName,
+  BACKENDS,
+  currentBackend,
   describeBackend,
+  type EngineName,
+  ensureBackend,
   nativeAvailable,
   nativeNotice,
+  type ThreadBackendName,
   useBackend,
 } from "./src/backends/backend.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
@@ -92,6 +101,16 @@ export {
 } from "./src/model/model.ts";
 export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
 export {
+  type BoxReduction,
+  type ChannelLayout,
+  CLASSES,
+  lossParts,
+  OUTPUT,
+  OUTPUT_CHANNELS,
+  TARGET,
+  TARGET_CHANNELS,
+} from "./src/model/layout.ts";
+export {
   type EpochRecord,
   type InterruptedRecord,
   type LossRecord,
@@ -107,6 +126,20 @@ export {
   type GradientPoolOptions,
   type PoolGradients,
 } from "./src/training/pool.ts";
+export {
+  createStep,
+  type GradientStep,
+  type StepGradients,
+  type StepOptions,
+} from "./src/training/step.ts";
+export { TapeStep } from "./src/training/tape_step.ts";
+export {
+  type Generation,
+  latestGeneration,
+  type PartialEpoch,
+  type Resumed,
+  RunFolder,
+} from "./src/training/run_folder.ts";
 export {
   type ForwardRunner,
   predict,

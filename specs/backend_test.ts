@@ -54,3 +54,62 @@ Deno.test("wasm trains a conv net after useBackend (training kernels registered)
   assert.deepEqual(g.shape, [1, 6, 6, 1]);
   g.dispose();
 });
+
+Deno.test("the backend table: every descriptor activates or says why not, and describes itself", async () => {
+  const { BACKENDS, currentBackend } = await import("../src/backends/backend.ts");
+  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "native", "wasm", "cpu"]);
+  for (const b of BACKENDS) {
+    const why = await b.unavailable();
+    if (why !== undefined) {
+      assert.equal(typeof why, "string");
+      assert.ok(why.length > 0 && !why.includes("\n"), `${b.name}: one line, got ${why}`);
+      await assert.rejects(() => b.activate(), `${b.name} is unavailable but activated`);
+      continue;
+    }
+    if (b.device === "gpu" && !(await b.pickedByAuto())) continue; // software GPU: webgpu_test.ts
+    await useBackend(b.name);
+    assert.equal(tf.getBackend(), b.name);
+    assert.equal(currentBackend(), b);
+    assert.ok(describeBackend().startsWith(`${b.name} (`), describeBackend());
+    // a tiny forward pass and gradient run on it
+    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.ones([3])));
+    assert.deepEqual([...await g.data()], [2, 2, 2]);
+    g.dispose();
+  }
+  // auto is the first descriptor that says it may be picked
+  let first = "wasm";
+  for (const b of BACKENDS) {
+    if (await b.pickedByAuto()) {
+      first = b.name;
+      break;
+    }
+  }
+  assert.equal(await resolveAuto(), first);
+});
+
+Deno.test("a library user who never calls useBackend gets the default backend, not tfjs's error", async () => {
+  const script = `
+import * as sw from "${new URL("../mod.ts", import.meta.url)}";
+const { model } = await sw.loadModel();
+const mnist = await sw.loadMnist({ dir: "${
+    new URL("../fixtures/mnist", import.meta.url).pathname
+  }" });
+const scenes = await sw.makeScenes(mnist.test, { count: 2, seed: 1 });
+const p = await sw.predict(model, scenes.images);
+console.log(JSON.stringify({ backend: sw.currentBackend().name, n: p.labels.length }));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", script],
+    env: { SLIDEWIN_BLAS: "off" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+  // auto without OpenBLAS and without a hardware GPU is wasm
+  const { backend, n } = JSON.parse(last);
+  assert.equal(n, 2);
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  if (!adapter || isSoftwareAdapter(adapter)) assert.equal(backend, "wasm");
+  assert.doesNotMatch(stderr, /has not yet been initialized/);
+});

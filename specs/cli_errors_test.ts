@@ -208,7 +208,7 @@ Deno.test("bad MNIST files → one line naming the file and the problem, exit 1"
       jobs.push([
         "train",
         out,
-        ["--workers=0", `--mnist-dir=${dir}`, `--out=${out}`],
+        ["--workers=0", `--mnist=${dir}`, `--out=${out}`],
         file,
         problem,
       ]);

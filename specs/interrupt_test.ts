@@ -11,7 +11,7 @@ const BASE = [
   "--val-size=16",
   "--epochs=2",
   "--seed=3",
-  "--mnist-dir=fixtures/mnist",
+  "--mnist=fixtures/mnist",
 ];
 
 async function run(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {

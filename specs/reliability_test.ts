@@ -41,7 +41,7 @@ const SMALL = [
   "--batch-size=8",
   "--val-size=8",
   "--workers=0",
-  "--mnist-dir=fixtures/mnist",
+  "--mnist=fixtures/mnist",
   "--backend=wasm",
 ];
 

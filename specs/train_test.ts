@@ -158,7 +158,7 @@ Deno.test("deno task train: bad flags exit 2 with one line, write nothing; --hel
       "--seed",
       "--backend",
       "--train-size",
-      "--mnist-dir",
+      "--mnist",
       "--out",
       "--resume",
     ]

@@ -15,8 +15,20 @@ import type { Scalar } from "../deps.ts";
 /** Digit classes (0–9). */
 export const CLASSES = 10;
 
+/** Where the groups of a per-window vector start, how many channels it has, and group sizes. */
+export interface ChannelLayout {
+  /** Channel of the objectness (logit in the output, 0/1 in the target). */
+  readonly objectness: number;
+  /** First of the 4 box values (top, bottom, left, right in the window frame). */
+  readonly box: number;
+  /** Channels in all. */
+  readonly channels: number;
+  /** Sizes of the three groups, for `tf.split(x, layout.split, 3)`. */
+  readonly split: readonly number[];
+}
+
 /** Channel offsets of the network's output per window. */
-export const OUTPUT = Object.freeze({
+export const OUTPUT: ChannelLayout & { readonly classes: number } = Object.freeze({
   /** Objectness logit. */
   objectness: 0,
   /** First of the {@linkcode CLASSES} class logits. */
@@ -30,7 +42,7 @@ export const OUTPUT = Object.freeze({
 });
 
 /** Channel offsets of the per-window target. */
-export const TARGET = Object.freeze({
+export const TARGET: ChannelLayout & { readonly label: number } = Object.freeze({
   /** 1 when the window holds a digit, else 0. */
   objectness: 0,
   /** The digit's label. */

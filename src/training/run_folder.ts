@@ -24,7 +24,7 @@ import type { EpochRecord, InterruptedRecord } from "./records.ts";
 import { type DirLock, lockDir } from "./lock.ts";
 
 /** Where an interrupted epoch stopped: batches and scenes done, loss sums, seconds trained. */
-export interface Partial {
+export interface PartialEpoch {
   /** Batches of the epoch already trained. */
   batch: number;
   /** Scenes of the epoch already trained. */
@@ -48,7 +48,7 @@ export interface Generation {
   /** Adam steps since the start of the run. */
   steps: number;
   /** Set when the current epoch was interrupted part-way. */
-  partial?: Partial;
+  partial?: PartialEpoch;
   /** The run's config.json (settings, architecture, versions …). */
   config: unknown;
 }
@@ -64,7 +64,7 @@ export interface Resumed {
   /** The completed epochs. */
   records: EpochRecord[];
   /** Where the interrupted epoch stopped, if it did. */
-  partial?: Partial;
+  partial?: PartialEpoch;
   /** The saved config.json of the run. */
   config: { settings: Record<string, unknown> } & Record<string, unknown>;
 }
@@ -151,7 +151,7 @@ export class RunFolder {
       const { json, tensors } = await loadTensors(gen, "optimizer.json");
       const extra = json.extra ?? {};
       const records = state.records as EpochRecord[];
-      const p = extra.partial as Partial | undefined;
+      const p = extra.partial as PartialEpoch | undefined;
       return {
         model,
         optimizer: tensors,
@@ -229,7 +229,7 @@ export class RunFolder {
   }
 }
 
-function partialBatch(p: Partial | undefined): Record<string, number> {
+function partialBatch(p: PartialEpoch | undefined): Record<string, number> {
   return p ? { batch: p.batch } : {};
 }
 

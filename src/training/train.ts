@@ -23,7 +23,7 @@ import { type BoxReduction, lossParts } from "../model/layout.ts";
 import { Progress } from "./progress.ts";
 import { sceneStream } from "../data/scenes.ts";
 import { createStep, type GradientStep } from "./step.ts";
-import { type Partial, RunFolder } from "./run_folder.ts";
+import { type PartialEpoch, RunFolder } from "./run_folder.ts";
 import { type EpochRecord, formatTable, type InterruptedRecord, row } from "./records.ts";
 import { learningRate } from "./schedule.ts";
 import { evaluate, makeValSet } from "./validation.ts";
@@ -78,11 +78,11 @@ interface Start {
   adam: Adam;
   records: EpochRecord[];
   steps: number;
-  partial: Partial;
+  partial: PartialEpoch;
   runConfig: Record<string, unknown>;
 }
 
-const NO_PARTIAL: Partial = { batch: 0, seen: 0, sums: [0, 0, 0], seconds: 0, time: 0 };
+const NO_PARTIAL: PartialEpoch = { batch: 0, seen: 0, sums: [0, 0, 0], seconds: 0, time: 0 };
 
 /** A fresh model, or the newest checkpoint generation of `run` with `config.resume`. */
 async function start(config: TrainConfig, options: TrainOptions, run: RunFolder): Promise<Start> {
@@ -284,7 +284,7 @@ interface Loop extends Start {
 }
 
 /** Trains one epoch (from `resumed.batch` on); stops early when `options.signal` is aborted. */
-async function trainEpoch(loop: Loop, epoch: number, resumed: Partial) {
+async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
   const { settings, model, adam, options, step } = loop;
   const progress = new Progress(`epoch ${epoch + 1}/${settings.epochs}`, settings.trainSize, {
     ...options.progress,
