@@ -49,7 +49,7 @@ const FLAGS = {
   /** Folder holding MNIST IDX files; default the npm package. */
   mnist: mnistFlag(),
   /** tfjs backend. */
-  backend: backendFlag(),
+  backend: backendFlag("auto"),
   /** Output PNG. */
   out: { default: "runs/detect/detections.png", help: "Output PNG" },
 };

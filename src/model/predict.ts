@@ -9,6 +9,7 @@ import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
 import type { Model } from "./model.ts";
 import { OUTPUT } from "./layout.ts";
+import { ensureBackend } from "../backends/backend.ts";
 
 /** Predictions for N images. */
 export interface Prediction {
@@ -142,6 +143,7 @@ export async function predict(
   images: Tensor4D,
   options: PredictOptions = {},
 ): Promise<Prediction> {
+  await ensureBackend();
   checkImages(model, images);
   const [n] = images.shape;
   const batchSize = options.batchSize ?? 256;
