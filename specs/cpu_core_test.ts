@@ -139,7 +139,15 @@ Deno.test("decideCore: the decision table", () => {
       chosen: "Prescott",
       userSet: "Prescott",
       force: null,
-      note: "set by OPENBLAS_CORETYPE=Prescott; CPU has AVX-512 BF16",
+      note:
+        "set by OPENBLAS_CORETYPE=Prescott; CPU has AVX-512 BF16: unset it for Cooperlake kernels",
+    },
+    {
+      cpu: cpu(SPR),
+      chosen: "SkylakeX",
+      userSet: "SkylakeX",
+      force: null,
+      note: "set by OPENBLAS_CORETYPE=SkylakeX; CPU has AVX-512 BF16",
     },
     {
       cpu: null,
@@ -172,7 +180,8 @@ Deno.test("decideCore: the decision table", () => {
       userSet: "Haswell",
       inherited: "Cooperlake;forced: CPU has AVX-512 BF16, OpenBLAS saw Prescott",
       force: null,
-      note: "set by OPENBLAS_CORETYPE=Haswell; CPU has AVX-512 BF16",
+      note:
+        "set by OPENBLAS_CORETYPE=Haswell; CPU has AVX-512 BF16: unset it for Cooperlake kernels",
     },
   ];
   for (const r of rows) {

@@ -132,7 +132,13 @@ export function decideCore(
   const fromParent = !!userSet && !!parent && same(parent, userSet);
   if (fromParent && same(chosen, parent)) return { force: null, note: inherited!.slice(cut + 1) };
   if (userSet && !fromParent) {
-    return { force: null, note: `set by OPENBLAS_CORETYPE=${userSet}${has ? `; ${has}` : ""}` };
+    const level = coreLevel(chosen);
+    const slower = wanted && level !== null && level < coreLevel(wanted.core)!;
+    const hint = slower ? `: unset it for ${wanted.core} kernels` : "";
+    return {
+      force: null,
+      note: `set by OPENBLAS_CORETYPE=${userSet}${has ? `; ${has}` : ""}${hint}`,
+    };
   }
   if (!cpu) return { force: null, note: "chosen by OpenBLAS; CPU flags unknown" };
   const level = coreLevel(chosen);
