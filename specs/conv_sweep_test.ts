@@ -165,7 +165,8 @@ Deno.test({
   },
 });
 
-const BACKENDS: ("wasm" | "native")[] = HAVE || CI ? ["wasm", "native"] : ["wasm"];
+// without OpenBLAS the native sweep above fails under CI with the reason; these keep to wasm
+const BACKENDS: ("wasm" | "native")[] = HAVE ? ["wasm", "native"] : ["wasm"];
 
 Deno.test("tf.conv2dTranspose(x[1,8,8,8], w[8,8,8,8], [1,4,4,8], 1, 'same') equals tfjs-cpu (issue 16)", async () => {
   const xs = randArray(512, 1), ws = randArray(4096, 2);
