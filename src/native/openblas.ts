@@ -141,13 +141,15 @@ function settleCore(s: Symbols, userSet: string | undefined): { core: string; no
   if (!envGranted("OPENBLAS_CORETYPE") || !envGranted("SLIDEWIN_OPENBLAS_FORCED")) {
     return { core: chosen, note: `${decision.note}, not switched: no --allow-env${hint}` };
   }
-  Deno.env.set("OPENBLAS_CORETYPE", force);
-  Deno.env.set("SLIDEWIN_OPENBLAS_FORCED", `${force};${decision.note}`);
-  s.gotoblas_dynamic_quit();
-  s.gotoblas_dynamic_init();
-  const now = name();
-  if (now.toLowerCase() === force.toLowerCase()) return { core: now, note: decision.note };
-  return { core: now, note: `${decision.note}; OpenBLAS refused ${force}${hint}` };
+  // older releases have no Cooperlake core; SkylakeX has the same AVX-512 sgemm
+  for (const core of force === "Cooperlake" ? [force, "SkylakeX"] : [force]) {
+    Deno.env.set("OPENBLAS_CORETYPE", core);
+    Deno.env.set("SLIDEWIN_OPENBLAS_FORCED", `${core};${decision.note}`);
+    s.gotoblas_dynamic_quit();
+    s.gotoblas_dynamic_init();
+    if (name().toLowerCase() === core.toLowerCase()) return { core, note: decision.note };
+  }
+  return { core: name(), note: `${decision.note}; OpenBLAS refused ${force}${hint}` };
 }
 
 function tryOpen(path: string): Blas | null {
