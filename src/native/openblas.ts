@@ -141,7 +141,7 @@ function settleCore(s: Symbols, userSet: string | undefined): { core: string; no
   if (!envGranted("OPENBLAS_CORETYPE") || !envGranted("SLIDEWIN_OPENBLAS_FORCED")) {
     return { core: chosen, note: `${decision.note}, not switched: no --allow-env${hint}` };
   }
-  // older releases have no Cooperlake core; SkylakeX has the same AVX-512 sgemm
+  // older releases have no Cooperlake core; SkylakeX has AVX-512 sgemm kernels too
   for (const core of force === "Cooperlake" ? [force, "SkylakeX"] : [force]) {
     Deno.env.set("OPENBLAS_CORETYPE", core);
     Deno.env.set("SLIDEWIN_OPENBLAS_FORCED", `${core};${decision.note}`);
