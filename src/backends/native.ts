@@ -37,16 +37,19 @@ function blasVersion(): string {
  * @example
  * ```ts
  * import { nativeNotice } from "./native.ts";
- * console.log(nativeNotice()); // e.g. "native: OpenBLAS 0.3.21 … (libopenblas.so.0) runs the convolutions"
+ * console.log(nativeNotice());
+ * // e.g. "native: OpenBLAS 0.3.21 (Cooperlake, chosen by OpenBLAS; CPU has AVX-512 BF16) from
+ * // libopenblas.so.0 runs the convolutions"
  * ```
  */
 export function nativeNotice(): string {
   const blas = openBlas();
   if (!blas) return `native: not used, ${blasMissingReason} (convolutions run on wasm)`;
   const words = blas.config.split(/\s+/);
-  const arch = words.find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
+  const core = blas.core || words.find((w) => /^[A-Z][a-z]/.test(w) && w !== "OpenBLAS");
+  const about = [core, blas.coreNote].filter(Boolean).join(", ");
   return `native: ${blasVersion()}${
-    arch ? ` (${arch})` : ""
+    about ? ` (${about})` : ""
   } from ${blas.path} runs the convolutions`;
 }
 

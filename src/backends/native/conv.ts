@@ -8,14 +8,25 @@
  *   matrix per layer and step;
  * - `Conv2DBackpropInput`: `dx = col2im(dy · Wᵀ)`.
  *
- * A 1×1 stride-1 convolution needs no patch matrix. What these do not cover (NCHW, dtypes other
- * than float32, activations other than linear/ReLU, non-vector bias) goes to the wasm kernels.
+ * A 1×1 stride-1 convolution needs no patch matrix. What these do not cover (dtypes other than
+ * float32, activations other than linear/ReLU, non-vector bias) goes to the wasm kernels; NCHW is
+ * an error naming `--backend=cpu` (wasm has no NCHW convolutions either). The gradients read their
+ * operands as tfjs-cpu does, e.g. only the top-left block of a larger `dy`
+ * (../kernels/conv_edges.ts).
  *
  * @module
  */
 import { tf } from "../../deps.ts";
 import type { ConvBackpropAttrs } from "../wasm/conv_backprop.ts";
-import { heapF32, type Info, runWasmKernel, sizeOf, type WasmBackend } from "../wasm/wasm_heap.ts";
+import { fitBackpropFilter, fitBackpropInput, zerosOutput } from "../wasm/conv_edges.ts";
+import {
+  disposeInfos,
+  heapF32,
+  type Info,
+  runWasmKernel,
+  sizeOf,
+  type WasmBackend,
+} from "../wasm/wasm_heap.ts";
 import {
   col2im,
   colsShape,
@@ -121,8 +132,18 @@ function patches(
   return { cols, cached: false };
 }
 
-function supported(x: Info, attrs: ConvAttrs): boolean {
-  return attrs.dataFormat !== "NCHW" && x.dtype === "float32";
+function supported(x: Info): boolean {
+  return x.dtype === "float32";
+}
+
+/** NCHW: neither native nor wasm has it (tfjs's wasm `Conv2D` would say "wasm" on native). */
+function checkForward(kernel: string, attrs: ConvAttrs): void {
+  if (attrs.dataFormat === "NCHW") {
+    throw new Error(
+      `${kernel} with dataFormat "NCHW" is not supported on backends "native" and "wasm"; ` +
+        "transpose to NHWC first, or use --backend=cpu",
+    );
+  }
 }
 
 /** The wasm backend's own kernel, for what the native ones do not cover. */
@@ -208,7 +229,8 @@ function forward(
 export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
   const conv2d = (args: KernelArgs<{ x: Info; filter: Info }>): Info => {
     const { inputs: { x, filter }, backend, attrs } = args;
-    if (!supported(x, attrs)) return onWasm("Conv2D", args);
+    checkForward("Conv2D", attrs);
+    if (!supported(x)) return onWasm("Conv2D", args);
     return forward(blas, backend, x, filter, attrs);
   };
   const fused = (
@@ -218,8 +240,9 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
     const act = attrs.activation ?? "linear";
     const co = filter.shape[3];
     const biasOk = !bias || (bias.dtype === "float32" && sizeOf(bias.shape) === co);
+    checkForward("FusedConv2D", attrs);
     if (
-      !supported(x, attrs) || !biasOk || preluActivationWeights ||
+      !supported(x) || !biasOk || preluActivationWeights ||
       (act !== "linear" && act !== "relu")
     ) {
       return onWasm("FusedConv2D", args);
@@ -227,21 +250,13 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
     return forward(blas, backend, x, filter, attrs, bias);
   };
   const backpropFilter = (args: KernelArgs<{ x: Info; dy: Info }>): Info => {
-    const { inputs: { x, dy }, backend, attrs } = args;
-    if (!supported(x, attrs) || !attrs.filterShape) {
-      return onWasm("Conv2DBackpropFilter", args);
-    }
-    const g = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      attrs.filterShape,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const { inputs: { x }, backend, attrs } = args;
+    if (!supported(x)) return onWasm("Conv2DBackpropFilter", args);
+    const { info: g, block: dy, temps } = fitBackpropFilter(backend, { ...args.inputs, attrs });
+    if (!dy) return zerosOutput(backend, g.filterShape);
     const [rows, k] = colsShape(g);
     const p = isPointwise(g) ? null : patches(backend, x, g, { keep: false, take: true });
-    const out = backend.makeOutput(attrs.filterShape, "float32");
+    const out = backend.makeOutput(g.filterShape, "float32");
     blas.sgemm(p?.cols ?? heapF32(backend, x), heapF32(backend, dy), heapF32(backend, out), {
       m: k,
       n: g.outChannels,
@@ -249,32 +264,25 @@ export function nativeConvKernels(blas: Blas): Record<string, tf.KernelFunc> {
       transA: true,
     });
     if (p?.cached) release(p.cols);
+    disposeInfos(backend, temps);
     return out;
   };
   const backpropInput = (args: KernelArgs<{ dy: Info; filter: Info }>): Info => {
-    const { inputs: { dy, filter }, backend, attrs } = args;
-    if (!supported(dy, attrs) || !attrs.inputShape) {
-      return onWasm("Conv2DBackpropInput", args);
-    }
-    const g = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filter.shape as Shape4,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const { inputs: { filter }, backend, attrs } = args;
+    if (!supported(args.inputs.dy)) return onWasm("Conv2DBackpropInput", args);
+    const { info: g, block: dy, temps } = fitBackpropInput(backend, { ...args.inputs, attrs });
+    if (!dy) return zerosOutput(backend, g.inShape);
     const [rows, k] = colsShape(g);
     const dims = { m: rows, n: k, k: g.outChannels, transB: true };
+    const out = backend.makeOutput(g.inShape, "float32");
     if (isPointwise(g)) {
-      const out = backend.makeOutput(attrs.inputShape, "float32");
       blas.sgemm(heapF32(backend, dy), heapF32(backend, filter), heapF32(backend, out), dims);
-      return out;
+    } else {
+      const dcols = buffer(rows * k, false);
+      blas.sgemm(heapF32(backend, dy), heapF32(backend, filter), dcols, dims);
+      col2im(dcols, g, heapF32(backend, out));
     }
-    const dcols = buffer(rows * k, false);
-    blas.sgemm(heapF32(backend, dy), heapF32(backend, filter), dcols, dims);
-    const out = backend.makeOutput(attrs.inputShape, "float32");
-    col2im(dcols, g, heapF32(backend, out));
+    disposeInfos(backend, temps);
     return out;
   };
   return {

@@ -7,8 +7,20 @@
  *
  * `SLIDEWIN_BLAS=off` disables it; `SLIDEWIN_BLAS=/path/libopenblas.so` picks a library.
  *
+ * Right after loading, before any product, it checks which kernel set ("core") OpenBLAS chose
+ * against the CPU's vector extensions (./cpu_core.ts). When OpenBLAS fell back to a generic core on
+ * a CPU with AVX2 or AVX-512 (Debian's 0.3.21 runs Sapphire Rapids on "Prescott" kernels, ≈ 6× slower)
+ * and the user did not set `OPENBLAS_CORETYPE`, it sets `OPENBLAS_CORETYPE` and re-runs OpenBLAS's
+ * own core selection (`gotoblas_dynamic_quit` + `gotoblas_dynamic_init`, exported by DYNAMIC_ARCH
+ * builds). The library is loaded once per process, so Workers share that choice; child processes
+ * inherit the variable and load with it. {@linkcode Blas.coreNote} says what happened.
+ *
+ * `SLIDEWIN_SIMULATE_OPENBLAS_CORE=Prescott` (specs only) makes OpenBLAS load with that core as if
+ * it had chosen it itself, to exercise the switch on a CPU that OpenBLAS recognises.
+ *
  * @module
  */
+import { decideCore, readCpuFacts } from "./cpu_core.ts";
 
 const SYMBOLS = {
   cblas_sgemm: {
@@ -31,6 +43,9 @@ const SYMBOLS = {
     result: "void",
   },
   openblas_get_config: { parameters: [], result: "pointer" },
+  openblas_get_corename: { parameters: [], result: "pointer", optional: true },
+  gotoblas_dynamic_init: { parameters: [], result: "void", optional: true },
+  gotoblas_dynamic_quit: { parameters: [], result: "void", optional: true },
   openblas_get_num_threads: { parameters: [], result: "i32" },
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },
 } as const;
@@ -54,6 +69,13 @@ export interface Blas {
   readonly path: string;
   /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake …". */
   readonly config: string;
+  /** The kernel set in use (`openblas_get_corename()`: "Cooperlake", "Haswell", …; "" if unknown). */
+  readonly core: string;
+  /**
+   * How that kernel set was chosen, e.g. "chosen by OpenBLAS; CPU has AVX2", "set by
+   * OPENBLAS_CORETYPE=Haswell", "forced: CPU has AVX-512, OpenBLAS saw Prescott".
+   */
+  readonly coreNote: string;
   /** Threads OpenBLAS uses per call (process-wide). */
   threads(): number;
   /** Sets the threads per call (process-wide; 1 when several Workers call it at once). */
@@ -85,21 +107,76 @@ let loaded: Blas | null | undefined;
 
 let openError = "";
 
+function envGranted(name: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function envGet(name: string): string | undefined {
+  return envGranted(name) ? Deno.env.get(name) || undefined : undefined;
+}
+
+function cString(ptr: Deno.PointerValue): string {
+  return ptr ? new Deno.UnsafePointerView(ptr).getCString().trim() : "";
+}
+
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** Checks OpenBLAS's core against the CPU and switches it when it fell back (module doc). */
+function settleCore(s: Symbols, userSet: string | undefined): { core: string; note: string } {
+  const name = () => s.openblas_get_corename ? cString(s.openblas_get_corename()) : "";
+  const chosen = name();
+  if (!chosen) return { core: "", note: "core unknown" };
+  const inherited = envGet("SLIDEWIN_OPENBLAS_FORCED");
+  const decision = decideCore({ cpu: readCpuFacts(), chosen, userSet, inherited });
+  const force = decision.force;
+  if (!force) return { core: chosen, note: decision.note };
+  const hint = `; start with OPENBLAS_CORETYPE=${force}`;
+  if (!s.gotoblas_dynamic_init || !s.gotoblas_dynamic_quit) {
+    return { core: chosen, note: `${decision.note}, not switchable (no DYNAMIC_ARCH)${hint}` };
+  }
+  if (!envGranted("OPENBLAS_CORETYPE") || !envGranted("SLIDEWIN_OPENBLAS_FORCED")) {
+    return { core: chosen, note: `${decision.note}, not switched: no --allow-env${hint}` };
+  }
+  // older releases have no Cooperlake core; SkylakeX has AVX-512 sgemm kernels too
+  for (const core of force === "Cooperlake" ? [force, "SkylakeX"] : [force]) {
+    Deno.env.set("OPENBLAS_CORETYPE", core);
+    Deno.env.set("SLIDEWIN_OPENBLAS_FORCED", `${core};${decision.note}`);
+    s.gotoblas_dynamic_quit();
+    s.gotoblas_dynamic_init();
+    if (name().toLowerCase() === core.toLowerCase()) return { core, note: decision.note };
+  }
+  return { core: name(), note: `${decision.note}; OpenBLAS refused ${force}${hint}` };
+}
+
 function tryOpen(path: string): Blas | null {
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  const userSet = envGet("OPENBLAS_CORETYPE");
+  const simulate = envGet("SLIDEWIN_SIMULATE_OPENBLAS_CORE");
+  if (simulate && envGranted("OPENBLAS_CORETYPE")) Deno.env.set("OPENBLAS_CORETYPE", simulate);
   try {
     lib = Deno.dlopen(path, SYMBOLS);
   } catch (error) {
     openError = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return null;
+  } finally {
+    if (simulate && envGranted("OPENBLAS_CORETYPE")) {
+      if (userSet) Deno.env.set("OPENBLAS_CORETYPE", userSet);
+      else Deno.env.delete("OPENBLAS_CORETYPE");
+    }
   }
   const s = lib.symbols;
-  const ptr = s.openblas_get_config();
-  const config = ptr ? new Deno.UnsafePointerView(ptr).getCString().trim() : "OpenBLAS";
+  const { core, note: coreNote } = settleCore(s, userSet);
+  const config = cString(s.openblas_get_config()) || "OpenBLAS";
   let holders = 0, saved = 1;
   return {
     path,
     config,
+    core,
+    coreNote,
     threads: () => s.openblas_get_num_threads(),
     setThreads: (n) => s.openblas_set_num_threads(Math.max(1, Math.floor(n))),
     singleThreaded() {

@@ -10,11 +10,13 @@
  *   (`(h + p) mod s`) with the taps of that phase, interleaved into `dx` (no zeros multiplied).
  *
  * Negative paddings (explicit pads larger than the kernel, leftover rows of a strided "valid"
- * convolution) become crops.
+ * convolution) become crops. A `dy` larger than the geometry's output is read in its top-left
+ * block, as tfjs-cpu does (./conv_edges.ts).
  *
  * @module
  */
-import { tf } from "../../deps.ts";
+import type { tf } from "../../deps.ts";
+import { fitBackpropFilter, fitBackpropInput, zerosOutput } from "./conv_edges.ts";
 import { disposeInfos, heapF32, type Info, runWasmKernel, type WasmBackend } from "./wasm_heap.ts";
 
 /** Attributes of tfjs's `Conv2DBackpropFilter` / `Conv2DBackpropInput` kernels. */
@@ -23,7 +25,7 @@ export interface ConvBackpropAttrs {
   strides: [number, number] | number;
   /** "valid", "same", a number, or explicit pads. */
   pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-  /** Only "NHWC" is supported. */
+  /** Only "NHWC" is supported (NCHW: an error naming --backend=cpu). */
   dataFormat: "NHWC" | "NCHW";
   /** Rounding of output sizes for numeric pads. */
   dimRoundingMode?: "floor" | "round" | "ceil";
@@ -31,15 +33,11 @@ export interface ConvBackpropAttrs {
   filterShape?: [number, number, number, number];
   /** Shape of the input (input gradient only). */
   inputShape?: [number, number, number, number];
+  /** Not an attribute of tfjs's kernels; anything but 1 is an error. */
+  dilations?: [number, number] | number;
 }
 
 type Pads = { top: number; bottom: number; left: number; right: number };
-
-function checkFormat(attrs: ConvBackpropAttrs): void {
-  if (attrs.dataFormat === "NCHW") {
-    throw new Error('Argument dataFormat must be "NHWC" on wasm; transpose NCHW inputs first');
-  }
-}
 
 /**
  * A stride-1 forward convolution on the wasm backend with explicit, possibly negative, pads
@@ -58,6 +56,12 @@ function convPadded(
     const [n, h, w, c] = x.shape;
     const t = Math.max(0, -top), l = Math.max(0, -left);
     const size = [n, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), c];
+    if (size[1] <= 0 || size[2] <= 0) {
+      // cropped away: no window meets a row (column) of x (XNNPACK refuses an empty input)
+      const [fh, fw, , co] = filter.shape, [dh, dw] = opts.dilations;
+      const oh = h + top + bottom - (fh - 1) * dh, ow = w + left + right - (fw - 1) * dw;
+      return zerosOutput(backend, [n, oh, ow, co]);
+    }
     src = runWasmKernel(backend, "Slice", { inputs: { x }, attrs: { begin: [0, t, l, 0], size } });
     temps.push(src);
   }
@@ -93,20 +97,10 @@ function convPadded(
 export function conv2dBackpropFilterWasm(
   args: { inputs: { x: Info; dy: Info }; backend: WasmBackend; attrs: ConvBackpropAttrs },
 ): Info {
-  const { inputs: { x, dy }, backend, attrs } = args;
-  checkFormat(attrs);
-  if (!attrs.filterShape) {
-    throw new Error("Argument filterShape is required; pass the filter's shape");
-  }
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
-  const [kh, kw, ci, co] = attrs.filterShape;
+  const { inputs: { x }, backend, attrs } = args;
+  const { info, block: dy, temps } = fitBackpropFilter(backend, { ...args.inputs, attrs });
+  const [kh, kw, ci, co] = info.filterShape;
+  if (!dy) return zerosOutput(backend, [kh, kw, ci, co]);
   const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
   const sh = info.strideHeight, sw = info.strideWidth;
   const top = info.padInfo.top, left = info.padInfo.left;
@@ -126,7 +120,7 @@ export function conv2dBackpropFilterWasm(
     inputs: { x: { ...conv, shape: [ci, kh, kw, co] } },
     attrs: { perm: [1, 2, 0, 3] },
   });
-  disposeInfos(backend, [xt, dyt, conv]);
+  disposeInfos(backend, [xt, dyt, conv, ...temps]);
   return out;
 }
 
@@ -169,17 +163,22 @@ function flipFilter(backend: WasmBackend, filter: Info): Info {
 export function conv2dBackpropInputWasm(
   args: { inputs: { dy: Info; filter: Info }; backend: WasmBackend; attrs: ConvBackpropAttrs },
 ): Info {
-  const { inputs: { dy, filter }, backend, attrs } = args;
-  checkFormat(attrs);
-  if (!attrs.inputShape) throw new Error("Argument inputShape is required; pass the input's shape");
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const { inputs: { filter }, backend, attrs } = args;
+  const { info, block: dy, temps } = fitBackpropInput(backend, { ...args.inputs, attrs });
+  if (!dy) return zerosOutput(backend, info.inShape);
+  try {
+    return backpropInput(backend, dy, filter, info);
+  } finally {
+    disposeInfos(backend, temps);
+  }
+}
+
+function backpropInput(
+  backend: WasmBackend,
+  dy: Info,
+  filter: Info,
+  info: tf.backend_util.Conv2DInfo,
+): Info {
   const [kh, kw] = filter.shape;
   const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw } = info;
   if (sh > 1 || sw > 1) return backpropInputByPhases(backend, dy, filter, info);

@@ -67,7 +67,7 @@ export function runWasmKernel(
 ): Info {
   const kernel = tf.getKernel(name, "wasm");
   if (!kernel) {
-    throw new Error(`Kernel "${name}" is not registered for wasm; import src/backend.ts`);
+    throw new Error(`Kernel "${name}" is not registered for wasm; import src/backends/wasm.ts`);
   }
   return kernel.kernelFunc({
     inputs: args.inputs,
