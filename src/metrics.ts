@@ -8,6 +8,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "./deps.ts";
+import { OUTPUT, TARGET } from "./model/layout.ts";
 
 /**
  * Intersection over union of two boxes `[top, bottom, left, right]`; 0 when they do not overlap
@@ -111,8 +112,9 @@ export async function objectnessCounts(
   target: Tensor4D,
 ): Promise<ObjectnessCounts> {
   const packed = tf.tidy(() => {
-    const p = tf.cast(tf.greater(tf.slice(out, [0, 0, 0, 0], [-1, -1, -1, 1]), 0), "float32");
-    const y = tf.slice(target, [0, 0, 0, 0], [-1, -1, -1, 1]);
+    const o = OUTPUT.objectness, t = TARGET.objectness;
+    const p = tf.cast(tf.greater(tf.slice(out, [0, 0, 0, o], [-1, -1, -1, 1]), 0), "float32");
+    const y = tf.slice(target, [0, 0, 0, t], [-1, -1, -1, 1]);
     const tp = tf.sum(tf.mul(p, y));
     return tf.stack([tp, tf.sum(p), tf.sum(y)]);
   });

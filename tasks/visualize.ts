@@ -16,6 +16,7 @@ import { buildModel } from "../src/model/model.ts";
 import { loadModel, PRETRAINED_MODEL } from "../src/model/checkpoint.ts";
 import { predict } from "../src/model/predict.ts";
 import { makeScenes } from "../src/data/scenes.ts";
+import { OUTPUT } from "../src/model/layout.ts";
 
 const FLAGS = {
   /** Folder of the trained model. */
@@ -138,7 +139,9 @@ export const task = defineTask({
         const grid = model.grid(h, w);
         const objectness = tf.tidy(() => {
           const one = tf.slice(scenes.images, [i, 0, 0, 0], [1, -1, -1, -1]);
-          return tf.sigmoid(tf.slice(model.apply(one), [0, 0, 0, 0], [1, -1, -1, 1]));
+          return tf.sigmoid(
+            tf.slice(model.apply(one), [0, 0, 0, OUTPUT.objectness], [1, -1, -1, 1]),
+          );
         });
         const image = tf.slice(scenes.images, [i, 0, 0, 0], [1, -1, -1, -1]);
         const box = p.boxes.slice(4 * i, 4 * i + 4);
