@@ -23,6 +23,7 @@ import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/mo
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
 import { median } from "./lib/stats.ts";
+import { formatSpread, type Round, summarizeRounds } from "./lib/bench_summary.ts";
 
 const FLAGS = {
   /** Training batch size (the default run's). */
@@ -44,6 +45,8 @@ const FLAGS = {
     help: "Training steps of the RSS check (0: skip)",
     check: nonNegativeInt,
   },
+  /** Interleaved rounds of all rows and PyTorch; medians and ranges when more than one. */
+  repeat: { default: 1, help: "Rounds of every row and PyTorch, interleaved", check: positiveInt },
   /** Where bench.json goes. */
   out: { default: "runs/bench", help: "Output folder" },
 };
@@ -192,6 +195,16 @@ async function torchReference(benchJson: string, batchSize: number) {
   return null;
 }
 
+/** The CPU's model name (Linux /proc/cpuinfo), for the record; "" elsewhere. */
+function cpuModel(): string {
+  try {
+    const text = Deno.readTextFileSync("/proc/cpuinfo");
+    return text.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? "";
+  } catch {
+    return "";
+  }
+}
+
 /** The backends worth a row here: CPU ones that run, GPU ones only on real hardware. */
 async function availableBackends(): Promise<Backend[]> {
   const list: Backend[] = [];
@@ -230,68 +243,104 @@ export const task = defineTask({
         `forward, grid ${cost.grid.rows}×${cost.grid.cols}; batch ${flags.batchSize}`,
     );
     console.log(`  ${nativeNotice()}`);
-    const results: BackendResult[] = [];
     const cores = navigator.hardwareConcurrency ?? 1;
     const runs = rowsFor(backends, cores);
-    console.log(
-      `  ${"row".padEnd(12)} ${"train img/s".padStart(11)} ${"step ms".padStart(8)} ` +
-        `${"first ms".padStart(8)} ${"infer img/s".padStart(11)}  what`,
-    );
-    for (const row of runs) {
-      const r = await benchRow(row, mnist.train, flags);
-      results.push(r);
-      console.log(
-        `  ${r.backend.padEnd(12)} ${r.trainImagesPerSecond.toFixed(1).padStart(11)} ${
-          r.trainStepMs.toFixed(1).padStart(8)
-        } ${r.firstStepMs.toFixed(0).padStart(8)} ${
-          r.inferImagesPerSecond.toFixed(0).padStart(11)
-        }  ${r.description} (batch ${r.batchSize})`,
-      );
-    }
-    await useBackend("wasm");
-    const data = await benchData({ source: mnist.train });
-    console.log(
-      `  data pipeline (wasm, batch ${data.batchSize}): ${
-        data.scenesPerSecond.toFixed(0)
-      } scenes/s`,
-    );
     const bench: Record<string, unknown> = {
       date: new Date().toISOString(),
       deno: Deno.version.deno,
       tfjs: tf.version_core,
+      cpu: cpuModel(),
+      openblasCoretype: Deno.env.get("OPENBLAS_CORETYPE") ?? null,
       arch: DEFAULT_ARCH,
       inputSize: 64,
       batchSize: flags.batchSize,
       model: cost,
-      backends: results,
-      data,
     };
-    await writeJsonAtomic(`${flags.out}/bench.json`, bench);
-    if (flags.torch) {
-      const torch = await torchReference(`${flags.out}/bench.json`, flags.batchSize);
-      bench.pytorch = torch;
+    await writeJsonAtomic(`${flags.out}/bench.json`, bench); // bench_torch.py reads the arch
+    // rounds: every row, then PyTorch, so the machine's slow minutes hit them alike
+    const rounds: Round[] = [];
+    for (let round = 0; round < flags.repeat; round++) {
+      if (flags.repeat > 1) console.log(`  round ${round + 1}/${flags.repeat}`);
+      console.log(
+        `  ${"row".padEnd(12)} ${"train img/s".padStart(11)} ${"step ms".padStart(8)} ` +
+          `${"first ms".padStart(8)} ${"infer img/s".padStart(11)}  what`,
+      );
+      const results: BackendResult[] = [];
+      for (const row of runs) {
+        const r = await benchRow(row, mnist.train, flags);
+        results.push(r);
+        console.log(
+          `  ${r.backend.padEnd(12)} ${r.trainImagesPerSecond.toFixed(1).padStart(11)} ${
+            r.trainStepMs.toFixed(1).padStart(8)
+          } ${r.firstStepMs.toFixed(0).padStart(8)} ${
+            r.inferImagesPerSecond.toFixed(0).padStart(11)
+          }  ${r.description} (batch ${r.batchSize})`,
+        );
+      }
+      const torch = flags.torch
+        ? await torchReference(`${flags.out}/bench.json`, flags.batchSize)
+        : null;
       if (torch) {
         console.log(
           `  ${torch.framework} (${torch.threads} threads): train ${
             torch.trainImagesPerSecond.toFixed(1)
           } img/s, infer ${torch.inferImagesPerSecond.toFixed(0)} img/s`,
         );
-        const ratios: Record<string, { train: number; infer: number }> = {};
         for (const r of results) {
-          ratios[r.backend] = {
-            train: r.trainImagesPerSecond / torch.trainImagesPerSecond,
-            infer: r.inferImagesPerSecond / torch.inferImagesPerSecond,
-          };
+          const train = r.trainImagesPerSecond / torch.trainImagesPerSecond;
+          const infer = r.inferImagesPerSecond / torch.inferImagesPerSecond;
           console.log(
-            `    ${r.backend.padEnd(10)} / PyTorch: train ${
-              ratios[r.backend].train.toFixed(2)
-            }×, ` +
-              `infer ${ratios[r.backend].infer.toFixed(2)}×`,
+            `    ${r.backend.padEnd(10)} / PyTorch: train ${train.toFixed(2)}×, ` +
+              `infer ${infer.toFixed(2)}×`,
           );
         }
-        bench.ratios = ratios;
-      } else console.log("  PyTorch: not installed (apt-get install python3-torch), skipped");
+      } else if (flags.torch && round === 0) {
+        console.log("  PyTorch: not installed (apt-get install python3-torch), skipped");
+      }
+      rounds.push({ results, torch });
     }
+    const summary = summarizeRounds(rounds);
+    bench.backends = rounds[0].results;
+    bench.pytorch = rounds[0].torch;
+    bench.rounds = rounds;
+    bench.summary = summary;
+    if (summary.torch) {
+      bench.ratios = Object.fromEntries(
+        summary.rows.map((
+          r,
+        ) => [r.backend, { train: r.trainRatio!.median, infer: r.inferRatio!.median }]),
+      );
+    }
+    if (flags.repeat > 1) {
+      console.log(`  medians (ranges) over ${flags.repeat} interleaved rounds:`);
+      for (const r of summary.rows) {
+        const ratio = r.trainRatio
+          ? `; vs PyTorch train ${formatSpread(r.trainRatio, 2)}, infer ${
+            formatSpread(r.inferRatio!, 2)
+          }`
+          : "";
+        console.log(
+          `    ${r.backend.padEnd(12)} train ${formatSpread(r.train)} img/s, infer ${
+            formatSpread(r.infer)
+          }${ratio}`,
+        );
+      }
+      if (summary.torch) {
+        console.log(
+          `    ${"PyTorch".padEnd(12)} train ${formatSpread(summary.torch.train)} img/s, infer ${
+            formatSpread(summary.torch.infer)
+          }`,
+        );
+      }
+    }
+    await useBackend("wasm");
+    const data = await benchData({ source: mnist.train });
+    bench.data = data;
+    console.log(
+      `  data pipeline (wasm, batch ${data.batchSize}): ${
+        data.scenesPerSecond.toFixed(0)
+      } scenes/s`,
+    );
     if (flags.memorySteps > 0) {
       const samples = await memoryCheck(mnist.train, flags.memorySteps, flags.batchSize);
       bench.memory = samples;
