@@ -11,7 +11,13 @@ import { ensureBackend } from "../backends/backend.ts";
 import { boundingBoxes } from "./boxes.ts";
 import { encodeTargets } from "./encode.ts";
 import type { WindowGrid } from "../geometry.ts";
-import { makeMultiScenes, type MultiSceneOptions, type MultiScenes } from "./multi_scenes.ts";
+import {
+  makeMultiScenes,
+  type MultiSceneOptions,
+  type MultiScenes,
+  type SceneObject,
+} from "./multi_scenes.ts";
+import { encodeObjects } from "./multi_encode.ts";
 import { makeRng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
@@ -104,6 +110,14 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed">
   firstBatch?: number;
   /** When given, each batch also carries its per-window `targets` for this grid. */
   grid?: WindowGrid;
+  /**
+   * Digits per scene `[min, max]`: anything but `[1, 1]` streams multi-digit scenes
+   * (./multi_scenes.ts) with their `objects`, and targets from every digit a window covers
+   * (./multi_encode.ts); default one digit per scene.
+   */
+  digits?: readonly [number, number];
+  /** Multi-digit targets: the least fraction of a digit's box a window must cover; default 0. */
+  minCover?: number;
 }
 
 /** One batch of a {@linkcode sceneStream}. Dispose `images` (and `targets`) when done. */
@@ -114,6 +128,11 @@ export interface SceneBatch extends Scenes {
   batch: number;
   /** `[N, rows, cols, 6]` targets when the stream was given a grid. */
   targets?: Tensor4D;
+  /**
+   * Multi-digit streams: every digit of every scene (then `labels` and `boxes` describe each
+   * scene's first digit).
+   */
+  objects?: SceneObject[][];
 }
 
 /**
@@ -145,8 +164,11 @@ export async function* sceneStream(
     firstEpoch = 0,
     firstBatch = 0,
     grid,
+    digits,
+    minCover,
     ...sceneOptions
   } = options;
+  const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
@@ -169,6 +191,13 @@ export async function* sceneStream(
     // Let the consumer run first: the batch is made when it next awaits.
     await new Promise((resolve) => setTimeout(resolve, 0));
     const { epoch, batch, count, seed } = plan[step];
+    if (multi) {
+      const m = await makeMultiScenes(source, { ...sceneOptions, count, seed, digits });
+      const labels = Int32Array.from(m.objects, (o) => o[0].label);
+      const boxes = Float32Array.from(m.objects.flatMap((o) => o[0].box));
+      const targets = grid ? encodeObjects(m.objects, grid, { minCover }) : undefined;
+      return { images: m.images, labels, boxes, objects: m.objects, epoch, batch, targets };
+    }
     const scenes = await makeScenes(source, { ...sceneOptions, count, seed });
     const targets = grid ? encodeTargets(scenes.boxes, scenes.labels, grid) : undefined;
     return { ...scenes, epoch, batch, targets };

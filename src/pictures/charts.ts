@@ -195,9 +195,13 @@ export interface EpochRecord {
   /** Mean training loss parts over the epoch. */
   loss: { detection: number; classification: number; regression: number; total?: number };
   /** Validation classification accuracy in [0, 1]. */
-  accuracy: number;
+  accuracy?: number;
   /** Validation mean IoU in [0, 1]. */
-  meanIoU: number;
+  meanIoU?: number;
+  /** Multi-digit validation: mAP@0.5. */
+  map50?: number;
+  /** Multi-digit validation: mAP@[0.5:0.95]. */
+  map?: number;
   /** Validation share of predictions with IoU ≥ 0.5 and the right label. */
   hitRate?: number;
 }
@@ -229,11 +233,11 @@ export async function trainingCurves(records: readonly EpochRecord[]): Promise<U
   if (records.some((r) => r.loss.total !== undefined)) {
     lossParts.unshift(pick("total", (r) => r.loss.total));
   }
-  const quality = [
-    pick("val accuracy", (r) => r.accuracy),
-    pick("val mean IoU", (r) => r.meanIoU),
-  ];
-  if (records.some((r) => r.hitRate !== undefined)) {
+  const detector = records.some((r) => r.map50 !== undefined);
+  const quality = detector
+    ? [pick("val mAP@0.5", (r) => r.map50), pick("val mAP@[.5:.95]", (r) => r.map)]
+    : [pick("val accuracy", (r) => r.accuracy), pick("val mean IoU", (r) => r.meanIoU)];
+  if (!detector && records.some((r) => r.hitRate !== undefined)) {
     quality.push(pick("val hit rate", (r) => r.hitRate));
   }
   const size = { width: 420, height: 260 };

@@ -12,7 +12,9 @@ import {
   nonNegativeInt,
   positive,
   positiveInt,
+  unit,
 } from "../cli.ts";
+import { parseDigitRange } from "../data/multi_scenes.ts";
 
 /** Flags of `deno task train`, with their defaults and help lines. */
 export const TRAIN_FLAGS = {
@@ -33,6 +35,30 @@ export const TRAIN_FLAGS = {
   },
   // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/loss.ts).
   box: { default: "sum", help: "Box MSE over the 4 coordinates", choices: ["sum", "mean"] },
+  // Digits per training scene: 1 is the assignment's single-digit localizer; a range such as
+  // 1-4 trains a detector on multi-digit scenes (targets from every digit a window covers).
+  digits: {
+    default: "1",
+    help: "Digits per training scene, min-max (1: single-digit localizer; 1-4: detector)",
+    check: (v: string): string | undefined => {
+      try {
+        parseDigitRange(v);
+        return undefined;
+      } catch {
+        return "must look like 1-4 (min-max, 1 ≤ min ≤ max)";
+      }
+    },
+  },
+  // Side of the training and validation scenes (64: the assignment's).
+  size: { default: 64, help: "Side of the training scenes in pixels", check: positiveInt },
+  // Multi-digit targets: a window is positive for a digit when it covers at least this fraction
+  // of the digit's box (0.5: windows that see a sliver of a digit, or mostly its neighbour, are
+  // negatives).
+  minCover: {
+    default: 0.5,
+    help: "Multi-digit targets: least fraction of a digit's box a positive window covers",
+    check: unit,
+  },
   // Network (see ARCHITECTURES in src/model.ts).
   arch: { default: "s8", help: "Architecture", choices: ["pool", "strided", "s8", "s8w48"] },
   // Seed of the initialisation, the training scenes and the validation scenes.
@@ -70,6 +96,12 @@ export interface TrainConfig {
   schedule: string;
   /** Box MSE reduction over the 4 coordinates: "sum" or "mean". */
   box: string;
+  /** Digits per training scene, "min-max" ("1": the single-digit localizer). */
+  digits: string;
+  /** Side of the training and validation scenes. */
+  size: number;
+  /** Multi-digit targets: least fraction of a digit's box a positive window covers. */
+  minCover: number;
   /** Architecture name (ARCHITECTURES in src/model.ts). */
   arch: string;
   /** Random seed. */

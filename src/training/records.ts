@@ -21,6 +21,10 @@ export interface ValRecord extends LossRecord {
   precision: number;
   /** Objectness recall over all windows. */
   recall: number;
+  /** Multi-digit validation: mAP at IoU 0.5 (COCO-style, 101-point). */
+  map50?: number;
+  /** Multi-digit validation: mAP averaged over IoU 0.50:0.05:0.95. */
+  map?: number;
   /** Validation scenes. */
   count: number;
 }
@@ -71,6 +75,8 @@ export interface InterruptedRecord {
 }
 
 const HEADER = "epoch   time  img/s   det    cls    reg  | acc     IoU    hit     P      R";
+const DETECTOR_HEADER =
+  "epoch   time  img/s   det    cls    reg  | mAP50   mAP            P      R";
 
 /** One row of the table (see {@linkcode formatTable}). */
 export function row(r: EpochRecord): string {
@@ -82,15 +88,23 @@ export function row(r: EpochRecord): string {
     r.val.detection.toFixed(3).padStart(6),
     r.val.classification.toFixed(3).padStart(6),
     r.val.regression.toFixed(3).padStart(6),
-    "|" + pct(r.val.accuracy),
-    r.val.meanIou.toFixed(3).padStart(6),
-    pct(r.val.hitRate),
+    ...(r.val.map50 === undefined
+      ? ["|" + pct(r.val.accuracy), r.val.meanIou.toFixed(3).padStart(6), pct(r.val.hitRate)]
+      : ["|" + pct(r.val.map50), pct(r.val.map!), " ".repeat(6)]),
     r.val.precision.toFixed(3).padStart(6),
     r.val.recall.toFixed(3).padStart(6),
   ].join(" ");
 }
 
-/** Formats epoch records as the printed table (header + one row per epoch). */
-export function formatTable(records: readonly EpochRecord[]): string {
-  return [HEADER, ...records.map(row)].join("\n");
+/**
+ * Formats epoch records as the printed table (header + one row per epoch); `detector` (default:
+ * whether the records hold mAP) prints mAP@0.5 and mAP@[0.5:0.95] instead of accuracy, IoU and
+ * hit rate.
+ */
+export function formatTable(
+  records: readonly EpochRecord[],
+  options: { detector?: boolean } = {},
+): string {
+  const detector = options.detector ?? records.some((r) => r.val.map50 !== undefined);
+  return [detector ? DETECTOR_HEADER : HEADER, ...records.map(row)].join("\n");
 }

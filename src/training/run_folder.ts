@@ -218,9 +218,9 @@ export class RunFolder {
       const png = await trainingCurves(records.map((r) => ({
         epoch: r.epoch,
         loss: r.train,
-        accuracy: r.val.accuracy,
-        meanIoU: r.val.meanIou,
-        hitRate: r.val.hitRate,
+        ...(r.val.map50 === undefined
+          ? { accuracy: r.val.accuracy, meanIoU: r.val.meanIou, hitRate: r.val.hitRate }
+          : { map50: r.val.map50, map: r.val.map }),
       })));
       await writeFileAtomic(`${this.out}/curves.png`, png);
     } catch (e) {

@@ -22,6 +22,7 @@ import {
 import { type BoxReduction, lossParts } from "../model/layout.ts";
 import { Progress } from "./progress.ts";
 import { sceneStream } from "../data/scenes.ts";
+import { parseDigitRange } from "../data/multi_scenes.ts";
 import { createStep, type GradientStep } from "./step.ts";
 import { type PartialEpoch, RunFolder } from "./run_folder.ts";
 import { type EpochRecord, formatTable, type InterruptedRecord, row } from "./records.ts";
@@ -174,7 +175,15 @@ async function trainIn(
       seed: settings.seed,
       ...(settings.mnistDir ? { dir: settings.mnistDir } : {}),
     });
-  const grid = model.grid(64), cost = modelCost(model.arch);
+  const scenes = sceneSettings(settings);
+  if (scenes.size < model.geometry.size) {
+    adam.dispose();
+    model.dispose();
+    throw new Error(
+      `--size must be at least the model's window (${model.geometry.size}), got ${scenes.size}`,
+    );
+  }
+  const grid = model.grid(scenes.size), cost = modelCost(model.arch);
   if (firstEpoch === 0) {
     log(
       `model: ${cost.params} params, ${(cost.flops / 1e6).toFixed(1)} MFLOPs/image, window ` +
@@ -186,7 +195,12 @@ async function trainIn(
     adam.dispose();
     return { model, records };
   }
-  const val = await makeValSet(mnist.val, { count: settings.valSize, seed: settings.seed, model });
+  const val = await makeValSet(mnist.val, {
+    count: settings.valSize,
+    seed: settings.seed,
+    model,
+    ...scenes,
+  });
   let step: GradientStep | undefined;
   try {
     step = await createStep(model.arch, {
@@ -196,7 +210,7 @@ async function trainIn(
     });
     const loop: Loop = { ...s, step, mnist, stepsPerEpoch, options, run, log };
     let elapsed = s.partial.batch > 0 ? s.partial.time : records.at(-1)?.time ?? 0;
-    log(formatTable(records));
+    log(formatTable(records, { detector: scenes.digits !== undefined }));
     for (let epoch = firstEpoch; epoch < settings.epochs; epoch++) {
       const resumed = epoch === firstEpoch ? s.partial : NO_PARTIAL;
       const e = await trainEpoch(loop, epoch, resumed);
@@ -273,6 +287,22 @@ async function trainIn(
   return { model, records };
 }
 
+/**
+ * The scenes a run trains and validates on: single-digit 64×64 scenes by default (exactly the
+ * options the assignment's run always used), else `size` and, for a digit range other than 1,
+ * multi-digit scenes with targets from every digit a window covers.
+ */
+function sceneSettings(settings: TrainConfig): {
+  size: number;
+  digits?: readonly [number, number];
+  minCover?: number;
+} {
+  const size = settings.size ?? 64;
+  const digits = parseDigitRange(settings.digits ?? "1", "--digits");
+  if (digits[0] === 1 && digits[1] === 1) return { size };
+  return { size, digits, minCover: settings.minCover ?? 0.5 };
+}
+
 /** What every epoch of a run shares. */
 interface Loop extends Start {
   step: GradientStep;
@@ -300,7 +330,8 @@ async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
     seed: settings.seed,
     firstEpoch: epoch,
     firstBatch: batchesDone,
-    grid: model.grid(64),
+    ...sceneSettings(settings),
+    grid: model.grid(settings.size ?? 64),
   });
   for await (const batch of stream) {
     lr = learningRate(settings.lr, { step: loop.steps, totalSteps, schedule: settings.schedule });

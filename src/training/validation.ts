@@ -13,13 +13,31 @@ import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
 import { decodeOutput } from "../model/predict.ts";
 import { makeScenes } from "../data/scenes.ts";
+import { makeMultiScenes, type SceneObject } from "../data/multi_scenes.ts";
+import { encodeObjects } from "../data/multi_encode.ts";
+import { decodeDetections, type Detection } from "../detection/detect.ts";
+import { meanAveragePrecision } from "../detection/map.ts";
 import type { ValRecord } from "./records.ts";
 
 /** Validation scenes, kept in chunks with their targets. */
 export interface ValSet {
-  chunks: { images: Tensor4D; targets: Tensor4D; labels: Int32Array; boxes: Float32Array }[];
+  /**
+   * The scenes and targets; multi-digit sets carry every digit in `objects` (`labels`/`boxes`
+   * are then each scene's first digit).
+   */
+  chunks: {
+    images: Tensor4D;
+    targets: Tensor4D;
+    labels: Int32Array;
+    boxes: Float32Array;
+    objects?: SceneObject[][];
+  }[];
+  /** Scenes in all. */
   count: number;
 }
+
+/** Proposals kept while validating a detector: as `deno task evaluate` scores mAP. */
+const MAP_SCORE_THRESHOLD = 0.05;
 
 /**
  * Makes `count` validation scenes from the val digits, fixed by `seed`, with their targets.
@@ -34,22 +52,52 @@ export interface ValSet {
  */
 export async function makeValSet(
   source: Mnist["val"],
-  options: { count: number; seed: number; model: Model; chunk?: number },
+  options: {
+    count: number;
+    seed: number;
+    model: Model;
+    chunk?: number;
+    /** Scene side; default 64. */
+    size?: number;
+    /** Digits per scene; anything but [1, 1] makes multi-digit scenes. */
+    digits?: readonly [number, number];
+    /** Multi-digit targets' least cover (see ../data/multi_encode.ts). */
+    minCover?: number;
+  },
 ): Promise<ValSet> {
-  const { count, seed, model, chunk = 500 } = options;
-  const grid = model.grid(64);
+  const { count, seed, model, size = 64, digits, minCover } = options;
+  const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
+  const chunk = options.chunk ?? (multi ? Math.max(1, Math.floor(500 * 64 * 64 / size ** 2)) : 500);
+  const grid = model.grid(size);
   const chunks: ValSet["chunks"] = [];
   for (let start = 0, i = 0; start < count; start += chunk, i++) {
     const n = Math.min(chunk, count - start);
-    const s = await makeScenes(source, { count: n, seed: seed * 7919 + 1_000_003 + i });
+    const chunkSeed = seed * 7919 + 1_000_003 + i;
+    if (multi) {
+      const m = await makeMultiScenes(source, { count: n, seed: chunkSeed, size, digits });
+      chunks.push({
+        images: m.images,
+        targets: encodeObjects(m.objects, grid, { minCover }),
+        labels: Int32Array.from(m.objects, (o) => o[0].label),
+        boxes: Float32Array.from(m.objects.flatMap((o) => o[0].box)),
+        objects: m.objects,
+      });
+      continue;
+    }
+    const s = await makeScenes(source, {
+      count: n,
+      seed: chunkSeed,
+      ...(size !== 64 ? { size } : {}),
+    });
     chunks.push({ ...s, targets: encodeTargets(s.boxes, s.labels, grid) });
   }
   return { chunks, count };
 }
 
 /**
- * Validates `model` on `val`: loss parts per image, class accuracy, mean IoU, hit rate and
- * objectness precision/recall.
+ * Validates `model` on `val`: loss parts per image, objectness precision/recall, and class
+ * accuracy, mean IoU and hit rate of the chosen window (single-digit sets) or mAP@0.5 and
+ * mAP@[0.5:0.95] of the detections (multi-digit sets; the others are then NaN).
  *
  * @example
  * ```ts
@@ -71,6 +119,7 @@ export async function evaluate(
   const counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const labels: number[] = [], boxes: number[] = [], trueLabels: number[] = [];
   const trueBoxes: number[] = [];
+  const found: Detection[][] = [], truths: SceneObject[][] = [];
   for (const c of val.chunks) {
     const n = c.images.shape[0];
     for (let start = 0; start < n; start += batchSize) {
@@ -85,6 +134,16 @@ export async function evaluate(
       });
       const v = await parts.data();
       for (let j = 0; j < 3; j++) sums[j] += v[j];
+      if (c.objects) {
+        const [, h, w] = c.images.shape;
+        found.push(
+          ...await decodeDetections(out, model.geometry, {
+            scoreThreshold: MAP_SCORE_THRESHOLD,
+            imageSize: [h, w],
+          }),
+        );
+        truths.push(...c.objects.slice(start, start + k));
+      }
       const p = await decodeOutput(out, model.geometry);
       const oc = await objectnessCounts(out, target);
       for (const key of ["tp", "fp", "fn", "tn"] as const) counts[key] += oc[key];
@@ -98,7 +157,7 @@ export async function evaluate(
   const m = localizationMetrics({ labels, boxes }, { labels: trueLabels, boxes: trueBoxes });
   const pr = precisionRecall(counts);
   const n = m.count;
-  return {
+  const record: ValRecord = {
     detection: sums[0] / n,
     classification: sums[1] / n,
     regression: sums[2] / n,
@@ -110,4 +169,7 @@ export async function evaluate(
     recall: pr.recall,
     count: n,
   };
+  if (truths.length === 0) return record;
+  const map = meanAveragePrecision(found, truths);
+  return { ...record, accuracy: NaN, meanIou: NaN, hitRate: NaN, map50: map.map50, map: map.map };
 }

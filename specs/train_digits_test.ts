@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { tf } from "../src/deps.ts";
+import { useBackend } from "../src/backends/backend.ts";
+import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import type { ArchLayer } from "../src/model/model.ts";
+import { formatTable, train } from "../src/training/train.ts";
+import { sceneStream } from "../src/data/scenes.ts";
+import { encodeObjectsData } from "../src/data/multi_encode.ts";
+import { parseFlags } from "../src/cli.ts";
+import { TRAIN_FLAGS } from "../src/training/config.ts";
+
+const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
+// window 40, stride 8, tiny channels: fast on wasm
+const arch: ArchLayer[] = [
+  { kind: "conv", kernel: 6, filters: 2, stride: 2 },
+  { kind: "conv", kernel: 4, filters: 4, stride: 2 },
+  { kind: "conv", kernel: 4, filters: 4, stride: 2 },
+  { kind: "conv", kernel: 3, filters: 8 },
+  { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
+];
+const quiet = { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
+
+function tiny(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...defaultTrainConfig(),
+    epochs: 2,
+    trainSize: 8,
+    batchSize: 4,
+    valSize: 6,
+    schedule: "constant",
+    workers: 0,
+    digits: "1-3",
+    size: 96,
+    out,
+    ...more,
+  };
+}
+
+Deno.test("a multi-digit stream carries every digit and the targets of every digit a window covers", async () => {
+  await useBackend("wasm");
+  const grid = { size: 40, stride: 8, offset: 0, rows: 8, cols: 8 };
+  const options = {
+    batchSize: 3,
+    epochSize: 6,
+    seed: 5,
+    size: 96,
+    digits: [2, 3] as const,
+    minCover: 0.5,
+    grid,
+  };
+  const all = [];
+  for await (const b of sceneStream(mnist.train, options)) all.push(b);
+  assert.equal(all.length, 2);
+  for (const b of all) {
+    assert.deepEqual(b.images.shape, [3, 96, 96, 1]);
+    assert.equal(b.objects!.length, 3);
+    for (const [k, o] of b.objects!.entries()) {
+      assert.ok(o.length >= 2 && o.length <= 3, `${o.length} digits`);
+      assert.equal(b.labels[k], o[0].label);
+    }
+    const want = encodeObjectsData(b.objects!, grid, { minCover: 0.5 });
+    assert.deepEqual(await b.targets!.data(), want);
+  }
+  // resuming at batch 1 draws exactly the second batch
+  const resumed = [];
+  for await (const b of sceneStream(mnist.train, { ...options, firstBatch: 1 })) resumed.push(b);
+  assert.equal(resumed.length, 1);
+  assert.deepEqual(resumed[0].objects, all[1].objects);
+  assert.deepEqual(await resumed[0].images.data(), await all[1].images.data());
+  tf.dispose([...all, ...resumed].flatMap((b) => [b.images, b.targets!]));
+});
+
+Deno.test("train --digits 1-3 --size 96: a detector run records mAP every epoch and resumes", async () => {
+  await useBackend("wasm");
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  try {
+    const before = tf.memory().numTensors;
+    const straight = await train(tiny(a), { mnist, ...quiet });
+    assert.equal(straight.records.length, 2);
+    for (const r of straight.records) {
+      assert.ok(r.val.map50! >= 0 && r.val.map50! <= 1, `mAP50 ${r.val.map50}`);
+      assert.ok(r.val.map! >= 0 && r.val.map! <= r.val.map50!, `mAP ${r.val.map}`);
+      assert.ok(Number.isNaN(r.val.accuracy), "no single-digit accuracy on a detector");
+      assert.equal(r.val.count, 6);
+    }
+    assert.match(formatTable(straight.records), /mAP50/);
+    const config = JSON.parse(await Deno.readTextFile(`${a}/config.json`));
+    assert.equal(config.settings.digits, "1-3");
+    assert.equal(config.settings.size, 96);
+    assert.ok((await Deno.stat(`${a}/curves.png`)).size > 0);
+    // one epoch, then --resume: the same weights as the straight run
+    (await train(tiny(b, { epochs: 1 }), { mnist, ...quiet })).model.dispose();
+    const resumed = await train(tiny(b, { resume: true }), { mnist, ...quiet });
+    for (const [name, v] of straight.model.variables) {
+      assert.deepEqual(await resumed.model.variables.get(name)!.data(), await v.data(), name);
+    }
+    assert.deepEqual(resumed.records[1].val, straight.records[1].val);
+    straight.model.dispose();
+    resumed.model.dispose();
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
+});
+
+Deno.test("--digits and --size are checked before anything runs", async () => {
+  assert.equal(parseFlags(["--digits=1-4"], TRAIN_FLAGS)?.digits, "1-4");
+  assert.throws(
+    () => parseFlags(["--digits=4-1"], TRAIN_FLAGS),
+    /^UsageError: --digits must look like 1-4 \(min-max, 1 ≤ min ≤ max\), got 4-1$/,
+  );
+  await useBackend("wasm");
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    () => train(tiny("/nonexistent-out", { size: 32 }), { mnist, ...quiet, lock: false }),
+    /--size must be at least the model's window \(40\), got 32/,
+  );
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
