@@ -29,13 +29,14 @@ export const JUPYTER_PACKAGES = "jupyter-nbconvert python3-nbclient jupyter-clie
 const RUNNER = decodeURIComponent(new URL("./notebook_run.py", import.meta.url).pathname);
 
 /**
- * A Python interpreter that has jupyter_client, nbformat and nbconvert ($SLIDEWIN_PYTHON, else
- * /usr/bin/python3 — Debian's, which pyenv or a venv may shadow — else `python3`), or undefined.
+ * A Python interpreter that has jupyter_client, nbformat and nbconvert: $SLIDEWIN_PYTHON when set
+ * (and only it), else /usr/bin/python3 (Debian's, which pyenv or a venv may shadow), else
+ * `python3`; undefined when none has them.
  */
 export async function jupyterPython(): Promise<string | undefined> {
-  const candidates = [Deno.env.get("SLIDEWIN_PYTHON"), "/usr/bin/python3", "python3"];
+  const chosen = Deno.env.get("SLIDEWIN_PYTHON");
+  const candidates = chosen ? [chosen] : ["/usr/bin/python3", "python3"];
   for (const python of candidates) {
-    if (!python) continue;
     try {
       const { success } = await new Deno.Command(python, {
         args: ["-c", "import jupyter_client, nbformat, nbconvert"],
