@@ -123,13 +123,6 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/draw.ts";
-export {
-  lineChart,
-  type LineChartOptions,
-  type Series,
-  timingChart,
-  type TimingRow,
-} from "./src/charts.ts";
 export { detect, type Detection, type DetectOptions } from "./src/detect.ts";
 export {
   type Box,

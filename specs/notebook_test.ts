@@ -84,7 +84,6 @@ function norms(nb: Notebook): { diff: number; norm: number }[] {
 
 Deno.test("notebook: its code type-checks against mod.ts", async () => {
   const nb: Notebook = JSON.parse(await Deno.readTextFile(NOTEBOOK));
-  const mod = new URL("../mod.ts", import.meta.url).href;
   const code = codeCells(nb).map((c) => join(c.source)).join("\n");
   assert.match(code, /"\.\.\/mod\.ts"/);
   const dir = await Deno.makeTempDir({ prefix: "slidewin-notebook-check-" });
@@ -92,7 +91,12 @@ Deno.test("notebook: its code type-checks against mod.ts", async () => {
   const file = `${dir}/localization.ts`;
   await Deno.writeTextFile(
     file,
-    `/// <reference lib="deno.unstable" />\n${code.replaceAll('"../mod.ts"', JSON.stringify(mod))}`,
+    `/// <reference lib="deno.unstable" />\n${
+      // the notebook's relative imports ("../mod.ts", …) from the repository root
+      code.replace(
+        /"\.\.\/([^"]+)"/g,
+        (_, path) => JSON.stringify(new URL(`../${path}`, import.meta.url).href),
+      )}`,
   );
   const config = decodeURIComponent(new URL("../deno.json", import.meta.url).pathname);
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
