@@ -225,3 +225,14 @@ Deno.test("forward splits the batch over the workers and equals model.apply (was
     await useBackend("wasm");
   }
 });
+
+Deno.test("a pool's create and close leave the main thread's tensor count where it was", async () => {
+  const { createStep } = await import("../src/training/step.ts");
+  await useBackend("wasm");
+  const before = tf.memory().numTensors;
+  for (const workers of [0, 1]) {
+    const step = await createStep(DEFAULT_ARCH, { backend: "wasm", workers, engine: "tape" });
+    step.close();
+    assert.equal(tf.memory().numTensors, before, `${workers} workers: tensors leaked`);
+  }
+});

@@ -87,7 +87,9 @@ export class TapeShardStep implements ShardStep {
     const inputChannels = options.inputChannels ?? 1;
     const shapes = variableShapes(arch, inputChannels);
     const variables = new Map<string, Variable>();
-    for (const [name, shape] of shapes) variables.set(name, tf.variable(tf.zeros(shape), true));
+    for (const [name, shape] of shapes) {
+      variables.set(name, tf.tidy(() => tf.variable(tf.zeros(shape), true)));
+    }
     this.#model = modelFromVariables(arch, variables, inputChannels);
     this.#names = [...shapes.keys()];
     this.#tape = new TapeStep({ box: options.box });
