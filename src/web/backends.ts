@@ -9,6 +9,7 @@ import { tf } from "../deps.ts";
 import "npm:@tensorflow/tfjs-backend-webgl@4.22.0";
 import { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import { registerWasmTrainingKernels } from "../kernels/wasm_training.ts";
 
 /** Backends the page can run on, in the order it tries them. */
 export const WEB_BACKENDS = ["webgpu", "webgl", "wasm"] as const;
@@ -74,6 +75,7 @@ export async function chooseBackend(
   wasmDir: string,
 ): Promise<BackendChoice> {
   setWasmPaths(wasmDir);
+  registerWasmTrainingKernels(); // tfjs 4.22's wasm backend cannot train a CNN on its own
   const notes: string[] = [];
   let order: WebBackend[] = [...WEB_BACKENDS];
   if (forced) {

@@ -53,6 +53,7 @@ export async function setupDetect(
       host.dataset.seed = String(seed);
       host.dataset.detections = String(drawn.length);
       host.dataset.truths = String(scenes.objects[0].length);
+      host.dataset.state = "ready";
     } finally {
       scenes.images.dispose();
       button.disabled = false;

@@ -26,7 +26,7 @@ function padTensor(pad: HTMLCanvasElement): Tensor4D {
 
 /**
  * Builds the draw view in `host`. The result of the latest localization is kept in
- * `host.dataset` (`label`, `box` as JSON) for tests.
+ * `host.dataset` (`label`, `box` as JSON; `busy` is "0" once the last stroke is localized).
  */
 export function setupDraw(host: HTMLElement, model: Model): void {
   const pad = document.createElement("canvas");
@@ -62,6 +62,7 @@ export function setupDraw(host: HTMLElement, model: Model): void {
       return;
     }
     busy = true;
+    host.dataset.busy = "1";
     const x = padTensor(pad);
     try {
       const anyInk = (await tf.max(x).data())[0] > 0;
@@ -112,6 +113,8 @@ export function setupDraw(host: HTMLElement, model: Model): void {
       if (again) {
         again = false;
         localize();
+      } else {
+        host.dataset.busy = "0";
       }
     }
   }

@@ -7,6 +7,9 @@
  * @module
  */
 import { tf } from "../deps.ts";
+import { loadMnist } from "../mnist.ts";
+import { predict } from "../predict.ts";
+import { makeScenes } from "../scenes.ts";
 import { chooseBackend } from "./backends.ts";
 import { drawGallery, drawWindowMap, runGallery } from "./gallery.ts";
 import { loadLocalizer } from "./localizer.ts";
@@ -37,7 +40,7 @@ async function main(): Promise<void> {
   const firstPredictionMs = performance.now() - started;
   const showWindows = (i: number) => drawWindowMap($("windows"), model, { gallery, index: i });
   await drawGallery($("gallery"), gallery, (i) => {
-    showWindows(i).then(() => $("windows-section").scrollIntoView({ behavior: "smooth" }));
+    showWindows(i).then(() => $("windows-section").scrollIntoView());
   });
   await showWindows(0);
   const wrong = gallery.results.filter((r) => r.predicted.label !== r.label).length;
@@ -57,14 +60,21 @@ async function main(): Promise<void> {
     },
     scenes: gallery.results,
   });
+  // for the console and the specs: the engine, the model and the scenes in use
+  Object.assign(globalThis, { slidewin: { tf, model, gallery, predict, makeScenes, loadMnist } });
   setupDraw($("draw-section"), model);
-  await setupDetect($("detect-section"), model, { mnistDir: new URL("mnist/", location.href) });
   setupTrain($("train-section"), { mnistDir: new URL("mnist/", location.href) });
   document.documentElement.dataset.state = "ready";
   console.log(`slidewin: ready on ${tf.getBackend()}`);
+  // the detect view comes after the gallery (on SwiftShader its 256×256 shaders take a while)
+  await setupDetect($("detect-section"), model, { mnistDir: new URL("mnist/", location.href) });
 }
 
 main().catch((error) => {
+  if (document.documentElement.dataset.state === "ready") {
+    console.error(error); // a later view failed; the gallery stands
+    return;
+  }
   const message = String((error as Error)?.message ?? error);
   document.documentElement.dataset.state = "error";
   document.documentElement.dataset.error = message;

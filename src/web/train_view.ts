@@ -53,7 +53,7 @@ function drawChart(canvas: HTMLCanvasElement, points: Point[]): void {
 /**
  * Builds the train view in `host`. `?train=SECONDS` sets the duration (default 60). While
  * training and after, `host.dataset` holds `steps`, `firstLoss`, `lastLoss` (mean loss per image
- * over the first and last 10 % of steps), `imagesPerSecond` and `state` ("training"/"done").
+ * over the first and last fifth of the steps), `imagesPerSecond` and `state` ("training"/"done").
  */
 export function setupTrain(host: HTMLElement, options: { mnistDir: URL }): void {
   const seconds = Number(new URLSearchParams(location.search).get("train") ?? 60);
@@ -102,27 +102,28 @@ async function trainFor(
   try {
     for await (const batch of stream) {
       const targets = batch.targets!;
+      let out: Tensor4D | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const parts = loss(model.apply(batch.images as Tensor4D), targets);
+        out = tf.keep(model.apply(batch.images as Tensor4D)); // also decoded for the accuracy
+        const parts = loss(out, targets);
         tf.dispose([parts.detection, parts.classification, parts.regression]);
         return parts.total as Scalar;
       }, [...model.variables.values()]);
       adam.step(grads, 3e-3);
-      const out = tf.tidy(() => model.apply(batch.images));
-      const p = await decodeOutput(out, model.geometry);
+      const p = await decodeOutput(out!, model.geometry);
       const lossValue = (await value.data())[0] / batch.labels.length;
-      tf.dispose([value, out, batch.images, targets]);
+      tf.dispose([value, out!, batch.images, targets]);
       let right = 0;
       p.labels.forEach((l, i) => right += l === batch.labels[i] ? 1 : 0);
       images += batch.labels.length;
       points.push({ step: points.length + 1, loss: lossValue, accuracy: right / p.labels.length });
       const elapsed = (performance.now() - started) / 1000;
-      const tenth = Math.max(1, Math.floor(points.length / 10));
+      const fifth = Math.max(1, Math.floor(points.length / 5));
       const mean = (ps: Point[]) => ps.reduce((s, q) => s + q.loss, 0) / ps.length;
       Object.assign(ui.host.dataset, {
         steps: String(points.length),
-        firstLoss: String(mean(points.slice(0, tenth))),
-        lastLoss: String(mean(points.slice(-tenth))),
+        firstLoss: String(mean(points.slice(0, fifth))),
+        lastLoss: String(mean(points.slice(-fifth))),
         imagesPerSecond: String(images / elapsed),
       });
       drawChart(ui.chart, points);
