@@ -61,6 +61,19 @@ Deno.test("the pretrained model exported as a LayersModel loads in plain tfjs wi
       const d = maxDiff(await got.data(), await want.data());
       assert.ok(d <= 1e-5, `max |layers − apply| = ${d}`);
       got.dispose();
+      // tfjs re-saves exactly the topology we wrote (what tensorflowjs_converter reads)
+      let saved: tfjs.io.ModelArtifacts | undefined;
+      await layers.save(tfjs.io.withSaveHandler((artifacts) => {
+        saved = artifacts;
+        return Promise.resolve({
+          modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+        });
+      }));
+      const ours = JSON.parse(await Deno.readTextFile(`${dir}/model.json`));
+      assert.deepEqual(
+        (saved!.modelTopology as { config: unknown }).config,
+        ours.modelTopology.config,
+      );
       layers.dispose();
     });
     tf.dispose([x, want]);
