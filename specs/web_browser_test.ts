@@ -65,6 +65,7 @@ async function denoReference() {
 
 /** Opens `path` of the app, collects console errors, waits for data-state ready or error. */
 async function open(page: Page, url: string, errors: string[]) {
+  page.setDefaultTimeout(120_000); // SwiftShader compiles shaders slowly on a busy CPU
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(m.text());
   });
@@ -72,7 +73,7 @@ async function open(page: Page, url: string, errors: string[]) {
   await page.goto(url, { waitUntil: "load" });
   await page.waitForFunction(
     () => document.documentElement.dataset.state !== "loading",
-    { timeout: 120_000 },
+    { timeout: 240_000 },
   );
   const state = await page.evaluate(() => ({
     state: document.documentElement.dataset.state,
