@@ -51,12 +51,15 @@ function drawChart(canvas: HTMLCanvasElement, points: Point[]): void {
 }
 
 /**
- * Builds the train view in `host`. `?train=SECONDS` sets the duration (default 60). While
+ * Builds the train view in `host`. `?train=SECONDS` sets the duration (default 60), `?steps=N`
+ * stops after N steps (the stream is seeded, so N steps on one backend are reproducible). While
  * training and after, `host.dataset` holds `steps`, `firstLoss`, `lastLoss` (mean loss per image
  * over the first and last fifth of the steps), `imagesPerSecond` and `state` ("training"/"done").
  */
 export function setupTrain(host: HTMLElement, options: { mnistDir: URL }): void {
-  const seconds = Number(new URLSearchParams(location.search).get("train") ?? 60);
+  const params = new URLSearchParams(location.search);
+  const seconds = Number(params.get("train") ?? 60);
+  const maxSteps = Number(params.get("steps") ?? Infinity);
   const button = document.createElement("button");
   button.id = "train-button";
   button.textContent = `Train a fresh model for ${seconds} s`;
@@ -73,7 +76,7 @@ export function setupTrain(host: HTMLElement, options: { mnistDir: URL }): void 
     button.disabled = true;
     host.dataset.state = "training";
     try {
-      await trainFor(seconds, { mnistDir: options.mnistDir, host, status, chart });
+      await trainFor(seconds, { maxSteps, mnistDir: options.mnistDir, host, status, chart });
       host.dataset.state = "done";
     } catch (error) {
       host.dataset.state = "error";
@@ -87,7 +90,13 @@ export function setupTrain(host: HTMLElement, options: { mnistDir: URL }): void 
 
 async function trainFor(
   seconds: number,
-  ui: { mnistDir: URL; host: HTMLElement; status: HTMLElement; chart: HTMLCanvasElement },
+  ui: {
+    maxSteps: number;
+    mnistDir: URL;
+    host: HTMLElement;
+    status: HTMLElement;
+    chart: HTMLCanvasElement;
+  },
 ): Promise<void> {
   ui.status.textContent = "Loading the MNIST training file…";
   const { train } = await loadMnist({ dir: ui.mnistDir, testCount: 0 });
@@ -132,7 +141,7 @@ async function trainFor(
       } · batch accuracy ${(right / p.labels.length).toFixed(2)} · ${
         (images / elapsed).toFixed(0)
       } images/s on ${tf.getBackend()}`;
-      if (elapsed >= seconds) break;
+      if (elapsed >= seconds || points.length >= ui.maxSteps) break;
     }
   } finally {
     await stream.return(undefined);
