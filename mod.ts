@@ -22,7 +22,8 @@
  * the sequential sliding window ({@linkcode buildAndrewNets}, {@linkcode slideSequential}); the data
  * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
  * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
- * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}); metrics ({@linkcode iou},
+ * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
+ * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
  * ({@linkcode useBackend}: webgpu on a GPU, else "native" — OpenBLAS through FFI — when
@@ -114,6 +115,13 @@ export {
   type PredictOptions,
 } from "./src/predict.ts";
 export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/checkpoint.ts";
+export {
+  exportLayersModel,
+  type KerasLayer,
+  LAYERS_SHARD,
+  type LayersExport,
+  layersTopology,
+} from "./src/layers_export.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
 export {
   type GridSpec,

@@ -17,8 +17,10 @@ import { type ArchLayer, type Model, variableShapes } from "./model.ts";
 export const LAYERS_SHARD = "group1-shard1of1.bin";
 
 /** A Keras layer config as tfjs-layers serialises it. */
-interface KerasLayer {
+export interface KerasLayer {
+  /** Keras class, e.g. "Conv2D". */
   class_name: string;
+  /** The layer's Keras config (name, filters, kernel_size, strides, …). */
   config: Record<string, unknown>;
 }
 
@@ -122,6 +124,7 @@ export interface LayersExport {
  *
  * @example
  * ```ts
+ * import "./backend.ts";
  * import { exportLayersModel } from "./layers_export.ts";
  * import { PRETRAINED_MODEL } from "./checkpoint.ts";
  * const { json } = await exportLayersModel(PRETRAINED_MODEL, "runs/example-layers");
@@ -140,6 +143,7 @@ export async function exportLayersModel(
   let owned = false;
   let extra: Record<string, unknown> = {};
   if (typeof source === "string" || source instanceof URL) {
+    await tf.ready(); // loading makes tensors: the engine needs a backend
     const loaded = await loadTensors(source, "model.json");
     if (!Array.isArray(loaded.json.architecture)) {
       tf.dispose([...loaded.tensors.values()]);
