@@ -174,6 +174,7 @@ Deno.test({
         );
         await page.screenshot({ path: `${SHOTS}/gallery-wasm.png` });
         // detect view rendered a scene with detections
+        await page.$eval("#detect-section", (e) => e.scrollIntoView()); // drawn when seen
         await page.waitForFunction(
           () => document.getElementById("detect-section")!.dataset.state === "ready",
         );

@@ -11,7 +11,10 @@ import type { Model } from "../model.ts";
 import { makeMultiScenes } from "../multi_scenes.ts";
 import { COLORS, greyCanvas, label, strokeBox } from "./canvas.ts";
 
-/** Builds the detect view in `host`; the count of drawn detections is kept in `host.dataset`. */
+/**
+ * Builds the detect view in `host`, drawn when it first scrolls into view; `host.dataset` keeps
+ * `state` ("ready"), `seed`, `truths` and `detections` (with score ≥ 0.5) of the scene shown.
+ */
 export async function setupDetect(
   host: HTMLElement,
   model: Model,
@@ -62,6 +65,15 @@ export async function setupDetect(
   button.addEventListener("click", () => {
     seed++;
     show();
+  });
+  // first drawn when scrolled into view: no work (nor shader compilation) for an unseen view
+  await new Promise<void>((resolve) => {
+    const seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      seen.disconnect();
+      resolve();
+    });
+    seen.observe(host);
   });
   await show();
 }
