@@ -260,7 +260,7 @@ Deno.test({
         const page = await browser.newPage();
         const errors: string[] = [];
         await open(page, `${app.url}?seed=${SEED}&backend=wasm&train=300&steps=80`, errors);
-        await page.click("#train-button");
+        await page.$eval("#train-button", (b) => (b as HTMLButtonElement).click());
         await page.waitForFunction(
           () =>
             ["done", "error"].includes(document.getElementById("train-section")!.dataset.state!),
