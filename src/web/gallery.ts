@@ -119,8 +119,9 @@ export async function drawGallery(
       iou(r.predicted.box, r.box).toFixed(2)
     }); click for its windows`;
     const caption = document.createElement("figcaption");
+    const why = r.predicted.label !== r.label ? "✗ wrong label" : "✗ IoU < 0.5";
     caption.textContent = `#${i} IoU ${iou(r.predicted.box, r.box).toFixed(2)}${
-      wrong ? " ✗ wrong" : ""
+      wrong ? ` ${why}` : ""
     }`;
     figure.append(canvas, caption);
     figure.addEventListener("click", () => onPick(i));
