@@ -22,7 +22,8 @@
  * the sequential sliding window ({@linkcode buildAndrewNets}, {@linkcode slideSequential}); the data
  * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
  * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
- * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}); metrics ({@linkcode iou},
+ * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
+ * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
  * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
@@ -147,6 +148,13 @@ export {
   type PredictOptions,
 } from "./src/model/predict.ts";
 export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/model/checkpoint.ts";
+export {
+  exportLayersModel,
+  type KerasLayer,
+  LAYERS_SHARD,
+  type LayersExport,
+  layersTopology,
+} from "./src/model/layers_export.ts";
 export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
 export {
   type GridSpec,

@@ -35,14 +35,17 @@ export async function boundingBoxes(images: Tensor4D, threshold = 0): Promise<Fl
     // Row / column profiles: is there ink anywhere in row r (column c)?
     const rows = tf.cast(tf.greater(tf.max(images, [2, 3]), threshold), "int32"); // [N, H]
     const cols = tf.cast(tf.greater(tf.max(images, [1, 3]), threshold), "int32"); // [N, W]
-    // argMax returns the first maximum: on the profile → first ink; on the reversed one → last.
-    return tf.stack([
-      tf.argMax(rows, 1),
-      tf.argMax(tf.reverse(rows, 1), 1),
-      tf.argMax(cols, 1),
-      tf.argMax(tf.reverse(cols, 1), 1),
-      tf.max(rows, 1),
-    ], 1); // [N, 5] int32
+    // Weighting the profile by n − i (first ink) or i + 1 (last ink) makes the maximum unique:
+    // argMax breaks ties differently per backend (webgpu's parallel reduction need not return the
+    // first maximum).
+    const first = (p: tf.Tensor, n: number) => tf.argMax(tf.mul(p, tf.range(n, 0, -1, "int32")), 1);
+    const last = (p: tf.Tensor, n: number) =>
+      tf.argMax(tf.mul(p, tf.range(1, n + 1, 1, "int32")), 1);
+    return tf.stack(
+      [first(rows, h), last(rows, h), first(cols, w), last(cols, w), tf.max(rows, 1)],
+      1,
+    );
+    // [N, 5] int32: first ink row, last ink row, first ink column, last ink column, any ink
   });
   const values = await packed.data();
   packed.dispose();
@@ -55,9 +58,9 @@ export async function boundingBoxes(images: Tensor4D, threshold = 0): Promise<Fl
       );
     }
     boxes[i * 4] = values[v];
-    boxes[i * 4 + 1] = h - values[v + 1];
+    boxes[i * 4 + 1] = values[v + 1] + 1;
     boxes[i * 4 + 2] = values[v + 2];
-    boxes[i * 4 + 3] = w - values[v + 3];
+    boxes[i * 4 + 3] = values[v + 3] + 1;
   }
   return boxes;
 }

@@ -49,6 +49,11 @@ export interface LoadMnistOptions {
   seed?: number;
   /** How many test-file digits go to `test` (the rest go to `val`); default 30. */
   testCount?: number;
+  /**
+   * Load the training file too; default true. With false, `train` is empty (count 0) and only the
+   * two test files are read (e.g. a web page that only needs the fixed test scenes).
+   */
+  train?: boolean;
 }
 
 /** The four standard IDX file names (without `.gz`). */
@@ -306,7 +311,9 @@ export function pickDigits(split: MnistSplit, indices: ArrayLike<number>): Mnist
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<Mnist> {
   const { seed = 0, testCount = 30 } = options;
   const dir = options.dir ?? await packageDir();
-  const train = await loadPair(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels);
+  const train = options.train === false
+    ? { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 }
+    : await loadPair(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels);
   const all = await loadPair(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels);
   if (!Number.isInteger(testCount) || testCount < 0 || testCount > all.count) {
     throw new RangeError(
