@@ -35,14 +35,20 @@ export async function boundingBoxes(images: Tensor4D, threshold = 0): Promise<Fl
     // Row / column profiles: is there ink anywhere in row r (column c)?
     const rows = tf.cast(tf.greater(tf.max(images, [2, 3]), threshold), "int32"); // [N, H]
     const cols = tf.cast(tf.greater(tf.max(images, [1, 3]), threshold), "int32"); // [N, W]
-    // argMax returns the first maximum: on the profile → first ink; on the reversed one → last.
-    return tf.stack([
-      tf.argMax(rows, 1),
-      tf.argMax(tf.reverse(rows, 1), 1),
-      tf.argMax(cols, 1),
-      tf.argMax(tf.reverse(cols, 1), 1),
-      tf.max(rows, 1),
-    ], 1); // [N, 5] int32
+    // First and last inked index as a min / max over the indices of inked rows (columns); not
+    // argMax, whose choice among equal maxima is backend-defined (webgpu's is not the first).
+    const firstLast = (profile: tf.Tensor2D, size: number) => {
+      const int = (v: number) => tf.scalar(v, "int32");
+      const index = tf.expandDims(tf.range(0, size, 1, "int32"), 0); // [1, size]
+      const none = tf.sub(int(1), profile);
+      return [
+        tf.min(tf.add(tf.mul(profile, index), tf.mul(none, int(size))), 1), // size when no ink
+        tf.max(tf.sub(tf.mul(profile, tf.add(index, int(1))), none), 1), // last + 1 (-1: none)
+      ];
+    };
+    const [top, bottomEnd] = firstLast(rows as tf.Tensor2D, h);
+    const [left, rightEnd] = firstLast(cols as tf.Tensor2D, w);
+    return tf.stack([top, bottomEnd, left, rightEnd, tf.max(rows, 1)], 1); // [N, 5] int32
   });
   const values = await packed.data();
   packed.dispose();
@@ -55,9 +61,9 @@ export async function boundingBoxes(images: Tensor4D, threshold = 0): Promise<Fl
       );
     }
     boxes[i * 4] = values[v];
-    boxes[i * 4 + 1] = h - values[v + 1];
+    boxes[i * 4 + 1] = values[v + 1];
     boxes[i * 4 + 2] = values[v + 2];
-    boxes[i * 4 + 3] = w - values[v + 3];
+    boxes[i * 4 + 3] = values[v + 3];
   }
   return boxes;
 }
