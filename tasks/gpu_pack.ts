@@ -33,7 +33,8 @@ const FLAGS = {
   tar: { default: true as boolean, help: "Write <out>.tar too" },
 };
 
-const RUN_SH = `#!/bin/sh
+/** The runner shipped as run.sh (POSIX sh). */
+export const RUN_SH = `#!/bin/sh
 # slidewin GPU pack: WebGPU speed (bench's webgpu row, a batch sweep) and a short default training
 # on this machine's GPU. Needs no Deno, no network: everything is in this folder.
 #   sh run.sh                       # defaults (about 2 × 50 000 training scenes)
