@@ -72,6 +72,23 @@ Deno.test("pickFastest: failures, software GPUs and non-rates are never picked",
   assert.equal(pickFastest([rate("webgpu", 5000), rate("native", 2000)]), "webgpu");
 });
 
+Deno.test("pickFastest: a CPU rate measured on one core counts once per training thread", () => {
+  const perCore = (backend: string, ips: number, threads: number): ProbeResult => ({
+    backend,
+    imagesPerSecond: ips,
+    threads,
+  });
+  // a GPU at 1 500 img/s loses to 900 img/s per core on 2 cores (1 800), wins against 1 core
+  assert.equal(pickFastest([rate("webgpu", 1500), perCore("native", 900, 2)]), "native");
+  assert.equal(pickFastest([rate("webgpu", 1500), perCore("native", 900, 1)]), "webgpu");
+  // between CPU backends with the same threads the per-core rates decide
+  assert.equal(pickFastest([perCore("native", 400, 16), perCore("wasm", 500, 16)]), "wasm");
+  assert.match(
+    autoNotice({ backend: "native", how: "probe", results: [perCore("native", 900, 2)] }),
+    /^auto: native \(probe: native 900 img\/s per thread ×2\)$/,
+  );
+});
+
 Deno.test("the cache folder per OS", () => {
   const env = (vars: Record<string, string>) => (name: string) => vars[name];
   assert.equal(
@@ -235,12 +252,15 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
 Deno.test("the real probe: a few training steps per candidate, a throwing one skipped with its reason", async () => {
   const broken = { ...wasm, name: "broken" } as unknown as typeof wasm;
   const probe = trainingProbe({ batchSize: 8, budgetMs: 1000, steps: 3 });
-  assert.match(probe.about, /^training steps, batch 8, \[\{"kind":"conv"/);
+  assert.match(probe.about, /^training steps, batch 8, \d+ threads, \[\{"kind":"conv"/);
   const results = await probe.measure([wasm, broken]);
   assert.equal(results.length, 2);
   assert.equal(results[0].backend, "wasm");
   assert.ok(results[0].imagesPerSecond! > 0 && Number.isFinite(results[0].imagesPerSecond));
   assert.ok(results[0].steps! >= 2 && results[0].steps! <= 3);
+  const cores = navigator.hardwareConcurrency ?? 1;
+  assert.equal(results[0].threads ?? 1, cores, "wasm trains on every core (the pool)");
+  assert.match(probe.about, new RegExp(`, ${cores} threads, `));
   assert.equal(results[1].backend, "broken");
   assert.match(results[1].error!, /^Unknown backend "broken"/);
   assert.equal(pickFastest(results), "wasm");

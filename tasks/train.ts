@@ -19,18 +19,23 @@ export const task = defineTask({
 
 async function run(flags: TrainConfig): Promise<number> {
   const config = flags;
-  const { autoNotice, lastAutoDecision, nativeNotice, useBackend } = await import(
+  const { autoNotice, lastAutoDecision, nativeAvailable, nativeNotice, useBackend } = await import(
     "../src/backends/backend.ts"
   );
   const { trainingProbe } = await import("../src/training/probe.ts");
   const { ARCHITECTURES } = await import("../src/model/model.ts");
   // auto is measured: a few training steps of this run's model on each candidate (cached)
-  const probe = trainingProbe({ arch: ARCHITECTURES[config.arch], batchSize: config.batchSize });
+  const probe = trainingProbe({
+    arch: ARCHITECTURES[config.arch],
+    batchSize: config.batchSize,
+    threads: config.workers + 1,
+  });
   const backend = await useBackend(config.backend as "auto", { probe });
   const auto = config.backend === "auto" ? lastAutoDecision() : undefined;
   if (auto) console.log(autoNotice(auto));
-  // auto says whether it found the native path, and why not; an explicit choice needs no notice
-  if (backend === "native" || (backend === "wasm" && config.backend === "auto")) {
+  // auto says whether it found the native path, and why not (when the probe chose wasm over a
+  // working native, the auto line says why); an explicit choice needs no notice
+  if (backend === "native" || (backend === "wasm" && auto && !nativeAvailable())) {
     console.log(nativeNotice());
   }
   const { train } = await import("../src/training/train.ts");

@@ -28,6 +28,11 @@ export interface ProbeResult {
   imagesPerSecond?: number;
   /** Timed steps behind the rate. */
   steps?: number;
+  /**
+   * Threads it will train on, each at `imagesPerSecond` (a CPU backend timed on one core, which
+   * the pool runs on every core); its rate counts this many times. Default 1 (a GPU).
+   */
+  threads?: number;
   /** Why the probe failed (one line), when it did. */
   error?: string;
   /** A software GPU (llvmpipe, SwiftShader, WARP): never picked. */
@@ -64,7 +69,9 @@ export interface PickOptions {
 /**
  * The fastest usable backend of `results` (given in the table's order), or undefined when none
  * was measured: failed probes, software GPUs and rates that are not positive numbers are
- * skipped; rates within `tie` of the best go to the earliest in the table.
+ * skipped; a rate counts `threads` times (a CPU backend measured on one core trains on all of
+ * them: an optimistic, linear projection, so a GPU must beat the CPU's best case); rates within
+ * `tie` of the best go to the earliest in the table.
  *
  * @example
  * ```ts
@@ -85,8 +92,9 @@ export function pickFastest(
     Number.isFinite(r.imagesPerSecond) && r.imagesPerSecond > 0
   );
   if (usable.length === 0) return undefined;
-  const best = Math.max(...usable.map((r) => r.imagesPerSecond!));
-  return usable.find((r) => r.imagesPerSecond! >= best * (1 - tie))!.backend;
+  const total = (r: ProbeResult) => r.imagesPerSecond! * Math.max(1, r.threads ?? 1);
+  const best = Math.max(...usable.map(total));
+  return usable.find((r) => total(r) >= best * (1 - tie))!.backend;
 }
 
 /** Reads an environment variable when allowed, without a permission prompt. */
@@ -246,7 +254,8 @@ function rate(r: ProbeResult): string {
   if (r.error) return `${r.backend} failed: ${r.error}`;
   if (r.software) return `${r.backend} software GPU, skipped`;
   const n = Math.round(r.imagesPerSecond ?? 0);
-  return `${r.backend} ${n.toLocaleString("en-US").replaceAll(",", " ")} img/s`;
+  const per = (r.threads ?? 1) > 1 ? ` per thread ×${r.threads}` : "";
+  return `${r.backend} ${n.toLocaleString("en-US").replaceAll(",", " ")} img/s${per}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { type ArchLayer, buildModel, DEFAULT_ARCH } from "../model/model.ts";
 import { TARGET } from "../model/layout.ts";
 import { Adam } from "./adam.ts";
 import { createStep } from "./step.ts";
+import { openBlas } from "../backends/native/openblas.ts";
 
 /** Options of {@linkcode trainingProbe}. */
 export interface ProbeOptions {
@@ -28,6 +29,12 @@ export interface ProbeOptions {
   budgetMs?: number;
   /** Most timed steps per candidate; default 8 (at least 2 are always timed). */
   steps?: number;
+  /**
+   * Threads training will use on a CPU backend that runs in Workers (a pool of `workers + 1`);
+   * default the number of cores. Each CPU candidate is timed on one thread (OpenBLAS held to one
+   * thread, as in the pool) and its rate counts this many times against a GPU's.
+   */
+  threads?: number;
 }
 
 /** Seeded noise scenes and targets with an object in every other window. */
@@ -54,7 +61,7 @@ function probeBatch(arch: readonly ArchLayer[], batchSize: number) {
 async function measure(
   backend: Backend,
   arch: readonly ArchLayer[],
-  options: { batchSize: number; steps: number; untilMs: number },
+  options: { batchSize: number; steps: number; untilMs: number; threads: number },
 ): Promise<ProbeResult> {
   await useBackend(backend.name);
   const model = buildModel(arch, { seed: 0 });
@@ -82,6 +89,7 @@ async function measure(
       backend: backend.name,
       imagesPerSecond: options.batchSize / (median / 1000),
       steps: times.length,
+      ...(backend.threads && options.threads > 1 ? { threads: options.threads } : {}),
     };
   } finally {
     step.close();
@@ -110,22 +118,28 @@ export function trainingProbe(options: ProbeOptions = {}): Prober {
   const batchSize = options.batchSize ?? 32;
   const budgetMs = options.budgetMs ?? 2500;
   const steps = options.steps ?? 8;
+  const threads = Math.max(1, options.threads ?? navigator.hardwareConcurrency ?? 1);
   return {
-    about: `training steps, batch ${batchSize}, ${JSON.stringify(arch)}`,
+    about: `training steps, batch ${batchSize}, ${threads} threads, ${JSON.stringify(arch)}`,
     async measure(candidates) {
       const start = performance.now();
       const results: ProbeResult[] = [];
-      for (const [i, backend] of candidates.entries()) {
-        // each candidate gets an equal share of what is left
-        const share = (budgetMs - (performance.now() - start)) / (candidates.length - i);
-        try {
-          results.push(
-            await measure(backend, arch, { batchSize, steps, untilMs: performance.now() + share }),
-          );
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          results.push({ backend: backend.name, error: message.split("\n")[0] });
+      // one core per CPU engine, as in the pool (OpenBLAS would otherwise take every core)
+      const release = openBlas()?.singleThreaded();
+      try {
+        for (const [i, backend] of candidates.entries()) {
+          // each candidate gets an equal share of what is left
+          const share = (budgetMs - (performance.now() - start)) / (candidates.length - i);
+          try {
+            const untilMs = performance.now() + share;
+            results.push(await measure(backend, arch, { batchSize, steps, untilMs, threads }));
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            results.push({ backend: backend.name, error: message.split("\n")[0] });
+          }
         }
+      } finally {
+        release?.();
       }
       return results;
     },
