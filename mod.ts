@@ -66,19 +66,28 @@ export {
   type SlidingNet,
 } from "./src/part1/andrew.ts";
 export {
+  type AutoDecision,
+  type AutoMode,
+  autoNotice,
+  type AutoOptions,
   type Backend,
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
   currentBackend,
+  decideAuto,
   describeBackend,
   type EngineName,
   ensureBackend,
+  lastAutoDecision,
   nativeAvailable,
   nativeNotice,
+  type Prober,
+  type ProbeResult,
   type ThreadBackendName,
   useBackend,
 } from "./src/backends/backend.ts";
+export { type ProbeOptions, trainingProbe } from "./src/training/probe.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
 export {
   makeScenes,

@@ -38,8 +38,17 @@ function randomImages(seed: number, n: number, h: number, w: number): Float32Arr
   return data;
 }
 
-for (const backend of ["wasm", "cpu"] as const) {
-  Deno.test(`boundingBoxes equals a naive loop (${backend})`, async () => {
+// webgpu too where an adapter exists (llvmpipe here): its argMax does not return the first of
+// equal maxima, which once gave every scene made on webgpu the box [32, 32, 32, 32].
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+
+for (const backend of ["wasm", "cpu", "webgpu"] as const) {
+  Deno.test({
+    name: `boundingBoxes equals a naive loop (${backend})`,
+    ignore: backend === "webgpu" && !adapter,
+    sanitizeOps: backend !== "webgpu",
+    sanitizeResources: backend !== "webgpu",
+  }, async () => {
     await useBackend(backend);
     const [n, h, w] = [300, 64, 48];
     const data = randomImages(7, n, h, w);

@@ -16,7 +16,8 @@ async function run(task: Task, args: string[]): Promise<Result> {
     args: ["run", "-A", `tasks/${task}.ts`, ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { SLIDEWIN_DEBUG: "0" },
+    // auto by the table's order: no probe of the backends, nothing written to the user's cache
+    env: { SLIDEWIN_DEBUG: "0", SLIDEWIN_AUTO: "order" },
   }).output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };

@@ -6,8 +6,10 @@
  */
 import { Adam } from "../src/training/adam.ts";
 import {
+  autoNotice,
   type Backend,
   BACKENDS,
+  decideAuto,
   describeBackend,
   nativeNotice,
   useBackend,
@@ -18,6 +20,7 @@ import { tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/data/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { createStep } from "../src/training/step.ts";
+import { trainingProbe } from "../src/training/probe.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
 import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/model.ts";
 import { makeScenes } from "../src/data/scenes.ts";
@@ -243,6 +246,9 @@ export const task = defineTask({
         `forward, grid ${cost.grid.rows}×${cost.grid.cols}; batch ${flags.batchSize}`,
     );
     console.log(`  ${nativeNotice()}`);
+    // what `deno task train`'s auto picks here, and why (measured once, then cached)
+    const auto = await decideAuto({ probe: trainingProbe({ batchSize: flags.batchSize }) });
+    console.log(`  ${autoNotice(auto)}`);
     const cores = navigator.hardwareConcurrency ?? 1;
     const runs = rowsFor(backends, cores);
     const bench: Record<string, unknown> = {
@@ -255,6 +261,7 @@ export const task = defineTask({
       inputSize: 64,
       batchSize: flags.batchSize,
       model: cost,
+      auto: { notice: autoNotice(auto), ...auto },
     };
     await writeJsonAtomic(`${flags.out}/bench.json`, bench); // bench_torch.py reads the arch
     // rounds: every row, then PyTorch, so the machine's slow minutes hit them alike

@@ -19,10 +19,23 @@ export const task = defineTask({
 
 async function run(flags: TrainConfig): Promise<number> {
   const config = flags;
-  const { nativeNotice, useBackend } = await import("../src/backends/backend.ts");
-  const backend = await useBackend(config.backend as "auto");
-  // auto says whether it found the native path, and why not; an explicit choice needs no notice
-  if (backend === "native" || (backend === "wasm" && config.backend === "auto")) {
+  const { autoNotice, lastAutoDecision, nativeAvailable, nativeNotice, useBackend } = await import(
+    "../src/backends/backend.ts"
+  );
+  const { trainingProbe } = await import("../src/training/probe.ts");
+  const { ARCHITECTURES } = await import("../src/model/model.ts");
+  // auto is measured: a few training steps of this run's model on each candidate (cached)
+  const probe = trainingProbe({
+    arch: ARCHITECTURES[config.arch],
+    batchSize: config.batchSize,
+    threads: config.workers + 1,
+  });
+  const backend = await useBackend(config.backend as "auto", { probe });
+  const auto = config.backend === "auto" ? lastAutoDecision() : undefined;
+  if (auto) console.log(autoNotice(auto));
+  // auto says whether it found the native path, and why not (when the probe chose wasm over a
+  // working native, the auto line says why); an explicit choice needs no notice
+  if (backend === "native" || (backend === "wasm" && auto && !nativeAvailable())) {
     console.log(nativeNotice());
   }
   const { train } = await import("../src/training/train.ts");
@@ -35,7 +48,11 @@ async function run(flags: TrainConfig): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
-    const { model, interrupted } = await train(config, { backend, signal: stop.signal });
+    const { model, interrupted } = await train(config, {
+      backend,
+      backendChoice: auto && { notice: autoNotice(auto), ...auto },
+      signal: stop.signal,
+    });
     model.dispose();
     if (interrupted) return 130;
   } finally {

@@ -4,8 +4,10 @@
  * {@linkcode BACKENDS}; each backend describes itself in its own file (./webgpu.ts, ./native.ts,
  * ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
  *
- * `auto` is the first backend of the table that says it may be picked here: webgpu on a real
- * GPU, else native when OpenBLAS loads, else wasm.
+ * `auto` is decided among the backends of the table that say they may be picked here (webgpu
+ * on a real GPU, native when OpenBLAS loads, wasm): by measurement when a prober is given (the
+ * fastest in a few real training steps, cached per machine; ./auto.ts), else by the table's
+ * order (the first of them).
  *
  * @module
  */
@@ -14,11 +16,28 @@ import type { BackendDescriptor } from "./descriptor.ts";
 import { cpu } from "./cpu.ts";
 import { native } from "./native.ts";
 import { wasm } from "./wasm.ts";
-import { webgpu } from "./webgpu.ts";
+import { adapterDescription, webgpu } from "./webgpu.ts";
+import {
+  autoCacheFile,
+  type AutoDecision,
+  type AutoKey,
+  type AutoMode,
+  autoModeFromEnv,
+  envGet,
+  pickFastest,
+  type ProbeResult,
+  readAutoCache,
+  writeAutoCache,
+} from "./auto.ts";
+import { openBlas } from "./native/openblas.ts";
+import { readCpuFacts } from "./native/cpu_core.ts";
+import { VERSION } from "../version.ts";
 
 export type { BackendDescriptor } from "./descriptor.ts";
 export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
+export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
+export { autoNotice, pickFastest } from "./auto.ts";
 
 /** The backends, in the order `auto` considers them. */
 export const BACKENDS = [webgpu, native, wasm, cpu] as const;
@@ -55,10 +74,134 @@ export function backendNamed(name: string): Backend {
   return found;
 }
 
+/** Measures candidates for auto: ../training/probe.ts `trainingProbe()` is the real one. */
+export interface Prober {
+  /** What is measured (e.g. the architecture and batch): part of the cache key. */
+  readonly about: string;
+  /** Each candidate's rate (or why it failed), in the candidates' order. */
+  measure(candidates: readonly Backend[]): Promise<ProbeResult[]>;
+}
+
+/** How {@linkcode decideAuto} (and `useBackend("auto", …)`) decides. */
+export interface AutoOptions {
+  /**
+   * "probe": the fastest candidate by measurement (cached); "order": the first candidate of the
+   * table. Default: `SLIDEWIN_AUTO` when set, else "probe" when a prober is given, else "order".
+   */
+  mode?: AutoMode;
+  /** Measures the candidates (../training/probe.ts `trainingProbe()`); without one, "order". */
+  probe?: Prober;
+  /** The cache file; default `slidewin/auto.json` in the user's cache folder; null: none. */
+  cacheFile?: string | null;
+  /** The candidates, in the table's order; default {@linkcode autoCandidates}(). */
+  candidates?: readonly Backend[];
+}
+
+/** What the last "auto" decided, when it was decided by {@linkcode decideAuto}. */
+let lastDecision: AutoDecision | undefined;
+
 /**
- * Picks the backend "auto" means here: the first of {@linkcode BACKENDS} whose
- * `pickedByAuto()` says yes (webgpu on a hardware GPU, else native when OpenBLAS is found, else
- * wasm).
+ * What a probe's decision depends on here: the CPU (model, cores), OS and architecture, the
+ * Deno, slidewin and tfjs versions, OpenBLAS (library, core, `OPENBLAS_CORETYPE`, thread count),
+ * the GPU adapter, the candidates and what the prober measures.
+ *
+ * @example
+ * ```ts
+ * import { autoKey } from "./backend.ts";
+ * console.log((await autoKey("training steps")).slidewin); // "0.1.0"
+ * ```
+ */
+export async function autoKey(about: string, candidates?: readonly string[]): Promise<AutoKey> {
+  const cpuFacts = readCpuFacts();
+  const blas = openBlas();
+  const names = candidates ?? (await autoCandidates()).map((b) => b.name);
+  return {
+    cpu: cpuFacts ? `${cpuFacts.vendor} ${cpuFacts.name}`.trim() : "unknown",
+    cores: navigator.hardwareConcurrency ?? 1,
+    os: `${Deno.build.os}/${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    slidewin: VERSION,
+    tfjs: tf.version_core,
+    blas: blas ? `${blas.config} | core ${blas.core} | ${blas.path}` : "none",
+    openblasCoretype: envGet("OPENBLAS_CORETYPE") ?? "",
+    openblasThreads: envGet("OPENBLAS_NUM_THREADS") ?? "",
+    gpu: adapterDescription() ?? "none",
+    candidates: names.join(","),
+    probe: about,
+  };
+}
+
+/** The backends auto chooses among here: those of the table whose `pickedByAuto()` says yes. */
+export async function autoCandidates(): Promise<Backend[]> {
+  const list: Backend[] = [];
+  for (const b of BACKENDS) if (await b.pickedByAuto()) list.push(b);
+  return list;
+}
+
+/**
+ * Decides what "auto" means here, and why. With a prober (and `SLIDEWIN_AUTO` not "order"):
+ * the cached decision for this machine's {@linkcode autoKey}, else the prober's measurement of
+ * every candidate, the fastest kept ({@linkcode pickFastest}) and cached. Without: the first
+ * candidate of the table (webgpu on a real GPU, else native when OpenBLAS loads, else wasm).
+ * A software GPU is never a candidate; a candidate whose probe fails is skipped.
+ *
+ * @example
+ * ```ts
+ * import { decideAuto } from "./backend.ts";
+ * const decision = await decideAuto({ mode: "order" });
+ * console.log(decision.how, decision.backend); // "order" "native" (or "wasm" without OpenBLAS)
+ * ```
+ */
+export async function decideAuto(options: AutoOptions = {}): Promise<AutoDecision> {
+  const candidates = options.candidates ?? await autoCandidates();
+  const first = candidates[0]?.name ?? wasm.name;
+  const mode = options.mode ?? autoModeFromEnv() ?? (options.probe ? "probe" : "order");
+  const decide = (d: AutoDecision) => (lastDecision = d);
+  if (mode === "order" || !options.probe) {
+    const note = options.mode === "order"
+      ? "asked for"
+      : autoModeFromEnv() === "order"
+      ? "SLIDEWIN_AUTO=order"
+      : "no probe given";
+    return decide({ backend: first, how: "order", results: [], note });
+  }
+  // a software GPU is no candidate; say so next to the measured ones
+  const software: ProbeResult[] = [];
+  for (const b of BACKENDS) {
+    if (b.device === "gpu" && !(await b.unavailable()) && !(await b.pickedByAuto())) {
+      software.push({ backend: b.name, software: true });
+    }
+  }
+  if (candidates.length <= 1) {
+    return decide({ backend: first, how: "order", results: software, note: "only candidate" });
+  }
+  const cacheFile = options.cacheFile === null ? undefined : options.cacheFile ?? autoCacheFile();
+  const key = await autoKey(options.probe.about, candidates.map((b) => b.name));
+  if (cacheFile) {
+    const hit = await readAutoCache(cacheFile, key);
+    if (hit && candidates.some((b) => b.name === hit.backend)) {
+      return decide({ ...hit, how: "cache", cacheFile });
+    }
+  }
+  const started = performance.now();
+  const measured = await options.probe.measure(candidates);
+  const probeMs = performance.now() - started;
+  const results = [...measured, ...software];
+  const fastest = pickFastest(results);
+  if (!fastest) {
+    return decide({ backend: first, how: "order", results, note: "every probe failed", probeMs });
+  }
+  const measuredAt = new Date().toISOString();
+  const note = cacheFile
+    ? await writeAutoCache(cacheFile, key, { backend: fastest, results, measuredAt })
+    : "not cached";
+  return decide({ backend: fastest, how: "probe", results, cacheFile, measuredAt, note, probeMs });
+}
+
+/**
+ * Picks the backend "auto" means here ({@linkcode decideAuto}): by measurement with a prober,
+ * else the first of {@linkcode BACKENDS} whose `pickedByAuto()` says yes (webgpu on a hardware
+ * GPU, else native when OpenBLAS is found, else wasm).
  *
  * @example
  * ```ts
@@ -66,9 +209,23 @@ export function backendNamed(name: string): Backend {
  * console.log(await resolveAuto()); // "native" or "wasm" on a machine without a hardware GPU
  * ```
  */
-export async function resolveAuto(): Promise<EngineName> {
-  for (const b of BACKENDS) if (await b.pickedByAuto()) return b.name;
-  return wasm.name;
+export async function resolveAuto(options: AutoOptions = {}): Promise<EngineName> {
+  return (await decideAuto(options)).backend as EngineName;
+}
+
+/**
+ * What the last "auto" decided and why (see {@linkcode decideAuto}), or undefined when auto was
+ * not used.
+ *
+ * @example
+ * ```ts
+ * import { autoNotice, lastAutoDecision, useBackend } from "./backend.ts";
+ * await useBackend("auto");
+ * console.log(autoNotice(lastAutoDecision()!)); // e.g. "auto: native (table order: no probe)"
+ * ```
+ */
+export function lastAutoDecision(): AutoDecision | undefined {
+  return lastDecision;
 }
 
 /** The backend chosen by the last {@linkcode useBackend}, if any. */
@@ -76,8 +233,10 @@ let active: Backend | undefined;
 
 /**
  * Selects a backend and waits until it is ready; returns the name of the one in use. "auto" is
- * webgpu on a hardware GPU, else native (wasm with OpenBLAS convolutions) when OpenBLAS is found,
- * else wasm (with the training kernels of ./wasm/training_kernels.ts).
+ * decided by {@linkcode decideAuto} with `options`: the fastest candidate by measurement when a
+ * prober is given (`deno task train` gives one), else webgpu on a hardware GPU, else native (wasm
+ * with OpenBLAS convolutions) when OpenBLAS is found, else wasm (with the training kernels of
+ * ./wasm/training_kernels.ts).
  *
  * @example
  * ```ts
@@ -85,9 +244,12 @@ let active: Backend | undefined;
  * console.log(await useBackend("cpu")); // "cpu"
  * ```
  */
-export async function useBackend(name: BackendName = "auto"): Promise<string> {
+export async function useBackend(
+  name: BackendName = "auto",
+  options: AutoOptions = {},
+): Promise<string> {
   if (!BACKEND_NAMES.includes(name)) backendNamed(name); // throws the one-line error
-  const target = backendNamed(name === "auto" ? await resolveAuto() : name);
+  const target = backendNamed(name === "auto" ? await resolveAuto(options) : name);
   await target.activate();
   await tf.ready();
   active = target;

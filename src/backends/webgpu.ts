@@ -36,6 +36,14 @@ function describeAdapter(adapter: GPUAdapter): string {
   return `${name}${isSoftwareAdapter(adapter) ? ", software" : ""}`;
 }
 
+/**
+ * The adapter found by the last {@linkcode requestAdapter}, described ("NVIDIA H100", "llvmpipe
+ * (LLVM 15.0.6, 256 bits), software"), or undefined before one was found.
+ */
+export function adapterDescription(): string | undefined {
+  return adapterLabel;
+}
+
 /** The first WebGPU adapter (high-performance preference), or null; remembers its label. */
 export async function requestAdapter(): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !navigator.gpu) return null;

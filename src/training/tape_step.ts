@@ -50,6 +50,23 @@ export class TapeStep implements GradientStep {
     images: Tensor4D,
     targets: Tensor4D,
   ): Promise<{ named: NamedTensorMap; parts: LossParts<number> }> {
+    const { named, parts } = this.deferred(model, images, targets);
+    const v = await parts.data();
+    parts.dispose();
+    return { named, parts: lossParts(v) };
+  }
+
+  /** Gradients of the summed loss of the batch at the model's current weights. */
+  /**
+   * The gradients with the loss parts left on the device: `parts` is a `[3]` tensor (detection,
+   * classification, regression sums) the caller reads when it wants (e.g. every N steps on a GPU,
+   * where each read-back stalls the queue) and disposes.
+   */
+  deferred(
+    model: Model,
+    images: Tensor4D,
+    targets: Tensor4D,
+  ): { named: NamedTensorMap; parts: Tensor } {
     const vars = [...model.variables.values()];
     let stacked: Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
@@ -57,12 +74,10 @@ export class TapeStep implements GradientStep {
       stacked = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
       return p.total;
     }, vars);
-    const v = await stacked!.data();
-    tf.dispose([value, stacked!]);
-    return { named: grads, parts: lossParts(v) };
+    value.dispose();
+    return { named: grads, parts: stacked! };
   }
 
-  /** Gradients of the summed loss of the batch at the model's current weights. */
   async gradients(model: Model, images: Tensor4D, targets: Tensor4D): Promise<StepGradients> {
     const t0 = performance.now();
     const { named, parts } = await this.compute(model, images, targets);

@@ -8,6 +8,7 @@
  */
 import { type Tensor4D, tf } from "../deps.ts";
 import { currentBackend, ensureBackend } from "../backends/backend.ts";
+import { VERSION } from "../version.ts";
 import { Adam } from "./adam.ts";
 import { defaultTrainConfig, type TrainConfig } from "./config.ts";
 import { loadMnist, type Mnist } from "../data/mnist.ts";
@@ -44,6 +45,8 @@ export interface TrainOptions {
   progress?: { terminal?: boolean; every?: number; write?: (text: string) => void };
   /** Backend name to record (the caller selects it); default tf.getBackend(). */
   backend?: string;
+  /** Why the backend was chosen (e.g. auto's decision), recorded in config.json as `backendChoice`. */
+  backendChoice?: unknown;
   /** Architecture of a new model; default DEFAULT_ARCH (a resumed run keeps its own). */
   arch?: readonly ArchLayer[];
   /**
@@ -127,7 +130,8 @@ async function start(config: TrainConfig, options: TrainOptions, run: RunFolder)
     architecture: model.arch,
     model: { params: cost.params, flopsPerImage: cost.flops, grid: cost.grid },
     backend,
-    versions: { slidewin: "0.1.0", tfjs: tf.version_core, deno: Deno.version.deno },
+    ...(options.backendChoice ? { backendChoice: options.backendChoice } : {}),
+    versions: { slidewin: VERSION, tfjs: tf.version_core, deno: Deno.version.deno },
     startedAt: new Date().toISOString(),
   };
   return { settings, model, adam, records, steps, partial, runConfig };
