@@ -12,6 +12,7 @@ import { dnnlMissingReason, oneDnn } from "../src/backends/onednn/dnnl.ts";
 import { NativeStep } from "../src/backends/native/step.ts";
 import { loss } from "../src/model/loss.ts";
 import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model/model.ts";
+import { GradientPool } from "../src/training/pool.ts";
 import { makeRng } from "../src/rng.ts";
 import { randArray, relErr } from "./support.ts";
 
@@ -64,7 +65,12 @@ for (const [i, c] of GEOMETRIES.entries()) {
       const x = randArray(n(c.x), 1 + i), w = randArray(n(c.f), 50 + i);
       const b = randArray(c.f[3], 90 + i);
       const dy = randArray(n(g.outShape), 130 + i);
-      const attrs = { strides: c.s, pad: c.pad, dimRoundingMode: c.round, dataFormat: "NHWC" };
+      const attrs = {
+        strides: c.s,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        ...(c.round ? { dimRoundingMode: c.round } : {}),
+      } as unknown as tf.NamedAttrMap;
       const want = tf.tidy(() => {
         const xt = tf.tensor4d(x, c.x), wt = tf.tensor4d(w, c.f), dyt = tf.tensor4d(dy, g.outShape);
         const y = tf.relu(tf.add(tf.conv2d(xt, wt, c.s, c.pad, "NHWC", 1, c.round), b));
@@ -217,5 +223,95 @@ Deno.test({
     assert.equal(b.step, "native");
     assert.equal(await b.pickedByAuto(), false);
     assert.equal(await b.unavailable(), dnnl ? undefined : dnnlMissingReason);
+  },
+});
+
+/** Runs `f` on backend `name` and reads every returned tensor back. */
+async function on(name: "cpu" | "onednn", f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await useBackend(name);
+  return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array));
+}
+
+Deno.test({
+  name: "backend onednn: kernels, gradients under the tape and model.apply equal tfjs-cpu's",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    for (const [i, c] of GEOMETRIES.slice(0, 10).entries()) {
+      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = randArray(n(c.x), 200 + i), w = randArray(n(c.f), 300 + i);
+      const b = randArray(c.f[3], 400 + i);
+      const run = () => {
+        const xt = tf.tensor4d(x, c.x), wt = tf.tensor4d(w, c.f), bt = tf.tensor1d(b);
+        const f = (xv: tf.Tensor, wv: tf.Tensor) =>
+          tf.sum(tf.square(tf.fused.conv2d({
+            x: xv as tf.Tensor4D,
+            filter: wv as tf.Tensor4D,
+            strides: c.s,
+            pad: c.pad as "same",
+            dimRoundingMode: c.round,
+            bias: bt,
+            activation: "relu",
+          })));
+        const [dx, dw] = tf.grads(f)([xt, wt]);
+        return [tf.conv2d(xt, wt, c.s, c.pad as "same", "NHWC", 1, c.round), dx, dw];
+      };
+      const want = await on("cpu", run);
+      const got = await on("onednn", run);
+      for (const [j, g] of got.entries()) {
+        const err = relErr(g, want[j]);
+        assert.ok(err <= 1e-4, `geometry ${i}, output ${j}: relative error ${err}`);
+      }
+    }
+    await useBackend("onednn");
+    assert.equal(tf.getBackend(), "onednn");
+    assert.throws(
+      () =>
+        tf.conv2d(
+          tf.zeros([1, 1, 4, 4]) as tf.Tensor4D,
+          tf.zeros([3, 3, 1, 2]) as tf.Tensor4D,
+          1,
+          "same",
+          "NCHW",
+        ),
+      /dataFormat "NCHW" is not supported on backends "onednn" and "wasm"/,
+    );
+    const model = buildModel(ARCHITECTURES.s8, { seed: 3 });
+    const images = randArray(2 * 64 * 64, 5);
+    const apply = () => [model.apply(tf.tensor4d(images, [2, 64, 64, 1]))];
+    const got = await on("onednn", apply);
+    const want = await on("cpu", apply);
+    assert.ok(relErr(got[0], want[0]) <= 1e-4, "model.apply");
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "backend onednn: a pool with one Worker sums the same gradients as one thread",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    await useBackend("onednn");
+    const model = buildModel(ARCHITECTURES.s8, { seed: 5 });
+    const grid = model.grid(64);
+    const { images, targets } = batch(4, 64, grid, 13);
+    const x = tf.tensor4d(images, [4, 64, 64, 1]) as tf.Tensor4D;
+    const y = tf.tensor4d(targets, [4, grid.rows, grid.cols, 6]) as tf.Tensor4D;
+    const results = [];
+    for (const workers of [0, 1]) {
+      const pool = await GradientPool.create(model.arch, { workers, backend: "onednn" });
+      try {
+        const { grads } = await pool.gradients(model, x, y);
+        results.push([...grads.values()].map((t) => t.dataSync() as Float32Array));
+        tf.dispose([...grads.values()]);
+      } finally {
+        pool.close();
+      }
+    }
+    for (const [i, g] of results[1].entries()) {
+      assert.ok(relErr(g, results[0][i]) <= 1e-5, `gradient ${i}`);
+    }
+    tf.dispose([x, y]);
+    model.dispose();
   },
 });

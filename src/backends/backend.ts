@@ -2,7 +2,7 @@
  * The table of backends and the choice among them. Every list of backend names — the
  * `--backend` flag's choices, the pool's thread backends, bench's rows — derives from
  * {@linkcode BACKENDS}; each backend describes itself in its own file (./webgpu.ts, ./native.ts,
- * ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
+ * ./onednn.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
  *
  * `auto` is the first backend of the table that says it may be picked here: webgpu on a real
  * GPU, else native when OpenBLAS loads, else wasm.
@@ -13,6 +13,7 @@ import { tf } from "../deps.ts";
 import type { BackendDescriptor } from "./descriptor.ts";
 import { cpu } from "./cpu.ts";
 import { native } from "./native.ts";
+import { onednn } from "./onednn.ts";
 import { wasm } from "./wasm.ts";
 import { webgpu } from "./webgpu.ts";
 
@@ -21,12 +22,12 @@ export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
 
 /** The backends, in the order `auto` considers them. */
-export const BACKENDS = [webgpu, native, wasm, cpu] as const;
+export const BACKENDS = [webgpu, native, onednn, wasm, cpu] as const;
 
 /** A backend of {@linkcode BACKENDS}: the value that travels from the flag to the step. */
 export type Backend = (typeof BACKENDS)[number];
 
-/** The name of a concrete backend: "webgpu", "native", "wasm" or "cpu". */
+/** The name of a concrete backend: "webgpu", "native", "onednn", "wasm" or "cpu". */
 export type EngineName = Backend["name"];
 
 /** The backends whose engines can run in Worker threads (the pool's shards). */

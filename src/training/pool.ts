@@ -181,8 +181,17 @@ export class GradientPool implements GradientStep {
     }
     const engine = options.engine ?? backend.step;
     // throws the one-line "needs OpenBLAS" error before any Worker starts
-    const local = createShardStep(arch, { engine, box, inputChannels });
+    // a convolution engine with its own threads (oneDNN) runs one per caller while Workers call it
+    const threads = count > 0 ? 1 : navigator.hardwareConcurrency ?? 1;
+    const local = createShardStep(arch, {
+      engine,
+      box,
+      inputChannels,
+      backend: backend.name,
+      threads,
+    });
     const init: InitMessage = {
+      threads: count > 0 ? 1 : undefined,
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,

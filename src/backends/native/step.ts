@@ -71,6 +71,8 @@ export interface ConvEngine {
     g: ConvGeometry & { outChannels: number },
     io: { x: Float32Array; dy: Float32Array; dw: Float32Array; db: Float32Array },
   ): void;
+  /** Sets the threads it uses for calls from the calling thread (1 in a pool of Workers). */
+  setThreads?(n: number): boolean;
 }
 
 /** Gradients (in `variableShapes(arch)` order) and the loss parts of one batch. */
