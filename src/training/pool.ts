@@ -182,7 +182,7 @@ export class GradientPool implements GradientStep {
     const engine = options.engine ?? backend.step;
     // throws the one-line "needs OpenBLAS" error before any Worker starts
     // a convolution engine with its own threads (oneDNN) runs one per caller while Workers call it
-    const threads = count > 0 ? 1 : navigator.hardwareConcurrency ?? 1;
+    const threads = count > 0 ? 1 : 0; // 0: the engine's default
     const local = createShardStep(arch, {
       engine,
       box,
@@ -191,7 +191,7 @@ export class GradientPool implements GradientStep {
       threads,
     });
     const init: InitMessage = {
-      threads: count > 0 ? 1 : undefined,
+      threads,
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,

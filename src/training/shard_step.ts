@@ -62,7 +62,10 @@ export interface ShardStepOptions {
    * oneDNN) when it has one, else OpenBLAS.
    */
   backend?: string;
-  /** Threads per call of that convolution engine from this thread (1 in a pool of Workers). */
+  /**
+   * Threads per call of that convolution engine from this thread: 1 in a pool of Workers, 0 for
+   * its default.
+   */
   threads?: number;
 }
 
@@ -184,7 +187,7 @@ export function createShardStep(
         `Backend "${described.name}" cannot load its convolution engine here; use "native" or "wasm"`,
       );
     }
-    if (options.threads) convs.setThreads?.(options.threads);
+    if (options.threads !== undefined) convs.setThreads?.(options.threads);
     return new NativeShardStep(
       new NativeStep(arch, convs, { box: options.box, inputChannels: options.inputChannels }),
     );

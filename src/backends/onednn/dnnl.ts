@@ -117,7 +117,8 @@ export interface OneDnn {
   implementation(g: ConvGeometry & { outChannels: number }, kind: ConvKind): string;
   /**
    * Sets the OpenMP threads oneDNN uses for calls from the calling thread (each Deno Worker has
-   * its own setting); returns false when libgomp's `omp_set_num_threads` is not found.
+   * its own setting), or back to the default (`OMP_NUM_THREADS`, else one per core) when `n` is 0;
+   * returns false when libgomp's `omp_set_num_threads` is not found.
    */
   setThreads(n: number): boolean;
   /** OpenMP threads oneDNN would use from the calling thread (`omp_get_max_threads`), or 0. */
@@ -242,6 +243,8 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
     }
     return gomp = null;
   };
+
+  const initialThreads = Math.max(1, openGomp()?.symbols.omp_get_max_threads() ?? 1);
 
   const md = (values: number[], strides?: number[]): Uint8Array => {
     const d = new Uint8Array(MD_BYTES);
@@ -526,7 +529,7 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
     setThreads(n) {
       const omp = openGomp();
       if (!omp) return false;
-      omp.symbols.omp_set_num_threads(Math.max(1, Math.floor(n)));
+      omp.symbols.omp_set_num_threads(n > 0 ? Math.floor(n) : initialThreads);
       return true;
     },
     threads: () => openGomp()?.symbols.omp_get_max_threads() ?? 0,
@@ -574,6 +577,15 @@ export function oneDnn(): OneDnn | null {
     return loaded;
   }
   let openError = "";
+  // OpenMP threads that wait on a busy or shared machine sleep instead of spinning: a spinning
+  // helper steals the core the JavaScript between two primitives needs (read once, at load)
+  if (!envGet("OMP_WAIT_POLICY")) {
+    try {
+      Deno.env.set("OMP_WAIT_POLICY", "passive");
+    } catch {
+      // no --allow-env: libgomp's default
+    }
+  }
   for (const path of wanted ? [wanted] : DNNL_CANDIDATES) {
     let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
     try {
