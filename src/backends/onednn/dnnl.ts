@@ -537,6 +537,29 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
 }
 
 /**
+ * `dlopen` with OpenMP's waiting threads set to sleep rather than spin (`OMP_WAIT_POLICY=passive`,
+ * unless the user set a policy): on a busy or shared machine a spinning helper steals the core the
+ * step's JavaScript between two primitives needs. libgomp reads the variable once, when it loads;
+ * it is removed again afterwards, so child processes (PyTorch in `bench`) keep their own default.
+ */
+function openPassive(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
+  let set = false;
+  if (!envGet("OMP_WAIT_POLICY")) {
+    try {
+      Deno.env.set("OMP_WAIT_POLICY", "passive");
+      set = true;
+    } catch {
+      // no --allow-env: libgomp's default
+    }
+  }
+  try {
+    return Deno.dlopen(path, SYMBOLS);
+  } finally {
+    if (set) Deno.env.delete("OMP_WAIT_POLICY");
+  }
+}
+
+/**
  * The oneDNN library with a CPU engine, loaded once; `null` when there is none (then
  * {@linkcode dnnlMissingReason} says why: not Deno, no `--allow-ffi`, `SLIDEWIN_DNNL=off`, or not
  * found).
@@ -577,19 +600,10 @@ export function oneDnn(): OneDnn | null {
     return loaded;
   }
   let openError = "";
-  // OpenMP threads that wait on a busy or shared machine sleep instead of spinning: a spinning
-  // helper steals the core the JavaScript between two primitives needs (read once, at load)
-  if (!envGet("OMP_WAIT_POLICY")) {
-    try {
-      Deno.env.set("OMP_WAIT_POLICY", "passive");
-    } catch {
-      // no --allow-env: libgomp's default
-    }
-  }
   for (const path of wanted ? [wanted] : DNNL_CANDIDATES) {
     let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
     try {
-      lib = Deno.dlopen(path, SYMBOLS);
+      lib = openPassive(path);
     } catch (error) {
       openError = error instanceof Error ? error.message.split("\n")[0] : String(error);
       continue;
