@@ -69,6 +69,8 @@ export {
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
+  type ConvEngine,
+  type ConvGeometry,
   currentBackend,
   describeBackend,
   type EngineName,

@@ -263,6 +263,22 @@ Deno.test({
         assert.ok(err <= 1e-4, `geometry ${i}, output ${j}: relative error ${err}`);
       }
     }
+    // dilation (wasm's kernel), and a dy larger than the geometry's output (its top-left block)
+    const edges = () => {
+      const x = tf.tensor4d(randArray(2 * 9 * 9 * 3, 7), [2, 9, 9, 3]);
+      const w = tf.tensor4d(randArray(3 * 3 * 3 * 4, 8), [3, 3, 3, 4]);
+      const w8 = tf.tensor4d(randArray(8 * 8 * 8 * 8, 9), [8, 8, 8, 8]);
+      const x8 = tf.tensor4d(randArray(8 * 8 * 8, 10), [1, 8, 8, 8]);
+      return [
+        tf.conv2d(x, w, 1, "same", "NHWC", 2),
+        tf.conv2dTranspose(x8, w8, [1, 4, 4, 8], 1, "same"),
+      ];
+    };
+    const edgeWant = await on("cpu", edges);
+    const edgeGot = await on("onednn", edges);
+    for (const [j, g] of edgeGot.entries()) {
+      assert.ok(relErr(g, edgeWant[j]) <= 1e-4, `edge case ${j}: ${relErr(g, edgeWant[j])}`);
+    }
     await useBackend("onednn");
     assert.equal(tf.getBackend(), "onednn");
     assert.throws(

@@ -18,6 +18,8 @@ import { wasm } from "./wasm.ts";
 import { webgpu } from "./webgpu.ts";
 
 export type { BackendDescriptor } from "./descriptor.ts";
+export type { ConvEngine } from "./native/step.ts";
+export type { ConvGeometry } from "./native/im2col.ts";
 export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
 

@@ -218,6 +218,8 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
   const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
   const version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
   const cache = new Map<string, Entry>();
+  /** Geometries oneDNN refused (asked once). */
+  const refused = new Set<string>();
   /** Descriptors stay alive as long as the primitives that were made from them. */
   const keep: Uint8Array[] = [];
 
@@ -510,14 +512,17 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
       if (f.weights.buffer) run(f.weights.reorder, [f.weights.buffer, dw]);
     },
     supports(g) {
+      const key = geometryKey(g);
+      if (refused.has(key)) return false;
       try {
         fwd(g, { relu: false, bias: true });
         bwdData(g);
         bwdWeights(g);
         return true;
       } catch (error) {
-        if (error instanceof DnnlError) return false;
-        throw error;
+        if (!(error instanceof DnnlError)) throw error;
+        refused.add(key);
+        return false;
       }
     },
     implementation(g, kind) {

@@ -48,7 +48,17 @@ function checkLayout(kernel: string, attrs: Attrs): void {
   }
 }
 
-/** The oneDNN convolution kernels, bound to one library. */
+/**
+ * The oneDNN convolution kernels, bound to one library, for registering under "onednn".
+ *
+ * @example
+ * ```ts
+ * import { oneDnn } from "./dnnl.ts";
+ * import { oneDnnConvKernels } from "./register.ts";
+ * const dnnl = oneDnn();
+ * if (dnnl) console.log(Object.keys(oneDnnConvKernels(dnnl)).length); // 4
+ * ```
+ */
 export function oneDnnConvKernels(dnnl: OneDnn): Record<string, tf.KernelFunc> {
   const usable = (g: ConvGeometry & { outChannels: number }) =>
     g.dilationHeight === 1 && g.dilationWidth === 1 && g.outHeight > 0 && g.outWidth > 0 &&
