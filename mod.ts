@@ -74,6 +74,8 @@ export {
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
+  type ConvEngine,
+  type ConvGeometry,
   currentBackend,
   decideAuto,
   describeBackend,

@@ -2,7 +2,7 @@
  * The table of backends and the choice among them. Every list of backend names — the
  * `--backend` flag's choices, the pool's thread backends, bench's rows — derives from
  * {@linkcode BACKENDS}; each backend describes itself in its own file (./webgpu.ts, ./native.ts,
- * ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
+ * ./onednn.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
  *
  * `auto` is decided among the backends of the table that say they may be picked here (webgpu
  * on a real GPU, native when OpenBLAS loads, wasm): by measurement when a prober is given (the
@@ -15,6 +15,7 @@ import { tf } from "../deps.ts";
 import type { BackendDescriptor } from "./descriptor.ts";
 import { cpu } from "./cpu.ts";
 import { native } from "./native.ts";
+import { onednn } from "./onednn.ts";
 import { wasm } from "./wasm.ts";
 import { adapterDescription, webgpu } from "./webgpu.ts";
 import {
@@ -34,18 +35,20 @@ import { readCpuFacts } from "./native/cpu_core.ts";
 import { VERSION } from "../version.ts";
 
 export type { BackendDescriptor } from "./descriptor.ts";
+export type { ConvEngine } from "./native/step.ts";
+export type { ConvGeometry } from "./native/im2col.ts";
 export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
 export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
 export { autoNotice, pickFastest } from "./auto.ts";
 
 /** The backends, in the order `auto` considers them. */
-export const BACKENDS = [webgpu, native, wasm, cpu] as const;
+export const BACKENDS = [webgpu, native, onednn, wasm, cpu] as const;
 
 /** A backend of {@linkcode BACKENDS}: the value that travels from the flag to the step. */
 export type Backend = (typeof BACKENDS)[number];
 
-/** The name of a concrete backend: "webgpu", "native", "wasm" or "cpu". */
+/** The name of a concrete backend: "webgpu", "native", "onednn", "wasm" or "cpu". */
 export type EngineName = Backend["name"];
 
 /** The backends whose engines can run in Worker threads (the pool's shards). */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ConvEngine } from "./native/step.ts";
+
 /** One tfjs backend as slidewin uses it. */
 export interface BackendDescriptor<N extends string = string, T extends boolean = boolean> {
   /** The name `--backend` takes and `tf.getBackend()` reports. */
@@ -25,6 +27,11 @@ export interface BackendDescriptor<N extends string = string, T extends boolean 
   readonly device: "cpu" | "gpu";
   /** Fast enough for full-size benchmark rows (false: pure JavaScript, seconds per step). */
   readonly fast: boolean;
+  /**
+   * The whole-convolution engine its `"native"` step runs on (e.g. oneDNN), or absent for
+   * OpenBLAS's `sgemm` with `im2col`; `null` when it cannot load here.
+   */
+  convEngine?(): ConvEngine | null;
   /** Why it cannot run here (one line), or `undefined` when it can. */
   unavailable(): Promise<string | undefined>;
   /** Whether `--backend auto` may pick it here (the first such one in the table's order wins). */

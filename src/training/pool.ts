@@ -181,8 +181,17 @@ export class GradientPool implements GradientStep {
     }
     const engine = options.engine ?? backend.step;
     // throws the one-line "needs OpenBLAS" error before any Worker starts
-    const local = createShardStep(arch, { engine, box, inputChannels });
+    // a convolution engine with its own threads (oneDNN) runs one per caller while Workers call it
+    const threads = count > 0 ? 1 : 0; // 0: the engine's default
+    const local = createShardStep(arch, {
+      engine,
+      box,
+      inputChannels,
+      backend: backend.name,
+      threads,
+    });
     const init: InitMessage = {
+      threads,
       type: "init",
       arch: arch.map((l) => ({ ...l })),
       inputChannels,

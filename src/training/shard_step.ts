@@ -12,6 +12,7 @@ import type { BoxReduction } from "../model/layout.ts";
 import { blasMissingReason, openBlas } from "../backends/native/openblas.ts";
 import { NativeStep } from "../backends/native/step.ts";
 import { TapeStep } from "./tape_step.ts";
+import { backendNamed } from "../backends/backend.ts";
 
 /** An image shape `[N, H, W, C]` or a target shape `[N, rows, cols, 6]`. */
 export type Shape4 = [number, number, number, number];
@@ -56,6 +57,16 @@ export interface ShardStepOptions {
   box?: BoxReduction;
   /** Input channels; default 1. */
   inputChannels?: number;
+  /**
+   * The backend whose engine the native step runs on: its convolution engine (`convEngine`, e.g.
+   * oneDNN) when it has one, else OpenBLAS.
+   */
+  backend?: string;
+  /**
+   * Threads per call of that convolution engine from this thread: 1 in a pool of Workers, 0 for
+   * its default.
+   */
+  threads?: number;
 }
 
 /**
@@ -170,6 +181,19 @@ export function createShardStep(
   options: ShardStepOptions,
 ): ShardStep & { dispose?(): void } {
   if (options.engine === "tape") return new TapeShardStep(arch, options);
+  const described = options.backend ? backendNamed(options.backend) : undefined;
+  if (described?.convEngine) {
+    const convs = described.convEngine();
+    if (!convs) {
+      throw new Error(
+        `Backend "${described.name}" cannot load its convolution engine here; use "native" or "wasm"`,
+      );
+    }
+    if (options.threads !== undefined) convs.setThreads?.(options.threads);
+    return new NativeShardStep(
+      new NativeStep(arch, convs, { box: options.box, inputChannels: options.inputChannels }),
+    );
+  }
   const blas = openBlas();
   if (!blas) throw new Error(`Backend "native" needs OpenBLAS: ${blasMissingReason}; use "wasm"`);
   return new NativeShardStep(

@@ -27,6 +27,8 @@ export interface InitMessage {
   backend: ThreadBackendName;
   /** How the worker computes gradients: the native step or tfjs's tape. */
   engine: "native" | "tape";
+  /** Threads per call of the backend's convolution engine (oneDNN) in the worker. */
+  threads?: number;
   /** Reduction of the box error (see ../model/loss.ts). */
   box: BoxReduction;
 }

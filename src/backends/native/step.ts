@@ -50,6 +50,31 @@ interface PoolPlan {
 
 type Plan = ConvPlan | PoolPlan;
 
+/**
+ * Whole convolutions on flat NHWC arrays with `[kh, kw, Ci, Co]` filters — what a library with its
+ * own convolution kernels (oneDNN, ../onednn/dnnl.ts) offers instead of `sgemm` + `im2col`. Given to
+ * {@linkcode NativeStep} in place of an `sgemm`, it does every convolution of the step.
+ */
+export interface ConvEngine {
+  /** `y = conv(x, w) + b`, ReLU'd when `relu`. */
+  forward(
+    g: ConvGeometry & { outChannels: number },
+    io: { x: Float32Array; w: Float32Array; b: Float32Array; y: Float32Array; relu: boolean },
+  ): void;
+  /** `dx` (overwritten) from `dy` and `w`. */
+  backwardData(
+    g: ConvGeometry & { outChannels: number },
+    io: { dy: Float32Array; w: Float32Array; dx: Float32Array },
+  ): void;
+  /** `dw` and `db` (overwritten) from `x` and `dy`. */
+  backwardWeights(
+    g: ConvGeometry & { outChannels: number },
+    io: { x: Float32Array; dy: Float32Array; dw: Float32Array; db: Float32Array },
+  ): void;
+  /** Sets the threads it uses for calls from the calling thread (1 in a pool of Workers). */
+  setThreads?(n: number): boolean;
+}
+
 /** Gradients (in `variableShapes(arch)` order) and the loss parts of one batch. */
 export interface StepResult {
   /** One array per variable: `conv{i}/kernel`, `conv{i}/bias`, … in layer order. */
@@ -83,6 +108,7 @@ export interface StepResult {
 export class NativeStep {
   readonly #arch: readonly ArchLayer[];
   readonly #sgemm: Sgemm;
+  readonly #convs: ConvEngine | null;
   readonly #box: BoxReduction;
   readonly #inputChannels: number;
   #key = "";
@@ -95,14 +121,21 @@ export class NativeStep {
   #dcols = new Float32Array(0);
   #dOut = new Float32Array(0);
 
-  /** `box`: reduction of the box error as in ../loss.ts; `inputChannels`: default 1. */
+  /**
+   * `engine`: OpenBLAS's `sgemm` (the convolutions as `im2col` + products) or a
+   * {@linkcode ConvEngine} doing whole convolutions; `box`: reduction of the box error as in
+   * ../loss.ts; `inputChannels`: default 1.
+   */
   constructor(
     arch: readonly ArchLayer[],
-    sgemm: Sgemm,
+    engine: Sgemm | ConvEngine,
     options: { box?: BoxReduction; inputChannels?: number } = {},
   ) {
     this.#arch = arch;
-    this.#sgemm = sgemm;
+    this.#convs = typeof engine === "function" ? null : engine;
+    this.#sgemm = typeof engine === "function" ? engine : () => {
+      throw new Error("NativeStep: no sgemm with a convolution engine");
+    };
     this.#box = options.box ?? "sum";
     this.#inputChannels = options.inputChannels ?? 1;
   }
@@ -147,14 +180,16 @@ export class NativeStep {
     this.#acts = [new Float32Array(0), ...plans.map((p) => new Float32Array(size(p.outShape)))];
     this.#grads = plans.map((p) => new Float32Array(size(p.inShape)));
     this.#cols = plans.map((p) => {
-      if (p.kind !== "conv" || p.pointwise) return null;
+      if (p.kind !== "conv" || p.pointwise || this.#convs) return null;
       const [r, c] = colsShape(p.g);
       return new Float32Array(r * c);
     });
     this.#argmax = plans.map((p) => p.kind === "pool" ? new Int32Array(size(p.outShape)) : null);
     let most = 0;
     for (const p of plans) {
-      if (p.kind === "conv" && !p.pointwise) most = Math.max(most, size(colsShape(p.g)));
+      if (p.kind === "conv" && !p.pointwise && !this.#convs) {
+        most = Math.max(most, size(colsShape(p.g)));
+      }
     }
     this.#dcols = new Float32Array(most);
     this.#key = key;
@@ -201,6 +236,10 @@ export class NativeStep {
         continue;
       }
       const { w, b } = wOf.get(p.index)!;
+      if (this.#convs) {
+        this.#convs.forward(p.g, { x, w, b, y, relu: p.relu });
+        continue;
+      }
       const co = p.g.outChannels;
       const rows = y.length / co;
       fillRows(y, b, rows);
@@ -270,6 +309,21 @@ export class NativeStep {
       }
       const y = acts[i + 1];
       if (p.relu) reluMask(dy, y);
+      if (this.#convs) {
+        const [kh, kw, ci, co] = [
+          p.g.filterHeight,
+          p.g.filterWidth,
+          p.g.inChannels,
+          p.g.outChannels,
+        ];
+        const dw = new Float32Array(kh * kw * ci * co), db = new Float32Array(co);
+        this.#convs.backwardWeights(p.g, { x: acts[i], dy, dw, db });
+        grads.set(p.index, { dw, db });
+        if (!dx) break;
+        this.#convs.backwardData(p.g, { dy, w: wOf.get(p.index)!.w, dx });
+        dy = dx;
+        continue;
+      }
       const co = p.g.outChannels;
       const rows = dy.length / co;
       const [, k] = colsShape(p.g);

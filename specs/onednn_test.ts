@@ -1,0 +1,333 @@
+/**
+ * The oneDNN engine (src/backends/onednn/) against tfjs-cpu: its three convolution primitives
+ * (forward with bias and fused ReLU, backward-data, backward-weights with the bias gradient) on a
+ * range of geometries; the training step of src/backends/native/step.ts run on them (gradients and
+ * loss parts of every named architecture); and backend "onednn" through tfjs (kernels, gradients
+ * under the tape, `model.apply`). Skipped where libdnnl is not installed, failing under CI.
+ */
+import assert from "node:assert/strict";
+import { tf } from "../src/deps.ts";
+import { backendNamed, useBackend } from "../src/backends/backend.ts";
+import { dnnlMissingReason, oneDnn } from "../src/backends/onednn/dnnl.ts";
+import { NativeStep } from "../src/backends/native/step.ts";
+import { loss } from "../src/model/loss.ts";
+import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model/model.ts";
+import { GradientPool } from "../src/training/pool.ts";
+import { makeRng } from "../src/rng.ts";
+import { randArray, relErr } from "./support.ts";
+
+const CI = Deno.env.get("CI") === "true";
+const dnnl = oneDnn();
+const ignore = !dnnl && !CI;
+if (!dnnl) console.error(`onednn specs: ${CI ? "failing" : "skipped"}: ${dnnlMissingReason}`);
+
+type Shape4 = [number, number, number, number];
+type Pad = "valid" | "same" | number | [[0, 0], [number, number], [number, number], [0, 0]];
+
+/** Geometries: strides, valid/same/numeric/explicit pads, rounding, 1×1, batch 1, odd sizes. */
+const GEOMETRIES: {
+  x: Shape4;
+  f: Shape4;
+  s: number | [number, number];
+  pad: Pad;
+  round?: "floor" | "ceil" | "round";
+}[] = [
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, pad: "valid" },
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 1, pad: "same" },
+  { x: [3, 10, 11, 2], f: [3, 3, 2, 5], s: 2, pad: "same" },
+  { x: [1, 12, 12, 4], f: [5, 5, 4, 6], s: 2, pad: "valid" },
+  { x: [2, 8, 8, 5], f: [1, 1, 5, 7], s: 1, pad: "valid" },
+  { x: [2, 8, 8, 5], f: [1, 1, 5, 7], s: 2, pad: "valid" },
+  { x: [1, 7, 9, 1], f: [3, 2, 1, 8], s: [2, 3], pad: "same" },
+  { x: [2, 10, 10, 3], f: [3, 3, 3, 4], s: 3, pad: "valid" },
+  { x: [2, 9, 9, 2], f: [4, 4, 2, 3], s: 2, pad: 1, round: "ceil" },
+  { x: [2, 9, 8, 2], f: [3, 3, 2, 3], s: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  { x: [3, 16, 16, 32], f: [3, 3, 32, 64], s: 2, pad: "valid" },
+  { x: [2, 30, 30, 1], f: [6, 6, 1, 16], s: 2, pad: "valid" },
+];
+
+function info(c: (typeof GEOMETRIES)[number]) {
+  return tf.backend_util.computeConv2DInfo(c.x, c.f, c.s, 1, c.pad, c.round);
+}
+
+for (const [i, c] of GEOMETRIES.entries()) {
+  const name = `x [${c.x}] filter [${c.f}] strides ${c.s} pad ${JSON.stringify(c.pad)}${
+    c.round ? ` ${c.round}` : ""
+  }`;
+  Deno.test({
+    name: `oneDNN primitives equal tfjs-cpu: ${name}`,
+    ignore,
+    fn: async () => {
+      assert.ok(dnnl, dnnlMissingReason);
+      await useBackend("cpu");
+      const g = info(c);
+      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = randArray(n(c.x), 1 + i), w = randArray(n(c.f), 50 + i);
+      const b = randArray(c.f[3], 90 + i);
+      const dy = randArray(n(g.outShape), 130 + i);
+      const attrs = {
+        strides: c.s,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        ...(c.round ? { dimRoundingMode: c.round } : {}),
+      } as unknown as tf.NamedAttrMap;
+      const want = tf.tidy(() => {
+        const xt = tf.tensor4d(x, c.x), wt = tf.tensor4d(w, c.f), dyt = tf.tensor4d(dy, g.outShape);
+        const y = tf.relu(tf.add(tf.conv2d(xt, wt, c.s, c.pad, "NHWC", 1, c.round), b));
+        const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy: dyt, filter: wt }, {
+          ...attrs,
+          inputShape: c.x,
+        }) as tf.Tensor;
+        const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: dyt }, {
+          ...attrs,
+          filterShape: c.f,
+        }) as tf.Tensor;
+        const db = tf.sum(dyt, [0, 1, 2]);
+        return [y, dx, dw, db].map((t) => t.dataSync() as Float32Array);
+      });
+      const y = new Float32Array(n(g.outShape)), dx = new Float32Array(n(c.x));
+      const dw = new Float32Array(n(c.f)), db = new Float32Array(c.f[3]);
+      dnnl.forward(g, { x, w, b, y, relu: true });
+      dnnl.backwardData(g, { dy, w, dx });
+      dnnl.backwardWeights(g, { x, dy, dw, db });
+      // twice: the second call runs the kept primitives
+      dnnl.forward(g, { x, w, b, y, relu: true });
+      for (
+        const [label, got, ref] of [["y", y, want[0]], ["dx", dx, want[1]], ["dw", dw, want[2]], [
+          "db",
+          db,
+          want[3],
+        ]] as const
+      ) {
+        const err = relErr(got, ref);
+        assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
+      }
+      assert.ok(want[0].some((v) => v === 0) && want[0].some((v) => v > 0), "ReLU must bite");
+    },
+  });
+}
+
+Deno.test({
+  name: "oneDNN forward without bias or ReLU equals tfjs-cpu's conv2d; sizes are checked",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    await useBackend("cpu");
+    const c = GEOMETRIES[2], g = info(c);
+    const x = randArray(c.x.reduce((a, b) => a * b), 3),
+      w = randArray(c.f.reduce((a, b) => a * b), 4);
+    const want = tf.tidy(() =>
+      tf.conv2d(tf.tensor4d(x, c.x), tf.tensor4d(w, c.f), c.s, c.pad).dataSync() as Float32Array
+    );
+    const y = new Float32Array(want.length);
+    dnnl.forward(g, { x, w, y });
+    assert.ok(relErr(y, want) <= 1e-4);
+    assert.ok(want.some((v) => v < 0), "linear: negative outputs stay");
+    assert.throws(
+      () => dnnl.forward(g, { x: x.subarray(1), w, y }),
+      /oneDNN convolution: x has \d+ values, needs \d+/,
+    );
+  },
+});
+
+function batch(n: number, size: number, grid: { rows: number; cols: number }, seed: number) {
+  const rng = makeRng(seed);
+  const images = new Float32Array(n * size * size);
+  for (let i = 0; i < images.length; i++) images[i] = rng.next() < 0.3 ? rng.next() : 0;
+  const targets = new Float32Array(n * grid.rows * grid.cols * 6);
+  for (let i = 0; i < targets.length; i += 6) {
+    targets[i] = rng.int(2);
+    targets[i + 1] = rng.int(10);
+    for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
+  }
+  return { images, targets };
+}
+
+const STEP_CASES: { name: string; arch: readonly ArchLayer[]; n: number; size: number }[] = [
+  ...(["s8", "strided", "s8w48"] as const).map((name) => ({
+    name,
+    arch: ARCHITECTURES[name],
+    n: 3,
+    size: 64,
+  })),
+  { name: "s8, batch 1", arch: ARCHITECTURES.s8, n: 1, size: 64 },
+  {
+    name: "padded convs and a 3/2 pool",
+    arch: [
+      { kind: "conv", kernel: 3, filters: 6, padding: 1 },
+      { kind: "pool", kernel: 3, stride: 2 },
+      { kind: "conv", kernel: 5, filters: 8, stride: 2, padding: 2 },
+      { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
+    ],
+    n: 2,
+    size: 23,
+  },
+];
+
+for (const c of STEP_CASES) {
+  Deno.test({
+    name: `native step on oneDNN: gradients and loss parts equal tfjs-cpu's (${c.name})`,
+    ignore,
+    fn: async () => {
+      assert.ok(dnnl, dnnlMissingReason);
+      await useBackend("cpu");
+      const model = buildModel(c.arch, { seed: 7 });
+      const grid = model.grid(c.size);
+      const { images, targets } = batch(c.n, c.size, grid, 11);
+      const imageShape: Shape4 = [c.n, c.size, c.size, 1];
+      const targetShape: Shape4 = [c.n, grid.rows, grid.cols, 6];
+      const vars = [...model.variables.values()];
+      const head = model.variables.get(`conv${c.arch.length - 1}/bias`)!;
+      head.assign(tf.tensor1d(Array.from({ length: 15 }, (_, i) => (i === 0 ? 0.5 : 0))));
+      const want = tf.tidy(() => {
+        const x = tf.tensor4d(images, imageShape), y = tf.tensor4d(targets, targetShape);
+        let parts: tf.Tensor[] = [];
+        const { grads } = tf.variableGrads(() => {
+          const p = loss(model.apply(x), y);
+          parts = [p.detection, p.classification, p.regression].map((t) => tf.keep(t));
+          return p.total;
+        }, vars);
+        return {
+          grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+          parts: parts.map((t) => t.dataSync()[0]),
+        };
+      });
+      const step = new NativeStep(c.arch, dnnl);
+      const weights = vars.map((v) => v.dataSync() as Float32Array);
+      step.gradients(weights, { images, imageShape, targets, targetShape });
+      const got = step.gradients(weights, { images, imageShape, targets, targetShape });
+      for (let i = 0; i < 3; i++) {
+        const err = Math.abs(got.parts[i] - want.parts[i]) /
+          Math.max(1e-6, Math.abs(want.parts[i]));
+        assert.ok(err <= 1e-4, `part ${i}: ${got.parts[i]} vs ${want.parts[i]}`);
+      }
+      assert.ok(want.parts[1] > 0, "the case must exercise the class and box terms");
+      for (const [i, g] of got.grads.entries()) {
+        const err = relErr(g, want.grads[i]);
+        assert.ok(err <= 1e-4, `gradient ${i} (${vars[i].shape}): relative error ${err}`);
+      }
+      const out = step.forward(weights, images, imageShape);
+      const ref = tf.tidy(() =>
+        model.apply(tf.tensor4d(images, imageShape)).dataSync() as Float32Array
+      );
+      assert.ok(relErr(out, ref) <= 1e-4, "forward equals model.apply");
+      model.dispose();
+    },
+  });
+}
+
+Deno.test({
+  name: "backend onednn: in the table, never picked by auto, says why it is missing",
+  fn: async () => {
+    const b = backendNamed("onednn");
+    assert.equal(b.step, "native");
+    assert.equal(await b.pickedByAuto(), false);
+    assert.equal(await b.unavailable(), dnnl ? undefined : dnnlMissingReason);
+  },
+});
+
+/** Runs `f` on backend `name` and reads every returned tensor back. */
+async function on(name: "cpu" | "onednn", f: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await useBackend(name);
+  return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array));
+}
+
+Deno.test({
+  name: "backend onednn: kernels, gradients under the tape and model.apply equal tfjs-cpu's",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    for (const [i, c] of GEOMETRIES.slice(0, 10).entries()) {
+      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = randArray(n(c.x), 200 + i), w = randArray(n(c.f), 300 + i);
+      const b = randArray(c.f[3], 400 + i);
+      const run = () => {
+        const xt = tf.tensor4d(x, c.x), wt = tf.tensor4d(w, c.f), bt = tf.tensor1d(b);
+        const f = (xv: tf.Tensor, wv: tf.Tensor) =>
+          tf.sum(tf.square(tf.fused.conv2d({
+            x: xv as tf.Tensor4D,
+            filter: wv as tf.Tensor4D,
+            strides: c.s,
+            pad: c.pad as "same",
+            dimRoundingMode: c.round,
+            bias: bt,
+            activation: "relu",
+          })));
+        const [dx, dw] = tf.grads(f)([xt, wt]);
+        return [tf.conv2d(xt, wt, c.s, c.pad as "same", "NHWC", 1, c.round), dx, dw];
+      };
+      const want = await on("cpu", run);
+      const got = await on("onednn", run);
+      for (const [j, g] of got.entries()) {
+        const err = relErr(g, want[j]);
+        assert.ok(err <= 1e-4, `geometry ${i}, output ${j}: relative error ${err}`);
+      }
+    }
+    // dilation (wasm's kernel), and a dy larger than the geometry's output (its top-left block)
+    const edges = () => {
+      const x = tf.tensor4d(randArray(2 * 9 * 9 * 3, 7), [2, 9, 9, 3]);
+      const w = tf.tensor4d(randArray(3 * 3 * 3 * 4, 8), [3, 3, 3, 4]);
+      const w8 = tf.tensor4d(randArray(8 * 8 * 8 * 8, 9), [8, 8, 8, 8]);
+      const x8 = tf.tensor4d(randArray(8 * 8 * 8, 10), [1, 8, 8, 8]);
+      return [
+        tf.conv2d(x, w, 1, "same", "NHWC", 2),
+        tf.conv2dTranspose(x8, w8, [1, 4, 4, 8], 1, "same"),
+      ];
+    };
+    const edgeWant = await on("cpu", edges);
+    const edgeGot = await on("onednn", edges);
+    for (const [j, g] of edgeGot.entries()) {
+      assert.ok(relErr(g, edgeWant[j]) <= 1e-4, `edge case ${j}: ${relErr(g, edgeWant[j])}`);
+    }
+    await useBackend("onednn");
+    assert.equal(tf.getBackend(), "onednn");
+    assert.throws(
+      () =>
+        tf.conv2d(
+          tf.zeros([1, 1, 4, 4]) as tf.Tensor4D,
+          tf.zeros([3, 3, 1, 2]) as tf.Tensor4D,
+          1,
+          "same",
+          "NCHW",
+        ),
+      /dataFormat "NCHW" is not supported on backends "onednn" and "wasm"/,
+    );
+    const model = buildModel(ARCHITECTURES.s8, { seed: 3 });
+    const images = randArray(2 * 64 * 64, 5);
+    const apply = () => [model.apply(tf.tensor4d(images, [2, 64, 64, 1]))];
+    const got = await on("onednn", apply);
+    const want = await on("cpu", apply);
+    assert.ok(relErr(got[0], want[0]) <= 1e-4, "model.apply");
+    model.dispose();
+  },
+});
+
+Deno.test({
+  name: "backend onednn: a pool with one Worker sums the same gradients as one thread",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    await useBackend("onednn");
+    const model = buildModel(ARCHITECTURES.s8, { seed: 5 });
+    const grid = model.grid(64);
+    const { images, targets } = batch(4, 64, grid, 13);
+    const x = tf.tensor4d(images, [4, 64, 64, 1]) as tf.Tensor4D;
+    const y = tf.tensor4d(targets, [4, grid.rows, grid.cols, 6]) as tf.Tensor4D;
+    const results = [];
+    for (const workers of [0, 1]) {
+      const pool = await GradientPool.create(model.arch, { workers, backend: "onednn" });
+      try {
+        const { grads } = await pool.gradients(model, x, y);
+        results.push([...grads.values()].map((t) => t.dataSync() as Float32Array));
+        tf.dispose([...grads.values()]);
+      } finally {
+        pool.close();
+      }
+    }
+    for (const [i, g] of results[1].entries()) {
+      assert.ok(relErr(g, results[0][i]) <= 1e-5, `gradient ${i}`);
+    }
+    tf.dispose([x, y]);
+    model.dispose();
+  },
+});

@@ -1,0 +1,52 @@
+/**
+ * Backend "onednn": the wasm backend's engine and heap with the convolutions (forward with bias
+ * and ReLU, and both gradients) run by oneDNN — the library PyTorch's CPU convolutions run on —
+ * through Deno FFI (./onednn/), and training steps run by the hand-written step of
+ * ./native/step.ts with oneDNN doing every convolution. It exists where libdnnl loads
+ * (`--allow-ffi`; Debian/Ubuntu `libdnnl2`); `SLIDEWIN_DNNL=off` turns it off,
+ * `SLIDEWIN_DNNL=/path/libdnnl.so.2` picks a library.
+ *
+ * `auto` does not pick it (yet): whether it beats "native" depends on the CPU, which a measuring
+ * probe should decide.
+ *
+ * @module
+ */
+import { tf } from "../deps.ts";
+import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { dnnlMissingReason, oneDnn } from "./onednn/dnnl.ts";
+import { registerOneDnnBackend } from "./onednn/register.ts";
+import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
+
+/** The onednn backend. */
+export const onednn: BackendDescriptor<"onednn", true> = {
+  name: "onednn",
+  summary: "oneDNN convolutions through FFI and the hand-written training step (libdnnl2)",
+  step: "native",
+  threads: true,
+  device: "cpu",
+  fast: true,
+  unavailable: () => Promise.resolve(oneDnn() ? undefined : dnnlMissingReason),
+  pickedByAuto: () => Promise.resolve(false),
+  convEngine: () => oneDnn(),
+  async activate() {
+    registerWasmTrainingKernels();
+    if (!registerOneDnnBackend()) {
+      throw new Error(
+        `Backend "onednn" needs oneDNN: ${dnnlMissingReason}; use "native" or "wasm"`,
+      );
+    }
+    if (!(await trySetBackend(tf, "wasm"))) {
+      throw new Error('Backend "wasm" could not be initialised; try --backend=cpu');
+    }
+    if (!(await trySetBackend(tf, "onednn"))) {
+      throw new Error(`Backend "onednn" could not be initialised; try --backend=wasm or cpu`);
+    }
+  },
+  describe() {
+    const dnnl = oneDnn();
+    const n = dnnl?.threads() || 1;
+    return `onednn (${dnnl?.version ?? "oneDNN"}, ${n} thread${
+      n === 1 ? "" : "s"
+    }; other ops on wasm)`;
+  },
+};

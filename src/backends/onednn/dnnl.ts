@@ -1,0 +1,630 @@
+/**
+ * oneDNN (libdnnl, the library PyTorch's CPU convolutions run on) through Deno FFI: one CPU engine
+ * and stream, and direct convolutions — forward with bias and a fused ReLU, backward-data, and
+ * backward-weights with the bias gradient — on NHWC `Float32Array`s (plain ones or views onto the
+ * tfjs wasm heap) with `[kh, kw, Ci, Co]` (tfjs's `hwio`) filters. oneDNN's JIT picks the kernels
+ * for the CPU it runs on (AVX2, AVX-512, AMX).
+ *
+ * It uses the 2.x C API (Debian's `libdnnl2`: `libdnnl.so.2`): op descriptors, primitive
+ * descriptors, primitives, `dnnl_primitive_execute` with `dnnl_exec_arg_t` arrays. Memory
+ * descriptors are passed by pointer, never by value. Filters are reordered into the layout each
+ * primitive prefers (blocked, chosen by oneDNN with format `any`) on every call: they are small.
+ * Primitives are made once per geometry and kept.
+ *
+ * Nothing is compiled or downloaded. When the library or `--allow-ffi` is missing, {@linkcode
+ * oneDnn} returns `null` and {@linkcode dnnlMissingReason} says why in one line.
+ * `SLIDEWIN_DNNL=off` disables it; `SLIDEWIN_DNNL=/path/libdnnl.so.2` picks a library.
+ *
+ * @module
+ */
+import type { ConvGeometry } from "../native/im2col.ts";
+
+const P = "pointer", B = "buffer", I = "i32";
+const SYMBOLS = {
+  dnnl_version: { parameters: [], result: P },
+  dnnl_engine_create: { parameters: [B, I, "usize"], result: I },
+  dnnl_stream_create: { parameters: [B, P, "u32"], result: I },
+  dnnl_stream_wait: { parameters: [P], result: I },
+  dnnl_memory_desc_init_by_strides: { parameters: [B, I, B, I, B], result: I },
+  dnnl_memory_desc_init_by_tag: { parameters: [B, I, B, I, I], result: I },
+  dnnl_memory_desc_equal: { parameters: [P, P], result: I },
+  dnnl_memory_desc_get_size: { parameters: [P], result: "usize" },
+  dnnl_convolution_forward_desc_init: {
+    parameters: [B, I, I, B, B, P, B, B, B, B],
+    result: I,
+  },
+  dnnl_convolution_backward_data_desc_init: { parameters: [B, I, B, B, B, B, B, B], result: I },
+  dnnl_convolution_backward_weights_desc_init: {
+    parameters: [B, I, B, B, P, B, B, B, B],
+    result: I,
+  },
+  dnnl_primitive_attr_create: { parameters: [B], result: I },
+  dnnl_post_ops_create: { parameters: [B], result: I },
+  dnnl_post_ops_append_eltwise: { parameters: [P, "f32", I, "f32", "f32"], result: I },
+  dnnl_primitive_attr_set_post_ops: { parameters: [P, P], result: I },
+  dnnl_primitive_desc_create: { parameters: [B, B, P, P, P], result: I },
+  dnnl_primitive_desc_query: { parameters: [P, I, I, B], result: I },
+  dnnl_primitive_desc_query_md: { parameters: [P, I, I], result: P },
+  dnnl_reorder_primitive_desc_create: { parameters: [B, P, P, P, P, P], result: I },
+  dnnl_primitive_create: { parameters: [B, P], result: I },
+  dnnl_primitive_execute: { parameters: [P, P, I, B], result: I },
+  dnnl_memory_create: { parameters: [B, P, P, P], result: I },
+  dnnl_memory_set_data_handle_v2: { parameters: [P, P, P], result: I },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+// dnnl_types.h (2.6)
+const F32 = 3, TAG_ANY = 1, CPU = 1, IN_ORDER = 1;
+const FORWARD_TRAINING = 64, FORWARD_INFERENCE = 96;
+const CONV_DIRECT = 1, ELTWISE_RELU = 0x1f;
+const QUERY_IMPL_INFO = 8, EXEC_ARG_MD = 255;
+const ARG = {
+  src: 1,
+  dst: 17,
+  weights: 33,
+  bias: 41,
+  diffSrc: 129,
+  diffDst: 145,
+  diffWeights: 161,
+  diffBias: 169,
+  from: 1,
+  to: 17,
+} as const;
+/** Bytes for one `dnnl_memory_desc_t` (about 1.1 KB in 2.x) and one op descriptor (about 9 KB). */
+const MD_BYTES = 2048, OP_BYTES = 16384;
+
+/** Where the library is looked for, in order (after `SLIDEWIN_DNNL`). */
+export const DNNL_CANDIDATES: readonly string[] = [
+  "libdnnl.so.2", // Debian/Ubuntu libdnnl2
+  "/usr/lib/x86_64-linux-gnu/libdnnl.so.2",
+  "/usr/lib/aarch64-linux-gnu/libdnnl.so.2",
+  "libdnnl.so",
+  "/opt/homebrew/opt/onednn/lib/libdnnl.dylib",
+  "/usr/local/opt/onednn/lib/libdnnl.dylib",
+];
+
+/** Which convolution a primitive computes. */
+export type ConvKind = "forward" | "backwardData" | "backwardWeights";
+
+/** A loaded oneDNN with its CPU engine and stream. */
+export interface OneDnn {
+  /** Path or name it was loaded from. */
+  readonly path: string;
+  /** "oneDNN 2.6.3". */
+  readonly version: string;
+  /**
+   * `y = conv(x, w) + b` (ReLU'd when `relu`); `x` `[N, H, W, Ci]`, `w` `[kh, kw, Ci, Co]`,
+   * `b` `[Co]`, `y` `[N, Ho, Wo, Co]`.
+   */
+  forward(
+    g: ConvGeometry & { outChannels: number },
+    io: { x: Float32Array; w: Float32Array; b?: Float32Array; y: Float32Array; relu?: boolean },
+  ): void;
+  /** `dx` (`[N, H, W, Ci]`, overwritten) from `dy` `[N, Ho, Wo, Co]` and `w`. */
+  backwardData(
+    g: ConvGeometry & { outChannels: number },
+    io: { dy: Float32Array; w: Float32Array; dx: Float32Array },
+  ): void;
+  /** `dw` (`[kh, kw, Ci, Co]`, overwritten) and `db` (`[Co]`, when given) from `x` and `dy`. */
+  backwardWeights(
+    g: ConvGeometry & { outChannels: number },
+    io: { x: Float32Array; dy: Float32Array; dw: Float32Array; db?: Float32Array },
+  ): void;
+  /** Whether oneDNN takes this geometry (false e.g. for crops larger than a stride). */
+  supports(g: ConvGeometry & { outChannels: number }): boolean;
+  /** oneDNN's name of the implementation it runs for `kind` at `g`, e.g. "brg:avx512_core". */
+  implementation(g: ConvGeometry & { outChannels: number }, kind: ConvKind): string;
+  /**
+   * Sets the OpenMP threads oneDNN uses for calls from the calling thread (each Deno Worker has
+   * its own setting), or back to the default (`OMP_NUM_THREADS`, else one per core) when `n` is 0;
+   * returns false when libgomp's `omp_set_num_threads` is not found.
+   */
+  setThreads(n: number): boolean;
+  /** OpenMP threads oneDNN would use from the calling thread (`omp_get_max_threads`), or 0. */
+  threads(): number;
+}
+
+/** Why {@linkcode oneDnn} found no library, when it did not. */
+export let dnnlMissingReason = "";
+
+let loaded: OneDnn | null | undefined;
+
+class DnnlError extends Error {}
+
+function check(status: number, what: string): void {
+  if (status !== 0) throw new DnnlError(`oneDNN ${what} failed (dnnl_status_t ${status})`);
+}
+
+function envGet(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pointer out of a one-slot out-parameter. */
+function out(f: (slot: BigUint64Array) => number, what: string): Deno.PointerObject {
+  const slot = new BigUint64Array(1);
+  check(f(slot), what);
+  const p = Deno.UnsafePointer.create(slot[0]);
+  if (!p) throw new DnnlError(`oneDNN ${what} returned a null handle`);
+  return p;
+}
+
+function dims(values: number[]): BigInt64Array {
+  const d = new BigInt64Array(12);
+  values.forEach((v, i) => d[i] = BigInt(v));
+  return d;
+}
+
+interface Primitive {
+  prim: Deno.PointerObject;
+  args: Uint8Array;
+  /** Memory objects in the order of `args`, whose handles are set before each execution. */
+  mems: Deno.PointerObject[];
+}
+
+/** A filter kept in the layout a primitive wants, with the reorder to or from `hwio`. */
+interface Reordered {
+  reorder: Primitive;
+  /** The primitive-side buffer (null when the layouts agree and no reorder is needed). */
+  buffer: Uint8Array | null;
+}
+
+interface Entry {
+  forward?: Map<string, { conv: Primitive; weights: Reordered }>;
+  backwardData?: { conv: Primitive; weights: Reordered };
+  backwardWeights?: { conv: Primitive; weights: Reordered };
+  impl: Partial<Record<ConvKind, string>>;
+}
+
+function geometryKey(g: ConvGeometry & { outChannels: number }): string {
+  return [
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.strideHeight,
+    g.strideWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+    g.padInfo.top,
+    g.padInfo.left,
+  ].join(",");
+}
+
+/**
+ * Right padding oneDNN accepts for `g` along one axis: the padding that makes the output size
+ * come out exactly, or 0 when a shorter one does (rows left over by a stride).
+ */
+function padRight(input: number, output: number, k: number, s: number, left: number): number {
+  const r = (output - 1) * s + k - input - left;
+  return r < 0 && -r < s ? 0 : r;
+}
+
+function makeOneDnn(path: string, lib: Lib): OneDnn {
+  const engine = out((s) => lib.dnnl_engine_create(s, CPU, 0n), "engine_create");
+  const stream = out((s) => lib.dnnl_stream_create(s, engine, IN_ORDER), "stream_create");
+  const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
+  const version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
+  const cache = new Map<string, Entry>();
+  /** Geometries oneDNN refused (asked once). */
+  const refused = new Set<string>();
+  /** Descriptors stay alive as long as the primitives that were made from them. */
+  const keep: Uint8Array[] = [];
+
+  let gomp:
+    | Deno.DynamicLibrary<{
+      omp_set_num_threads: { parameters: ["i32"]; result: "void" };
+      omp_get_max_threads: { parameters: []; result: "i32" };
+    }>
+    | null
+    | undefined;
+  const openGomp = () => {
+    if (gomp !== undefined) return gomp;
+    for (const name of ["libgomp.so.1", "libgomp.so", "libomp.so", "libiomp5.so"]) {
+      try {
+        gomp = Deno.dlopen(name, {
+          omp_set_num_threads: { parameters: ["i32"], result: "void" },
+          omp_get_max_threads: { parameters: [], result: "i32" },
+        });
+        return gomp;
+      } catch {
+        // next
+      }
+    }
+    return gomp = null;
+  };
+
+  const initialThreads = Math.max(1, openGomp()?.symbols.omp_get_max_threads() ?? 1);
+
+  const md = (values: number[], strides?: number[]): Uint8Array => {
+    const d = new Uint8Array(MD_BYTES);
+    const status = strides
+      ? lib.dnnl_memory_desc_init_by_strides(d, values.length, dims(values), F32, dims(strides))
+      : lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), F32, TAG_ANY);
+    check(status, "memory_desc_init");
+    keep.push(d);
+    return d;
+  };
+
+  /** Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads. */
+  const descs = (g: ConvGeometry & { outChannels: number }) => {
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
+    const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
+    return {
+      src: md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]),
+      dst: md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co]),
+      hwio: md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
+      anyWeights: md([co, ci, kh, kw]),
+      bias: md([co], [1]),
+      strides: dims([g.strideHeight, g.strideWidth]),
+      padL: dims([g.padInfo.top, g.padInfo.left]),
+      padR: dims([
+        padRight(h, ho, kh, g.strideHeight, g.padInfo.top),
+        padRight(w, wo, kw, g.strideWidth, g.padInfo.left),
+      ]),
+    };
+  };
+
+  const memory = (desc: Deno.PointerValue | Uint8Array): Deno.PointerObject => {
+    const d = desc instanceof Uint8Array ? Deno.UnsafePointer.of(desc) : desc;
+    return out((s) => lib.dnnl_memory_create(s, d, engine, null), "memory_create");
+  };
+
+  const primitive = (pd: Deno.PointerObject, roles: number[]): Primitive => {
+    const prim = out((s) => lib.dnnl_primitive_create(s, pd), "primitive_create");
+    const mems = roles.map((role) =>
+      memory(lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role))
+    );
+    const args = new Uint8Array(16 * roles.length);
+    const view = new DataView(args.buffer);
+    roles.forEach((role, i) => {
+      view.setInt32(16 * i, role, true);
+      view.setBigUint64(16 * i + 8, BigInt(Deno.UnsafePointer.value(mems[i])), true);
+    });
+    return { prim, args, mems };
+  };
+
+  const implName = (pd: Deno.PointerObject): string => {
+    const slot = new BigUint64Array(1);
+    if (lib.dnnl_primitive_desc_query(pd, QUERY_IMPL_INFO, 0, slot) !== 0) return "";
+    const p = Deno.UnsafePointer.create(slot[0]);
+    return p ? new Deno.UnsafePointerView(p).getCString() : "";
+  };
+
+  /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
+  const reordered = (
+    pd: Deno.PointerObject,
+    role: number,
+    hwio: Uint8Array,
+    toUser: boolean,
+  ): Reordered => {
+    const theirs = lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role)!;
+    const mine = Deno.UnsafePointer.of(hwio);
+    const [from, to] = toUser ? [theirs, mine] : [mine, theirs];
+    const rpd = out(
+      (s) => lib.dnnl_reorder_primitive_desc_create(s, from, engine, to, engine, null),
+      "reorder_primitive_desc_create",
+    );
+    const same = lib.dnnl_memory_desc_equal(theirs, mine) === 1;
+    const size = Number(lib.dnnl_memory_desc_get_size(theirs));
+    return {
+      reorder: primitive(rpd, [ARG.from, ARG.to]),
+      buffer: same ? null : new Uint8Array(Math.max(size, 64)),
+    };
+  };
+
+  const entry = (g: ConvGeometry & { outChannels: number }): Entry => {
+    if (g.dilationHeight !== 1 || g.dilationWidth !== 1) {
+      throw new DnnlError("oneDNN convolutions here take dilation 1 only");
+    }
+    const key = geometryKey(g);
+    let e = cache.get(key);
+    if (!e) cache.set(key, e = { impl: {} });
+    return e;
+  };
+
+  const forwardPd = (
+    g: ConvGeometry & { outChannels: number },
+    opts: { relu: boolean; bias: boolean; prop: number },
+  ) => {
+    const d = descs(g);
+    const op = new Uint8Array(OP_BYTES);
+    keep.push(op);
+    check(
+      lib.dnnl_convolution_forward_desc_init(
+        op,
+        opts.prop,
+        CONV_DIRECT,
+        d.src,
+        d.anyWeights,
+        opts.bias ? Deno.UnsafePointer.of(d.bias) : null,
+        d.dst,
+        d.strides,
+        d.padL,
+        d.padR,
+      ),
+      "convolution_forward_desc_init",
+    );
+    let attr: Deno.PointerObject | null = null;
+    if (opts.relu) {
+      attr = out((s) => lib.dnnl_primitive_attr_create(s), "primitive_attr_create");
+      const po = out((s) => lib.dnnl_post_ops_create(s), "post_ops_create");
+      check(lib.dnnl_post_ops_append_eltwise(po, 1, ELTWISE_RELU, 0, 0), "append_eltwise");
+      check(lib.dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
+    }
+    const pd = out(
+      (s) => lib.dnnl_primitive_desc_create(s, op, attr, engine, null),
+      "convolution forward primitive_desc_create",
+    );
+    return { pd, d };
+  };
+
+  const fwd = (
+    g: ConvGeometry & { outChannels: number },
+    opts: { relu: boolean; bias: boolean },
+  ) => {
+    const e = entry(g);
+    const k = `${opts.relu}${opts.bias}`;
+    e.forward ??= new Map();
+    let f = e.forward.get(k);
+    if (!f) {
+      const { pd, d } = forwardPd(g, { ...opts, prop: FORWARD_INFERENCE });
+      const roles = [ARG.src, ARG.weights, ARG.dst, ...(opts.bias ? [ARG.bias] : [])];
+      f = { conv: primitive(pd, roles), weights: reordered(pd, ARG.weights, d.hwio, false) };
+      e.forward.set(k, f);
+      e.impl.forward ??= implName(pd);
+    }
+    return f;
+  };
+
+  const hint = (g: ConvGeometry & { outChannels: number }) =>
+    forwardPd(g, { relu: false, bias: true, prop: FORWARD_TRAINING }).pd;
+
+  const bwdData = (g: ConvGeometry & { outChannels: number }) => {
+    const e = entry(g);
+    if (!e.backwardData) {
+      const d = descs(g);
+      const op = new Uint8Array(OP_BYTES);
+      keep.push(op);
+      check(
+        lib.dnnl_convolution_backward_data_desc_init(
+          op,
+          CONV_DIRECT,
+          d.src,
+          d.anyWeights,
+          d.dst,
+          d.strides,
+          d.padL,
+          d.padR,
+        ),
+        "convolution_backward_data_desc_init",
+      );
+      const pd = out(
+        (s) => lib.dnnl_primitive_desc_create(s, op, null, engine, hint(g)),
+        "convolution backward-data primitive_desc_create",
+      );
+      e.backwardData = {
+        conv: primitive(pd, [ARG.diffDst, ARG.weights, ARG.diffSrc]),
+        weights: reordered(pd, ARG.weights, d.hwio, false),
+      };
+      e.impl.backwardData = implName(pd);
+    }
+    return e.backwardData;
+  };
+
+  const bwdWeights = (g: ConvGeometry & { outChannels: number }) => {
+    const e = entry(g);
+    if (!e.backwardWeights) {
+      const d = descs(g);
+      const op = new Uint8Array(OP_BYTES);
+      keep.push(op);
+      check(
+        lib.dnnl_convolution_backward_weights_desc_init(
+          op,
+          CONV_DIRECT,
+          d.src,
+          d.anyWeights,
+          Deno.UnsafePointer.of(d.bias),
+          d.dst,
+          d.strides,
+          d.padL,
+          d.padR,
+        ),
+        "convolution_backward_weights_desc_init",
+      );
+      const pd = out(
+        (s) => lib.dnnl_primitive_desc_create(s, op, null, engine, hint(g)),
+        "convolution backward-weights primitive_desc_create",
+      );
+      e.backwardWeights = {
+        conv: primitive(pd, [ARG.src, ARG.diffDst, ARG.diffWeights, ARG.diffBias]),
+        weights: reordered(pd, ARG.diffWeights, d.hwio, true),
+      };
+      e.impl.backwardWeights = implName(pd);
+    }
+    return e.backwardWeights;
+  };
+
+  const run = (p: Primitive, data: (Float32Array | Uint8Array | null)[]): void => {
+    for (const [i, a] of data.entries()) {
+      const ptr = a && a.length ? Deno.UnsafePointer.of(a) : null;
+      check(lib.dnnl_memory_set_data_handle_v2(p.mems[i], ptr, stream), "set_data_handle");
+    }
+    check(lib.dnnl_primitive_execute(p.prim, stream, data.length, p.args), "primitive_execute");
+    check(lib.dnnl_stream_wait(stream), "stream_wait");
+  };
+
+  const sized = (name: string, a: Float32Array | undefined, need: number): void => {
+    if (a && a.length !== need) {
+      throw new RangeError(`oneDNN convolution: ${name} has ${a.length} values, needs ${need}`);
+    }
+  };
+  const sizes = (g: ConvGeometry & { outChannels: number }) => ({
+    x: g.batchSize * g.inHeight * g.inWidth * g.inChannels,
+    y: g.batchSize * g.outHeight * g.outWidth * g.outChannels,
+    w: g.filterHeight * g.filterWidth * g.inChannels * g.outChannels,
+    b: g.outChannels,
+  });
+
+  return {
+    path,
+    version,
+    forward(g, { x, w, b, y, relu = false }) {
+      const n = sizes(g);
+      sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
+      const f = fwd(g, { relu, bias: b !== undefined });
+      let weights: Float32Array | Uint8Array = w;
+      if (f.weights.buffer) {
+        run(f.weights.reorder, [w, f.weights.buffer]);
+        weights = f.weights.buffer;
+      }
+      run(f.conv, [x, weights, y, ...(b ? [b] : [])]);
+    },
+    backwardData(g, { dy, w, dx }) {
+      const n = sizes(g);
+      sized("dy", dy, n.y), sized("w", w, n.w), sized("dx", dx, n.x);
+      const f = bwdData(g);
+      let weights: Float32Array | Uint8Array = w;
+      if (f.weights.buffer) {
+        run(f.weights.reorder, [w, f.weights.buffer]);
+        weights = f.weights.buffer;
+      }
+      run(f.conv, [dy, weights, dx]);
+    },
+    backwardWeights(g, { x, dy, dw, db }) {
+      const n = sizes(g);
+      sized("x", x, n.x), sized("dy", dy, n.y), sized("dw", dw, n.w), sized("db", db, n.b);
+      const f = bwdWeights(g);
+      const bias = db ?? new Float32Array(g.outChannels);
+      run(f.conv, [x, dy, f.weights.buffer ?? dw, bias]);
+      if (f.weights.buffer) run(f.weights.reorder, [f.weights.buffer, dw]);
+    },
+    supports(g) {
+      const key = geometryKey(g);
+      if (refused.has(key)) return false;
+      try {
+        fwd(g, { relu: false, bias: true });
+        bwdData(g);
+        bwdWeights(g);
+        return true;
+      } catch (error) {
+        if (!(error instanceof DnnlError)) throw error;
+        refused.add(key);
+        return false;
+      }
+    },
+    implementation(g, kind) {
+      if (kind === "forward") fwd(g, { relu: false, bias: true });
+      else if (kind === "backwardData") bwdData(g);
+      else bwdWeights(g);
+      return entry(g).impl[kind] ?? "";
+    },
+    setThreads(n) {
+      const omp = openGomp();
+      if (!omp) return false;
+      omp.symbols.omp_set_num_threads(n > 0 ? Math.floor(n) : initialThreads);
+      return true;
+    },
+    threads: () => openGomp()?.symbols.omp_get_max_threads() ?? 0,
+  };
+}
+
+/**
+ * `dlopen` with OpenMP's waiting threads set to sleep rather than spin (`OMP_WAIT_POLICY=passive`,
+ * unless the user set a policy): on a busy or shared machine a spinning helper steals the core the
+ * step's JavaScript between two primitives needs. libgomp reads the variable once, when it loads;
+ * it is removed again afterwards, so child processes (PyTorch in `bench`) keep their own default.
+ */
+function openPassive(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
+  let set = false;
+  if (!envGet("OMP_WAIT_POLICY")) {
+    try {
+      Deno.env.set("OMP_WAIT_POLICY", "passive");
+      set = true;
+    } catch {
+      // no --allow-env: libgomp's default
+    }
+  }
+  try {
+    return Deno.dlopen(path, SYMBOLS);
+  } finally {
+    if (set) Deno.env.delete("OMP_WAIT_POLICY");
+  }
+}
+
+/**
+ * The oneDNN library with a CPU engine, loaded once; `null` when there is none (then
+ * {@linkcode dnnlMissingReason} says why: not Deno, no `--allow-ffi`, `SLIDEWIN_DNNL=off`, or not
+ * found).
+ *
+ * @example
+ * ```ts
+ * import { dnnlMissingReason, oneDnn } from "./dnnl.ts";
+ * const dnnl = oneDnn();
+ * if (dnnl) {
+ *   // a 1×1 convolution of one pixel with two channels: y = 1·3 + 2·4 + 0.5
+ *   const y = new Float32Array(1);
+ *   dnnl.forward({
+ *     batchSize: 1, inHeight: 1, inWidth: 1, inChannels: 2, outHeight: 1, outWidth: 1,
+ *     outChannels: 1, strideHeight: 1, strideWidth: 1, filterHeight: 1, filterWidth: 1,
+ *     dilationHeight: 1, dilationWidth: 1, padInfo: { top: 0, left: 0 },
+ *   }, {
+ *     x: new Float32Array([1, 2]), w: new Float32Array([3, 4]),
+ *     b: new Float32Array([0.5]), y,
+ *   });
+ *   console.log(y[0]); // 11.5
+ * } else console.log(dnnlMissingReason);
+ * ```
+ */
+export function oneDnn(): OneDnn | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    dnnlMissingReason = "not running on Deno (no FFI)";
+    return loaded;
+  }
+  const wanted = envGet("SLIDEWIN_DNNL");
+  if (wanted === "off" || wanted === "0") {
+    dnnlMissingReason = "SLIDEWIN_DNNL=off";
+    return loaded;
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    dnnlMissingReason = "no --allow-ffi permission";
+    return loaded;
+  }
+  let openError = "";
+  for (const path of wanted ? [wanted] : DNNL_CANDIDATES) {
+    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    try {
+      lib = openPassive(path);
+    } catch (error) {
+      openError = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      continue;
+    }
+    try {
+      loaded = makeOneDnn(path, lib.symbols);
+      return loaded;
+    } catch (error) {
+      openError = error instanceof Error ? error.message : String(error);
+      lib.close();
+    }
+  }
+  dnnlMissingReason = wanted
+    ? `SLIDEWIN_DNNL=${wanted} could not be loaded (${openError})`
+    : `libdnnl.so.2 not found${
+      openError && !/not found|No such file|cannot open/i.test(openError) ? ` (${openError})` : ""
+    }; Debian/Ubuntu: apt install libdnnl2, macOS: brew install onednn`;
+  return loaded;
+}
