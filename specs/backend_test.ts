@@ -99,7 +99,7 @@ const p = await sw.predict(model, scenes.images);
 console.log(JSON.stringify({ backend: sw.currentBackend().name, n: p.labels.length }));`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-config", script],
-    env: { SLIDEWIN_BLAS: "off" },
+    env: { SLIDEWIN_BLAS: "off", SLIDEWIN_DNNL: "off" },
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -276,12 +276,15 @@ console.log(nativeNotice());`;
   return new TextDecoder().decode(out.stdout).trim().split("\n");
 }
 
-Deno.test("auto without the native library (SLIDEWIN_BLAS=off) picks wasm and says why", async () => {
+Deno.test("auto without the native libraries (SLIDEWIN_BLAS=off, SLIDEWIN_DNNL=off) picks wasm and says why", async () => {
   if ((await resolveAuto()) === "webgpu") return; // a hardware GPU wins over both
-  const [backend, notice] = await autoIn({ SLIDEWIN_BLAS: "off" });
+  const [backend, notice] = await autoIn({ SLIDEWIN_BLAS: "off", SLIDEWIN_DNNL: "off" });
   assert.equal(backend, "wasm");
   assert.match(notice, /^native: not used, SLIDEWIN_BLAS=off \(convolutions run on wasm\)$/);
-  const [b2, n2] = await autoIn({ SLIDEWIN_BLAS: "/nonexistent/libopenblas.so" });
+  const [b2, n2] = await autoIn({
+    SLIDEWIN_BLAS: "/nonexistent/libopenblas.so",
+    SLIDEWIN_DNNL: "off",
+  });
   assert.equal(b2, "wasm");
   assert.match(n2, /could not be loaded/);
 });

@@ -6,8 +6,8 @@
  * (`--allow-ffi`; Debian/Ubuntu `libdnnl2`); `SLIDEWIN_DNNL=off` turns it off,
  * `SLIDEWIN_DNNL=/path/libdnnl.so.2` picks a library.
  *
- * `auto` does not pick it (yet): whether it beats "native" depends on the CPU, which a measuring
- * probe should decide.
+ * `auto` may pick it where it loads: the tasks' measuring probe (./auto.ts) races it against
+ * native and wasm; by the table's order alone (library callers) native still comes first.
  *
  * @module
  */
@@ -26,7 +26,7 @@ export const onednn: BackendDescriptor<"onednn", true> = {
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(oneDnn() ? undefined : dnnlMissingReason),
-  pickedByAuto: () => Promise.resolve(false),
+  pickedByAuto: () => Promise.resolve(oneDnn() !== null),
   convEngine: () => oneDnn(),
   async activate() {
     registerWasmTrainingKernels();
