@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import {
   type BackendName,
+  backendNamed,
   describeBackend,
   isSoftwareAdapter,
   nativeAvailable,
@@ -20,14 +21,17 @@ Deno.test("useBackend rejects unknown names with a one-line error naming the cho
   await assert.rejects(
     () => useBackend("gpu" as BackendName),
     (e: Error) =>
-      /Unknown backend "gpu"; use one of auto, webgpu, native, onednn, wasm, cpu/.test(e.message),
+      /Unknown backend "gpu"; use one of auto, webgpu, onednn, native, wasm, cpu/.test(e.message),
   );
 });
 
-Deno.test("auto picks webgpu on a hardware GPU, else native when OpenBLAS is found, else wasm", async () => {
+Deno.test("auto picks webgpu on a hardware GPU, else onednn, else native, else wasm", async () => {
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  const onednn = await backendNamed("onednn").unavailable() === undefined;
   const want = adapter && !isSoftwareAdapter(adapter)
     ? "webgpu"
+    : onednn
+    ? "onednn"
     : nativeAvailable()
     ? "native"
     : "wasm";
@@ -57,7 +61,7 @@ Deno.test("wasm trains a conv net after useBackend (training kernels registered)
 
 Deno.test("the backend table: every descriptor activates or says why not, and describes itself", async () => {
   const { BACKENDS, currentBackend } = await import("../src/backends/backend.ts");
-  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "native", "onednn", "wasm", "cpu"]);
+  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "onednn", "native", "wasm", "cpu"]);
   for (const b of BACKENDS) {
     const why = await b.unavailable();
     if (why !== undefined) {

@@ -290,11 +290,11 @@ Deno.test("auto without the native libraries (SLIDEWIN_BLAS=off, SLIDEWIN_DNNL=o
 });
 
 Deno.test({
-  name: "auto with the native library picks native and names it",
+  name: "auto with the native library (and no oneDNN) picks native and names it",
   ignore,
   fn: async () => {
     if ((await resolveAuto()) === "webgpu") return;
-    const [backend, notice] = await autoIn({});
+    const [backend, notice] = await autoIn({ SLIDEWIN_DNNL: "off" });
     assert.equal(backend, "native");
     assert.match(notice, /^native: OpenBLAS \S+ .*runs the convolutions$/);
   },

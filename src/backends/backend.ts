@@ -5,7 +5,7 @@
  * ./onednn.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
  *
  * `auto` is decided among the backends of the table that say they may be picked here (webgpu
- * on a real GPU, native when OpenBLAS loads, wasm): by measurement when a prober is given (the
+ * on a real GPU, onednn when libdnnl loads, native when OpenBLAS loads, wasm): by measurement when a prober is given (the
  * fastest in a few real training steps, cached per machine; ./auto.ts), else by the table's
  * order (the first of them).
  *
@@ -43,7 +43,7 @@ export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
 export { autoNotice, pickFastest } from "./auto.ts";
 
 /** The backends, in the order `auto` considers them. */
-export const BACKENDS = [webgpu, native, onednn, wasm, cpu] as const;
+export const BACKENDS = [webgpu, onednn, native, wasm, cpu] as const;
 
 /** A backend of {@linkcode BACKENDS}: the value that travels from the flag to the step. */
 export type Backend = (typeof BACKENDS)[number];
@@ -145,7 +145,8 @@ export async function autoCandidates(): Promise<Backend[]> {
  * Decides what "auto" means here, and why. With a prober (and `SLIDEWIN_AUTO` not "order"):
  * the cached decision for this machine's {@linkcode autoKey}, else the prober's measurement of
  * every candidate, the fastest kept ({@linkcode pickFastest}) and cached. Without: the first
- * candidate of the table (webgpu on a real GPU, else native when OpenBLAS loads, else wasm).
+ * candidate of the table (webgpu on a real GPU, else onednn when libdnnl loads, else native when
+ * OpenBLAS loads, else wasm).
  * A software GPU is never a candidate; a candidate whose probe fails is skipped.
  *
  * @example
@@ -204,7 +205,7 @@ export async function decideAuto(options: AutoOptions = {}): Promise<AutoDecisio
 /**
  * Picks the backend "auto" means here ({@linkcode decideAuto}): by measurement with a prober,
  * else the first of {@linkcode BACKENDS} whose `pickedByAuto()` says yes (webgpu on a hardware
- * GPU, else native when OpenBLAS is found, else wasm).
+ * GPU, else onednn when libdnnl is found, else native when OpenBLAS is found, else wasm).
  *
  * @example
  * ```ts
