@@ -12,8 +12,8 @@
 import { tf } from "../../deps.ts";
 import { nativeConvKernels } from "./conv.ts";
 import { openBlas } from "./openblas.ts";
+import { registerWasmSibling } from "../wasm/sibling.ts";
 
-let registered = false;
 /** The native convolution kernels, made once. */
 let own: Record<string, tf.KernelFunc> | undefined;
 
@@ -35,20 +35,6 @@ export function registerNativeBackend(): boolean {
   const blas = openBlas();
   if (!blas) return false;
   own ??= nativeConvKernels(blas);
-  for (const k of tf.getKernelsForBackend("wasm")) {
-    const kernelFunc = own[k.kernelName] ?? k.kernelFunc;
-    const mine = tf.getKernel(k.kernelName, "native");
-    if (mine?.kernelFunc === kernelFunc) continue;
-    if (mine) tf.unregisterKernel(k.kernelName, "native");
-    tf.registerKernel({ ...k, backendName: "native", kernelFunc });
-  }
-  if (!registered) {
-    tf.registerBackend("native", () => {
-      const wasm = tf.engine().registry["wasm"];
-      if (!wasm) throw new Error('Initialise "wasm" before "native" (await tf.setBackend("wasm"))');
-      return wasm;
-    }, -1);
-    registered = true;
-  }
+  registerWasmSibling("native", own);
   return true;
 }

@@ -20,6 +20,7 @@ import {
 } from "../wasm/wasm_heap.ts";
 import type { ConvGeometry } from "../native/im2col.ts";
 import { type OneDnn, oneDnn } from "./dnnl.ts";
+import { registerWasmSibling } from "../wasm/sibling.ts";
 
 type Shape4 = [number, number, number, number];
 type Attrs = Record<string, unknown> & {
@@ -154,7 +155,6 @@ export function oneDnnConvKernels(dnnl: OneDnn): Record<string, tf.KernelFunc> {
   };
 }
 
-let registered = false;
 let own: Record<string, tf.KernelFunc> | undefined;
 
 /**
@@ -173,20 +173,6 @@ export function registerOneDnnBackend(): boolean {
   const dnnl = oneDnn();
   if (!dnnl) return false;
   own ??= oneDnnConvKernels(dnnl);
-  for (const k of tf.getKernelsForBackend("wasm")) {
-    const kernelFunc = own[k.kernelName] ?? k.kernelFunc;
-    const mine = tf.getKernel(k.kernelName, "onednn");
-    if (mine?.kernelFunc === kernelFunc) continue;
-    if (mine) tf.unregisterKernel(k.kernelName, "onednn");
-    tf.registerKernel({ ...k, backendName: "onednn", kernelFunc });
-  }
-  if (!registered) {
-    tf.registerBackend("onednn", () => {
-      const wasm = tf.engine().registry["wasm"];
-      if (!wasm) throw new Error('Initialise "wasm" before "onednn" (await tf.setBackend("wasm"))');
-      return wasm;
-    }, -1);
-    registered = true;
-  }
+  registerWasmSibling("onednn", own);
   return true;
 }
