@@ -12,22 +12,9 @@ import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../sr
 import { lossAndGradient, NativeStep } from "../src/backends/native/step.ts";
 import { openBlas } from "../src/backends/native/openblas.ts";
 import { makeRng } from "../src/rng.ts";
-import { relErr } from "./support.ts";
+import { batch, relErr } from "./support.ts";
 
 const ignore = !nativeAvailable();
-
-function batch(n: number, size: number, grid: { rows: number; cols: number }, seed: number) {
-  const rng = makeRng(seed);
-  const images = new Float32Array(n * size * size);
-  for (let i = 0; i < images.length; i++) images[i] = rng.next() < 0.3 ? rng.next() : 0;
-  const targets = new Float32Array(n * grid.rows * grid.cols * 6);
-  for (let i = 0; i < targets.length; i += 6) {
-    targets[i] = rng.int(2);
-    targets[i + 1] = rng.int(10);
-    for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
-  }
-  return { images, targets };
-}
 
 const cases: {
   name: string;

@@ -14,7 +14,7 @@ import { loss } from "../src/model/loss.ts";
 import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model/model.ts";
 import { GradientPool } from "../src/training/pool.ts";
 import { makeRng } from "../src/rng.ts";
-import { randArray, relErr } from "./support.ts";
+import { batch, randArray, relErr } from "./support.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const dnnl = oneDnn();
@@ -129,19 +129,6 @@ Deno.test({
     );
   },
 });
-
-function batch(n: number, size: number, grid: { rows: number; cols: number }, seed: number) {
-  const rng = makeRng(seed);
-  const images = new Float32Array(n * size * size);
-  for (let i = 0; i < images.length; i++) images[i] = rng.next() < 0.3 ? rng.next() : 0;
-  const targets = new Float32Array(n * grid.rows * grid.cols * 6);
-  for (let i = 0; i < targets.length; i += 6) {
-    targets[i] = rng.int(2);
-    targets[i + 1] = rng.int(10);
-    for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
-  }
-  return { images, targets };
-}
 
 const STEP_CASES: { name: string; arch: readonly ArchLayer[]; n: number; size: number }[] = [
   ...(["s8", "strided", "s8w48"] as const).map((name) => ({

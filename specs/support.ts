@@ -20,3 +20,20 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return diff / scale;
 }
+
+/**
+ * A seeded batch of `n` sparse `size × size` one-channel images and per-window targets for `grid`
+ * (objectness 0/1, label 0–9, box values in [−0.5, 1.5)), flat.
+ */
+export function batch(n: number, size: number, grid: { rows: number; cols: number }, seed: number) {
+  const rng = makeRng(seed);
+  const images = new Float32Array(n * size * size);
+  for (let i = 0; i < images.length; i++) images[i] = rng.next() < 0.3 ? rng.next() : 0;
+  const targets = new Float32Array(n * grid.rows * grid.cols * 6);
+  for (let i = 0; i < targets.length; i += 6) {
+    targets[i] = rng.int(2);
+    targets[i + 1] = rng.int(10);
+    for (let j = 2; j < 6; j++) targets[i + j] = rng.uniform(-0.5, 1.5);
+  }
+  return { images, targets };
+}

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { tf } from "../../deps.ts";
+import type { tf } from "../../deps.ts";
 import { nativeConvKernels } from "./conv.ts";
 import { openBlas } from "./openblas.ts";
 import { registerWasmSibling } from "../wasm/sibling.ts";
