@@ -13,7 +13,6 @@ import { NativeStep } from "../src/backends/native/step.ts";
 import { loss } from "../src/model/loss.ts";
 import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model/model.ts";
 import { GradientPool } from "../src/training/pool.ts";
-import { makeRng } from "../src/rng.ts";
 import { batch, randArray, relErr } from "./support.ts";
 
 const CI = Deno.env.get("CI") === "true";
