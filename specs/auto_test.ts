@@ -252,7 +252,10 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
 Deno.test("the real probe: a few training steps per candidate, a throwing one skipped with its reason", async () => {
   const broken = { ...wasm, name: "broken" } as unknown as typeof wasm;
   const probe = trainingProbe({ batchSize: 8, budgetMs: 1000, steps: 3 });
-  assert.match(probe.about, /^training steps, batch 8, \d+ threads, \[\{"kind":"conv"/);
+  assert.match(
+    probe.about,
+    /^training steps after a warm-up round, batch 8, \d+ threads, \[\{"kind":"conv"/,
+  );
   const results = await probe.measure([wasm, broken]);
   assert.equal(results.length, 2);
   assert.equal(results[0].backend, "wasm");
