@@ -37,3 +37,24 @@ export function batch(n: number, size: number, grid: { rows: number; cols: numbe
   }
   return { images, targets };
 }
+
+/**
+ * Asserts a training step's loss parts and gradients equal a reference's (relative error ≤ 1e-4),
+ * and that the case exercises the class and box terms; `shapes` name the gradients in messages.
+ */
+export function assertStepMatches(
+  got: { parts: ArrayLike<number>; grads: Float32Array[] },
+  want: { parts: ArrayLike<number>; grads: ArrayLike<number>[] },
+  shapes: readonly (readonly number[])[],
+): void {
+  for (let i = 0; i < 3; i++) {
+    const err = Math.abs(got.parts[i] - want.parts[i]) / Math.max(1e-6, Math.abs(want.parts[i]));
+    assert.ok(err <= 1e-4, `part ${i}: ${got.parts[i]} vs ${want.parts[i]}`);
+  }
+  assert.ok(want.parts[1] > 0, "the case must exercise the class and box terms");
+  for (const [i, g] of got.grads.entries()) {
+    assert.equal(g.length, want.grads[i].length);
+    const err = relErr(g, want.grads[i]);
+    assert.ok(err <= 1e-4, `gradient ${i} (${shapes[i]}): relative error ${err}`);
+  }
+}
