@@ -12,7 +12,7 @@ import { ARCHITECTURES, type ArchLayer, buildModel, variableShapes } from "../sr
 import { lossAndGradient, NativeStep } from "../src/backends/native/step.ts";
 import { openBlas } from "../src/backends/native/openblas.ts";
 import { makeRng } from "../src/rng.ts";
-import { assertStepMatches, batch, relErr } from "./support.ts";
+import { assertStepMatches, batch } from "./support.ts";
 
 const ignore = !nativeAvailable();
 
