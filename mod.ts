@@ -110,6 +110,7 @@ export {
   type Model,
   type ModelCost,
   modelCost,
+  WIDE_ARCH,
 } from "./src/model/model.ts";
 export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
 export {

@@ -5,8 +5,10 @@
  * A window is positive when some digit's box overlaps it with positive area (the single-digit
  * rule); when several do, it takes the digit covering most of the window (ties: the first). With
  * one digit per scene this is exactly {@linkcode encodeTargetsData}. With `minCover` > 0, a digit
- * only makes a window positive when the window covers at least that fraction of its box (e.g.
- * 0.5: windows that see a sliver of a digit, or mostly its neighbour, become negatives).
+ * only makes a window positive when the window covers at least that fraction of what the best
+ * window covers of its box (e.g. 1: only the windows that hold the whole digit; 0.5: windows that
+ * see a sliver of a digit, or mostly its neighbour, become negatives). Measured against the best
+ * window, not the box, so a digit larger than any window still has positives.
  *
  * @module
  */
@@ -48,9 +50,9 @@ export function encodeObjectsData(
     for (const { label, box } of objects[k]) {
       const [top, bottom, left, right] = box;
       if (!(bottom > top && right > left)) continue;
-      const needed = minCover * (bottom - top) * (right - left);
       // a superset of windows; the overlap test decides
       const [i0, i1, j0, j1] = candidateWindows(grid, top, bottom, left, right);
+      const needed = minCover > 0 ? minCover * bestCover(grid, box, i0, i1, j0, j1) : 0;
       for (let i = i0; i <= i1; i++) {
         const wTop = offset + i * stride;
         const h = Math.min(bottom, wTop + size) - Math.max(top, wTop);
@@ -72,6 +74,58 @@ export function encodeObjectsData(
     }
   }
   return out;
+}
+
+/**
+ * The largest overlap area of `box` with one window of the grid (rows `i0…i1`, columns `j0…j1`
+ * hold every window that overlaps it). Overlap is height × width, so the best window is the best
+ * row times the best column.
+ */
+function bestCover(
+  grid: WindowGrid,
+  box: readonly number[],
+  i0: number,
+  i1: number,
+  j0: number,
+  j1: number,
+): number {
+  const { size, stride, offset } = grid;
+  const [top, bottom, left, right] = box;
+  let h = 0, w = 0;
+  for (let i = i0; i <= i1; i++) {
+    const wTop = offset + i * stride;
+    h = Math.max(h, Math.min(bottom, wTop + size) - Math.max(top, wTop));
+  }
+  for (let j = j0; j <= j1; j++) {
+    const wLeft = offset + j * stride;
+    w = Math.max(w, Math.min(right, wLeft + size) - Math.max(left, wLeft));
+  }
+  return h * w;
+}
+
+/**
+ * One-digit scenes (labels N, boxes N × 4) as the object lists {@linkcode encodeObjects} takes.
+ *
+ * @example
+ * ```ts
+ * import { singleObjects } from "./multi_encode.ts";
+ * const objects = singleObjects(new Int32Array([7]), new Float32Array([1, 9, 2, 8]));
+ * console.log(objects); // [[{ label: 7, box: [1, 9, 2, 8] }]]
+ * ```
+ */
+export function singleObjects(
+  labels: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+): SceneObject[][] {
+  if (boxes.length !== 4 * labels.length) {
+    throw new RangeError(
+      `boxes must hold 4 numbers per label (${4 * labels.length}), got ${boxes.length}`,
+    );
+  }
+  return Array.from(labels, (label, k) => [{
+    label,
+    box: [boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3]],
+  }]);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type MultiScenes,
   type SceneObject,
 } from "./multi_scenes.ts";
-import { encodeObjects } from "./multi_encode.ts";
+import { encodeObjects, singleObjects } from "./multi_encode.ts";
 import { makeRng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
@@ -116,7 +116,10 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed">
    * (./multi_encode.ts); default one digit per scene.
    */
   digits?: readonly [number, number];
-  /** Multi-digit targets: the least fraction of a digit's box a window must cover; default 0. */
+  /**
+   * Targets: the least fraction of a digit's box (of what the best window covers) a positive
+   * window covers (./multi_encode.ts); default 0, the assignment's any-overlap rule.
+   */
   minCover?: number;
 }
 
@@ -199,7 +202,7 @@ export async function* sceneStream(
       return { images: m.images, labels, boxes, objects: m.objects, epoch, batch, targets };
     }
     const scenes = await makeScenes(source, { ...sceneOptions, count, seed });
-    const targets = grid ? encodeTargets(scenes.boxes, scenes.labels, grid) : undefined;
+    const targets = grid ? singleTargets(scenes, grid, minCover) : undefined;
     return { ...scenes, epoch, batch, targets };
   };
   const start = (step: number): Promise<SceneBatch> => {
@@ -221,4 +224,29 @@ export async function* sceneStream(
       if (pending) tf.dispose([pending.images, ...(pending.targets ? [pending.targets] : [])]);
     }
   }
+}
+
+/**
+ * Targets of one-digit scenes: the assignment's encoder ({@linkcode encodeTargets}) for
+ * `minCover` 0, else {@linkcode encodeObjects} with that least cover.
+ *
+ * @example
+ * ```ts
+ * import "../backends/backend.ts";
+ * import { singleTargets } from "./scenes.ts";
+ * const grid = { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 };
+ * const scene = { labels: new Int32Array([3]), boxes: new Float32Array([10, 30, 12, 26]) };
+ * const y = singleTargets(scene, grid, 1);
+ * console.log(y.shape); // [1, 4, 4, 6]
+ * y.dispose();
+ * ```
+ */
+export function singleTargets(
+  scenes: { labels: Int32Array; boxes: Float32Array },
+  grid: WindowGrid,
+  minCover = 0,
+): Tensor4D {
+  return minCover > 0
+    ? encodeObjects(singleObjects(scenes.labels, scenes.boxes), grid, { minCover })
+    : encodeTargets(scenes.boxes, scenes.labels, grid);
 }

@@ -1,7 +1,18 @@
 /**
- * Prediction (assignment step 5): per image, keep the window with the highest max log-softmax
- * class score, and convert its box from the window frame back to image pixels
- * (`y = windowTop + v · size`, likewise for x).
+ * Prediction (assignment step 5): per image, keep the best window and convert its box from the
+ * window frame back to image pixels (`y = windowTop + v · size`, likewise for x).
+ *
+ * "Best" is the window most sure that it holds a digit *and* of which digit:
+ * `log sigmoid(objectness) + max log_softmax(classes)` (`select: "detection"`, the default; the
+ * conditional loss only trains the class of windows that detect the digit, so a window that sees
+ * nothing has no reason to have a low class score). `select: "class"` is the assignment's literal
+ * rule, the highest max log-softmax class score alone; both pick the same window for models
+ * trained with the assignment's targets (every window that sees ink is positive).
+ *
+ * Box voting (`vote`, default 0.5): the chosen box becomes the mean of the boxes of the windows
+ * that agree with it (objectness > 0.5, same label, IoU ≥ `vote` with it), weighted by their
+ * `sigmoid(objectness) · max softmax`; on 64×64 scenes it raised mean IoU from 0.780 to 0.811 for
+ * one trained model (docs/quality.md). `vote: 0` keeps the chosen window's own box.
  *
  * @module
  */
@@ -10,6 +21,37 @@ import type { WindowGeometry } from "../geometry.ts";
 import type { Model } from "./model.ts";
 import { OUTPUT } from "./layout.ts";
 import { ensureBackend } from "../backends/backend.ts";
+import { iou } from "../metrics.ts";
+
+/** How {@linkcode decodeOutput} picks a window; see the module doc. */
+export type WindowSelection = "detection" | "class";
+
+/** Options of {@linkcode decodeOutput} and {@linkcode predict}. */
+export interface DecodeOptions {
+  /**
+   * `"detection"` (default): the window with the best `log sigmoid(objectness) + max
+   * log_softmax`; `"class"`: the best max log-softmax alone (the assignment's rule).
+   */
+  select?: WindowSelection;
+  /**
+   * Box voting: the least IoU with the chosen box of the agreeing windows whose boxes are
+   * averaged into it; default 0.5, 0 = off (the chosen window's own box).
+   */
+  vote?: number;
+}
+
+function checkDecode(options: DecodeOptions): Required<DecodeOptions> {
+  const { select = "detection", vote = 0.5 } = options;
+  if (select !== "detection" && select !== "class") {
+    throw new RangeError(
+      `options.select must be "detection" or "class", got ${JSON.stringify(select)}`,
+    );
+  }
+  if (!(vote >= 0 && vote <= 1)) {
+    throw new RangeError(`options.vote must be in [0, 1], got ${vote}`);
+  }
+  return { select, vote };
+}
 
 /** Predictions for N images. */
 export interface Prediction {
@@ -17,7 +59,10 @@ export interface Prediction {
   labels: Int32Array;
   /** N × 4 boxes `[top, bottom, left, right]` in image pixels (continuous, like boundingBoxes). */
   boxes: Float32Array;
-  /** The chosen window's max log-softmax class score per image (≤ 0). */
+  /**
+   * The chosen window's score per image (≤ 0): `log sigmoid(objectness) + max log_softmax`
+   * (`select: "detection"`) or the max log-softmax alone (`select: "class"`).
+   */
   scores: Float32Array;
   /** Index `row · cols + col` of the chosen window per image. */
   windows: Int32Array;
@@ -25,7 +70,8 @@ export interface Prediction {
 
 /**
  * Decodes network outputs [N, rows, cols, 15] into one prediction per image. `geometry` places
- * window (r, c) at `top = offset + r · stride`, `left = offset + c · stride`, side `size`.
+ * window (r, c) at `top = offset + r · stride`, `left = offset + c · stride`, side `size`. See the
+ * module doc for `select` and `vote`.
  *
  * @example
  * ```ts
@@ -39,17 +85,19 @@ export interface Prediction {
 export async function decodeOutput(
   out: Tensor4D,
   geometry: WindowGeometry,
+  options: DecodeOptions = {},
 ): Promise<Prediction> {
   const [n, rows, cols, channels] = out.shape;
   if (channels !== OUTPUT.channels) {
     throw new RangeError(`out must have ${OUTPUT.channels} channels, got ${channels}`);
   }
+  const { select, vote } = checkDecode(options);
+  const K = 7; // per window: class score, log sigmoid(objectness), label, 4 box values
   const packed = tf.tidy(() => {
-    const [, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
-    const logp = tf.logSoftmax(classLogits);
-    const score = tf.max(logp, 3, true);
-    const label = tf.reshape(tf.cast(tf.argMax(logp, 3), "float32"), [n, rows, cols, 1]);
-    return tf.concat([score, label, box], 3); // [N, r, c, 6]
+    const [logit, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
+    const score = tf.max(tf.logSoftmax(classLogits), 3, true);
+    const label = tf.reshape(tf.cast(tf.argMax(classLogits, 3), "float32"), [n, rows, cols, 1]);
+    return tf.concat([score, tf.logSigmoid(logit), label, box], 3); // [N, r, c, 7]
   });
   const values = await packed.data();
   packed.dispose();
@@ -59,32 +107,57 @@ export async function decodeOutput(
   const boxes = new Float32Array(n * 4);
   const scores = new Float32Array(n);
   const windows = new Int32Array(n);
+  const windowBox = (i: number, w: number): number[] => {
+    const v = (i * cells + w) * K;
+    const top = offset + Math.floor(w / cols) * stride;
+    const left = offset + (w % cols) * stride;
+    return [
+      top + values[v + 3] * size,
+      top + values[v + 4] * size,
+      left + values[v + 5] * size,
+      left + values[v + 6] * size,
+    ];
+  };
   for (let i = 0; i < n; i++) {
     let best = 0;
     let bestScore = -Infinity;
     for (let w = 0; w < cells; w++) {
-      const s = values[(i * cells + w) * 6];
+      const v = (i * cells + w) * K;
+      const s = select === "class" ? values[v] : values[v] + values[v + 1];
       if (s > bestScore) {
         bestScore = s;
         best = w;
       }
     }
-    const v = (i * cells + best) * 6;
-    const top = offset + Math.floor(best / cols) * stride;
-    const left = offset + (best % cols) * stride;
-    labels[i] = values[v + 1];
+    const label = values[(i * cells + best) * K + 2];
+    let box = windowBox(i, best);
+    if (vote > 0) box = voteBox(i, box, label);
+    labels[i] = label;
     scores[i] = bestScore;
     windows[i] = best;
-    boxes[i * 4] = top + values[v + 2] * size;
-    boxes[i * 4 + 1] = top + values[v + 3] * size;
-    boxes[i * 4 + 2] = left + values[v + 4] * size;
-    boxes[i * 4 + 3] = left + values[v + 5] * size;
+    boxes.set(box, i * 4);
   }
   return { labels, boxes, scores, windows };
+
+  /** The weighted mean box of the windows that agree with `chosen` (see the module doc). */
+  function voteBox(i: number, chosen: number[], label: number): number[] {
+    const sum = [0, 0, 0, 0];
+    let weight = 0;
+    for (let w = 0; w < cells; w++) {
+      const v = (i * cells + w) * K;
+      if (values[v + 2] !== label || values[v + 1] <= Math.log(0.5)) continue;
+      const b = windowBox(i, w);
+      if (iou(b, chosen) < vote) continue;
+      const p = Math.exp(values[v] + values[v + 1]);
+      weight += p;
+      for (let k = 0; k < 4; k++) sum[k] += p * b[k];
+    }
+    return weight > 0 ? sum.map((x) => x / weight) : chosen;
+  }
 }
 
 /** Options of {@linkcode predict}. */
-export interface PredictOptions {
+export interface PredictOptions extends DecodeOptions {
   /** Images per forward pass; default 256. */
   batchSize?: number;
   /**
@@ -145,6 +218,7 @@ export async function predict(
 ): Promise<Prediction> {
   await ensureBackend();
   checkImages(model, images);
+  checkDecode(options);
   const [n] = images.shape;
   const batchSize = options.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -159,7 +233,7 @@ export async function predict(
     const runner = options.step ?? options.pool;
     const out = runner ? await runner.forward(model, batch) : tf.tidy(() => model.apply(batch));
     if (batch !== images) batch.dispose();
-    parts.push(await decodeOutput(out, model.geometry));
+    parts.push(await decodeOutput(out, model.geometry, options));
     out.dispose();
   }
   return concatPredictions(parts);

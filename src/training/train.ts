@@ -292,19 +292,20 @@ async function trainIn(
 }
 
 /**
- * The scenes a run trains and validates on: single-digit 64×64 scenes by default (exactly the
- * options the assignment's run always used), else `size` and, for a digit range other than 1,
- * multi-digit scenes with targets from every digit a window covers.
+ * The scenes a run trains and validates on: single-digit 64×64 scenes by default, else `size`
+ * and, for a digit range other than 1, multi-digit scenes; targets with the run's `minCover`
+ * (absent in runs saved before it existed: 0, the assignment's any-overlap rule).
  */
 function sceneSettings(settings: TrainConfig): {
   size: number;
   digits?: readonly [number, number];
-  minCover?: number;
+  minCover: number;
 } {
   const size = settings.size ?? 64;
   const digits = parseDigitRange(settings.digits ?? "1", "--digits");
-  if (digits[0] === 1 && digits[1] === 1) return { size };
-  return { size, digits, minCover: settings.minCover ?? 0.5 };
+  const minCover = settings.minCover ?? 0;
+  if (digits[0] === 1 && digits[1] === 1) return { size, minCover };
+  return { size, digits, minCover };
 }
 
 /** What every epoch of a run shares. */

@@ -5,14 +5,13 @@
  * @module
  */
 import { type Tensor4D, tf } from "../deps.ts";
-import { encodeTargets } from "../data/encode.ts";
 import { localizationMetrics, objectnessCounts, precisionRecall } from "../metrics.ts";
 import type { Mnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
 import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
 import { decodeOutput } from "../model/predict.ts";
-import { makeScenes } from "../data/scenes.ts";
+import { makeScenes, singleTargets } from "../data/scenes.ts";
 import { makeMultiScenes, type SceneObject } from "../data/multi_scenes.ts";
 import { encodeObjects } from "../data/multi_encode.ts";
 import { decodeDetections, type Detection } from "../detection/detect.ts";
@@ -61,7 +60,7 @@ export async function makeValSet(
     size?: number;
     /** Digits per scene; anything but [1, 1] makes multi-digit scenes. */
     digits?: readonly [number, number];
-    /** Multi-digit targets' least cover (see ../data/multi_encode.ts). */
+    /** Targets' least cover (see ../data/multi_encode.ts); default 0 (any overlap). */
     minCover?: number;
   },
 ): Promise<ValSet> {
@@ -89,7 +88,7 @@ export async function makeValSet(
       seed: chunkSeed,
       ...(size !== 64 ? { size } : {}),
     });
-    chunks.push({ ...s, targets: encodeTargets(s.boxes, s.labels, grid) });
+    chunks.push({ ...s, targets: singleTargets(s, grid, minCover) });
   }
   return { chunks, count };
 }
