@@ -25,7 +25,8 @@
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
  * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
- * ({@linkcode detect}, {@linkcode meanAveragePrecision}); and backend selection
+ * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
+ * {@linkcode meanAveragePrecision}, {@linkcode confusions}); and backend selection
  * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
  * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
  * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
@@ -102,6 +103,7 @@ export {
 } from "./src/data/scenes.ts";
 export { boundingBoxes } from "./src/data/boxes.ts";
 export { encodeTargets } from "./src/data/encode.ts";
+export { encodeObjects, singleObjects } from "./src/data/multi_encode.ts";
 export {
   type ArchLayer,
   buildModel,
@@ -154,12 +156,22 @@ export {
   RunFolder,
 } from "./src/training/run_folder.ts";
 export {
+  type DecodeOptions,
+  decodeOutput,
   type ForwardRunner,
   predict,
   type Prediction,
   type PredictOptions,
+  type WindowSelection,
 } from "./src/model/predict.ts";
-export { loadModel, PRETRAINED_MODEL, saveModel } from "./src/model/checkpoint.ts";
+export {
+  loadModel,
+  PRETRAINED_DETECTOR,
+  PRETRAINED_MODEL,
+  PRETRAINED_MODELS,
+  resolveModel,
+  saveModel,
+} from "./src/model/checkpoint.ts";
 export {
   exportLayersModel,
   type KerasLayer,
@@ -190,3 +202,4 @@ export {
   type ScoredBox,
   type TrueBox,
 } from "./src/detection/map.ts";
+export { type ConfusionOptions, type Confusions, confusions } from "./src/detection/confusions.ts";

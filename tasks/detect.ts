@@ -6,7 +6,7 @@
  * Writes the picture to `--out` and prints the detections.
  */
 import { type BackendName, useBackend } from "../src/backends/backend.ts";
-import { loadModel } from "../src/model/checkpoint.ts";
+import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
   defineTask,
@@ -27,8 +27,11 @@ import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/
 import { decodePng } from "../src/pictures/png.ts";
 
 const FLAGS = {
-  /** Folder of the trained model. */
-  model: { default: "runs/latest", help: "Folder of the trained model (model.json)" },
+  /** Folder of a trained model, or a shipped model by name. */
+  model: {
+    default: "detector",
+    help: "Folder of a trained model (model.json), or a shipped one: detector, default",
+  },
   /** A PNG to run on instead of a generated scene. */
   image: { default: "", help: "PNG to detect digits in (default: a seeded scene)" },
   /** Black digits on white: invert the PNG first. */
@@ -84,15 +87,9 @@ export const task = defineTask({
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    try {
-      await Deno.stat(`${flags.model}/model.json`);
-    } catch {
-      throw new Error(
-        `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
-      );
-    }
+    const where = await resolveModel(flags.model);
     await useBackend(flags.backend as BackendName);
-    const { model } = await loadModel(flags.model);
+    const { model } = await loadModel(where);
     let images: tf.Tensor4D;
     let truths: SceneObject[] | undefined;
     if (flags.image) {

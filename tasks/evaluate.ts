@@ -6,7 +6,7 @@
  */
 import { type BackendName, currentBackend, useBackend } from "../src/backends/backend.ts";
 import { createStep } from "../src/training/step.ts";
-import { loadModel } from "../src/model/checkpoint.ts";
+import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
   backendFlag,
   defineTask,
@@ -21,13 +21,17 @@ import { detect, type Detection } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
+import { confusions } from "../src/detection/confusions.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
 const FLAGS = {
-  /** Folder of the trained model. */
-  model: { default: "runs/latest", help: "Folder of the trained model (model.json)" },
+  /** Folder of a trained model, or a shipped model by name. */
+  model: {
+    default: "detector",
+    help: "Folder of a trained model (model.json), or a shipped one: detector, default",
+  },
   /** Number of scenes. */
   count: { default: 1000, help: "Scenes to evaluate", check: positiveInt },
   /** Scene side. */
@@ -75,15 +79,9 @@ export const task = defineTask({
   flags: FLAGS,
   async run(flags) {
     const digits = digitsFlag(flags.digits);
-    try {
-      await Deno.stat(`${flags.model}/model.json`);
-    } catch {
-      throw new Error(
-        `No model at ${flags.model}/model.json; run deno task train or pass --model DIR`,
-      );
-    }
+    const where = await resolveModel(flags.model);
     const backend = await useBackend(flags.backend as BackendName);
-    const { model, extra } = await loadModel(flags.model);
+    const { model, extra } = await loadModel(where);
     if (flags.size < model.geometry.size) {
       model.dispose();
       throw new UsageError(
@@ -128,6 +126,8 @@ export const task = defineTask({
     step.close();
     const seconds = (performance.now() - started) / 1000;
     const m = meanAveragePrecision(found, truths);
+    // what remains wrong at the operating point of deno task detect (score ≥ 0.5, IoU ≥ 0.5)
+    const wrong = confusions(found, truths, { minScore: 0.5, iouThreshold: 0.5 });
     const objects = truths.reduce((s, t) => s + t.length, 0);
     const detections = found.reduce((s, d) => s + d.length, 0);
     const result = {
@@ -146,6 +146,7 @@ export const task = defineTask({
       map: m.map,
       byThreshold: m.byThreshold,
       perClass: m.perClass,
+      confusions: wrong,
       seconds,
       sceneSeconds: sceneMs / 1000,
       tfMemory: tf.memory().numTensors,
@@ -170,6 +171,14 @@ export const task = defineTask({
       `  all  ${String(objects).padStart(6)}  ${String(detections).padStart(10)}  ${
         pct(m.map50)
       }  ${pct(m.map)}   (mAP, %; mAP@0.75 ${pct(m.map75).trim()})`,
+    );
+    const total = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+    const top = wrong.pairs.slice(0, 6).map((p) => `${p.truth}→${p.detected} ×${p.count}`);
+    console.log(
+      `at score ≥ 0.5, IoU ≥ 0.5: ${total(wrong.missed)} digits missed, ${
+        total(wrong.spurious)
+      } spurious detections, ${total(wrong.pairs.map((p) => p.count))} read as another digit` +
+        (top.length ? ` (true→read: ${top.join(", ")})` : ""),
     );
     console.log(`wrote ${flags.out}/map.json`);
     model.dispose();

@@ -6,7 +6,7 @@
  * @module
  */
 import { defineTask } from "../src/cli.ts";
-import { TRAIN_FLAGS, type TrainConfig } from "../src/training/config.ts";
+import { expandPreset, TRAIN_FLAGS, type TrainConfig } from "../src/training/config.ts";
 
 /** The task: usage, flags and what it does. */
 export const task = defineTask({
@@ -62,4 +62,13 @@ async function run(flags: TrainConfig): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await task.main();
+if (import.meta.main) await task.main(presetArgs());
+
+/** The command line with its --preset expanded; a bad preset is left for the flag parser. */
+function presetArgs(): string[] {
+  try {
+    return expandPreset(Deno.args);
+  } catch {
+    return [...Deno.args]; // parseFlags reports the bad --preset value in one line
+  }
+}

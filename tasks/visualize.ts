@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../src/io.ts";
 import { iou, localizationMetrics } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { buildModel } from "../src/model/model.ts";
-import { loadModel, PRETRAINED_MODEL } from "../src/model/checkpoint.ts";
+import { loadModel, PRETRAINED_MODEL, PRETRAINED_MODELS } from "../src/model/checkpoint.ts";
 import { predict } from "../src/model/predict.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { OUTPUT } from "../src/model/layout.ts";
@@ -22,7 +22,7 @@ const FLAGS = {
   /** Folder of the trained model. */
   model: {
     default: "runs/latest",
-    help: "Folder of the trained model (deno task train writes it)",
+    help: "Folder of the trained model (deno task train writes it), or default, detector",
   },
   /** Output PNG; default `<model>/predictions.png` or `<model>/windows.png`. */
   out: { default: "", help: "Output PNG (default: <model>/predictions.png or windows.png)" },
@@ -93,6 +93,13 @@ export const task = defineTask({
       ? { model: buildModel(undefined, { seed: flags.seed }), extra: {} }
       : await openModel(flags.model);
     let modelName = flags.model;
+    let outDir = flags.model;
+    if (!loaded && Object.hasOwn(PRETRAINED_MODELS, flags.model)) {
+      // a shipped model by name (default, detector); pictures go to runs/<name>/
+      loaded = await loadModel(PRETRAINED_MODELS[flags.model as keyof typeof PRETRAINED_MODELS]);
+      modelName = `pretrained models/${flags.model}`;
+      outDir = `runs/${flags.model}`;
+    }
     if (!loaded && flags.model === FLAGS.model.default) {
       // nothing trained here yet: show the pretrained model that ships with the library
       console.error(
@@ -105,7 +112,7 @@ export const task = defineTask({
     if (!loaded) {
       throw new Error(
         `No trained model in ${flags.model} (no model.json): train one with \`deno task train\` ` +
-          `(or pass --model DIR, or --untrained)`,
+          `(or pass --model DIR, a shipped model: default, detector, or --untrained)`,
       );
     }
     const { model } = loaded;
@@ -132,7 +139,7 @@ export const task = defineTask({
             pct(m.accuracy)
           } · mean IoU ${pct(m.meanIou)} · hit rate ${pct(m.hitRate)}`,
         });
-        out ||= `${flags.model}/predictions.png`;
+        out ||= `${outDir}/predictions.png`;
       } else {
         const i = flags.index;
         const [, h, w] = scenes.images.shape;
@@ -161,7 +168,7 @@ export const task = defineTask({
         });
         image.dispose();
         objectness.dispose();
-        out ||= `${flags.model}/windows.png`;
+        out ||= `${outDir}/windows.png`;
       }
       await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
       await writeFileAtomic(out, png);

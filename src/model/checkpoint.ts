@@ -225,6 +225,46 @@ export async function loadTensors(
 export const PRETRAINED_MODEL: URL = new URL("../../models/default/", import.meta.url);
 
 /**
+ * The pretrained multi-digit detector (`models/detector/`: trained on 128×128 scenes with 1–4
+ * digits; see its README), read like {@linkcode PRETRAINED_MODEL}.
+ */
+export const PRETRAINED_DETECTOR: URL = new URL("../../models/detector/", import.meta.url);
+
+/**
+ * The shipped models by name, as the tasks' `--model` takes them: `default` (the single-digit
+ * localizer) and `detector` (the multi-digit detector).
+ */
+export const PRETRAINED_MODELS: Readonly<Record<"default" | "detector", URL>> = Object.freeze({
+  default: PRETRAINED_MODEL,
+  detector: PRETRAINED_DETECTOR,
+});
+
+/**
+ * What a task's `--model` names: a folder holding model.json (it wins), else one of
+ * {@linkcode PRETRAINED_MODELS} by name; throws a one-line error naming both ways otherwise.
+ *
+ * @example
+ * ```ts
+ * import { resolveModel } from "./checkpoint.ts";
+ * console.log(String(await resolveModel("detector")).endsWith("/models/detector/")); // true
+ * ```
+ */
+export async function resolveModel(name: string): Promise<string | URL> {
+  try {
+    await Deno.stat(`${name}/model.json`);
+    return name;
+  } catch {
+    if (Object.hasOwn(PRETRAINED_MODELS, name)) {
+      return PRETRAINED_MODELS[name as keyof typeof PRETRAINED_MODELS];
+    }
+    throw new Error(
+      `No model at ${name}/model.json; pass --model DIR (deno task train writes one) or a ` +
+        `shipped model: ${Object.keys(PRETRAINED_MODELS).join(", ")}`,
+    );
+  }
+}
+
+/**
  * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL; with no
  * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}). Selects
  * the default backend first when the caller has not chosen one.
