@@ -27,7 +27,7 @@ export const TRAIN_PRESETS: Readonly<Record<string, readonly string[]>> = Object
   detector: [
     "--digits=1-4",
     "--size=128",
-    "--epochs=18",
+    "--epochs=20",
     "--train-size=25000",
     "--val-size=1000",
     "--out=runs/detector",
