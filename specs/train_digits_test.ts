@@ -6,7 +6,10 @@ import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { formatTable, train } from "../src/training/train.ts";
 import { sceneStream } from "../src/data/scenes.ts";
-import { encodeObjectsData } from "../src/data/multi_encode.ts";
+import { encodeObjectsData, singleObjects } from "../src/data/multi_encode.ts";
+import { encodeTargetsData } from "../src/data/encode.ts";
+import { makeValSet } from "../src/training/validation.ts";
+import { buildModel } from "../src/model/model.ts";
 import { parseFlags } from "../src/cli.ts";
 import { TRAIN_FLAGS } from "../src/training/config.ts";
 
@@ -69,6 +72,47 @@ Deno.test("a multi-digit stream carries every digit and the targets of every dig
   assert.deepEqual(resumed[0].objects, all[1].objects);
   assert.deepEqual(await resumed[0].images.data(), await all[1].images.data());
   tf.dispose([...all, ...resumed].flatMap((b) => [b.images, b.targets!]));
+});
+
+Deno.test("one-digit scenes: minCover 0 gives the assignment's targets, minCover 1 only the windows holding the whole digit", async () => {
+  await useBackend("wasm");
+  const grid = { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 };
+  const options = { batchSize: 16, epochSize: 16, seed: 3, grid };
+  for (const minCover of [0, 1]) {
+    for await (const b of sceneStream(mnist.train, { ...options, minCover })) {
+      const got = await b.targets!.data();
+      const want = minCover === 0
+        ? encodeTargetsData(b.boxes, b.labels, grid)
+        : encodeObjectsData(singleObjects(b.labels, b.boxes), grid, { minCover });
+      assert.deepEqual(got, want);
+      let positives = 0;
+      for (let k = 0; k < 16; k++) {
+        const [t, bottom, l, r] = b.boxes.subarray(4 * k, 4 * k + 4);
+        for (let w = 0; w < 16; w++) {
+          const at = (k * 16 + w) * 6;
+          if (got[at] !== 1) continue;
+          positives++;
+          const [wt, wl] = [8 * Math.floor(w / 4), 8 * (w % 4)];
+          const whole = wt <= t && bottom <= wt + 40 && wl <= l && r <= wl + 40;
+          if (minCover === 1) assert.ok(whole, `scene ${k} window ${w} does not hold the digit`);
+        }
+      }
+      // any overlap makes nearly all 16 windows positive; the whole digit, a few
+      if (minCover === 0) assert.ok(positives > 12 * 16, `${positives} positives`);
+      else assert.ok(positives >= 16 && positives < 8 * 16, `${positives} positives`);
+      tf.dispose([b.images, b.targets!]);
+    }
+  }
+  // validation targets follow the same rule
+  const model = buildModel(arch);
+  const val = await makeValSet(mnist.val, { count: 8, seed: 1, model, minCover: 1 });
+  const c = val.chunks[0];
+  assert.deepEqual(
+    await c.targets.data(),
+    encodeObjectsData(singleObjects(c.labels, c.boxes), model.grid(64), { minCover: 1 }),
+  );
+  tf.dispose(val.chunks.flatMap((x) => [x.images, x.targets]));
+  model.dispose();
 });
 
 Deno.test("train --digits 1-3 --size 96: a detector run records mAP every epoch and resumes", async () => {
