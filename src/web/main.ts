@@ -68,8 +68,21 @@ async function main(): Promise<void> {
   setupTrain($("train-section"), { mnistDir: new URL("mnist/", location.href) });
   document.documentElement.dataset.state = "ready";
   console.log(`slidewin: ready on ${tf.getBackend()}`);
-  // the detect view comes after the gallery (on SwiftShader its 256×256 shaders take a while)
-  await setupDetect($("detect-section"), model, { mnistDir: new URL("mnist/", location.href) });
+  // the detect view comes after the gallery (on SwiftShader its 256×256 shaders take a while);
+  // it runs the shipped detector (models/detector), or the localizer where that is not served
+  let modelName = "detector";
+  const detector = await loadLocalizer(new URL("detector/model.json", location.href).href)
+    .catch((error) => {
+      console.warn(
+        `slidewin: no detector (${(error as Error).message}); detecting with the localizer`,
+      );
+      modelName = "localizer";
+      return model;
+    });
+  await setupDetect($("detect-section"), detector, {
+    mnistDir: new URL("mnist/", location.href),
+    modelName,
+  });
 }
 
 main().catch((error) => {
