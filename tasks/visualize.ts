@@ -13,7 +13,7 @@ import { writeFileAtomic } from "../src/io.ts";
 import { iou, localizationMetrics } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { buildModel } from "../src/model/model.ts";
-import { loadModel, PRETRAINED_MODEL, PRETRAINED_MODELS } from "../src/model/checkpoint.ts";
+import { loadModel, PRETRAINED_MODEL, resolveModel } from "../src/model/checkpoint.ts";
 import { predict } from "../src/model/predict.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { OUTPUT } from "../src/model/layout.ts";
@@ -44,14 +44,28 @@ const FLAGS = {
 
 const TEST_COUNT = 30;
 
-/** The model of `dir` and the numbers training saved with it; null when the folder holds none. */
-async function openModel(dir: string) {
-  try {
-    await Deno.stat(`${dir}/model.json`);
-  } catch {
-    return null;
+/**
+ * The model `--model` names and where its pictures go: a folder holding model.json, a shipped model
+ * by name (pictures to runs/<name>/), or, for the default runs/latest with nothing trained there
+ * yet, the shipped localizer (with a notice); null otherwise.
+ */
+async function openModel(name: string, isDefault: boolean) {
+  let where = await resolveModel(name).catch(() => null);
+  if (where === null && isDefault) {
+    console.error(
+      `notice: no model in ${name}; using the pretrained model (models/default). ` +
+        "Train your own with `deno task train`.",
+    );
+    where = PRETRAINED_MODEL;
   }
-  return await loadModel(dir);
+  if (where === null) return null;
+  const shipped = typeof where !== "string";
+  const label = where === PRETRAINED_MODEL ? "default" : name;
+  return {
+    ...await loadModel(where),
+    modelName: shipped ? `pretrained models/${label}` : name,
+    outDir: shipped && !isDefault ? `runs/${name}` : name,
+  };
 }
 
 /** "val accuracy 0.981 · mean IoU 0.842" from whatever validation numbers training saved. */
@@ -89,32 +103,21 @@ export const task = defineTask({
       );
     }
     await useBackend(flags.backend as BackendName);
-    let loaded = flags.untrained
-      ? { model: buildModel(undefined, { seed: flags.seed }), extra: {} }
-      : await openModel(flags.model);
-    let modelName = flags.model;
-    let outDir = flags.model;
-    if (!loaded && Object.hasOwn(PRETRAINED_MODELS, flags.model)) {
-      // a shipped model by name (default, detector); pictures go to runs/<name>/
-      loaded = await loadModel(PRETRAINED_MODELS[flags.model as keyof typeof PRETRAINED_MODELS]);
-      modelName = `pretrained models/${flags.model}`;
-      outDir = `runs/${flags.model}`;
-    }
-    if (!loaded && flags.model === FLAGS.model.default) {
-      // nothing trained here yet: show the pretrained model that ships with the library
-      console.error(
-        `notice: no model in ${flags.model}; using the pretrained model (models/default). ` +
-          "Train your own with `deno task train`.",
-      );
-      loaded = await loadModel(PRETRAINED_MODEL);
-      modelName = "pretrained models/default";
-    }
+    const loaded = flags.untrained
+      ? {
+        model: buildModel(undefined, { seed: flags.seed }),
+        extra: {},
+        modelName: "untrained",
+        outDir: flags.model,
+      }
+      : await openModel(flags.model, flags.model === FLAGS.model.default);
     if (!loaded) {
       throw new Error(
         `No trained model in ${flags.model} (no model.json): train one with \`deno task train\` ` +
           `(or pass --model DIR, a shipped model: default, detector, or --untrained)`,
       );
     }
+    const { modelName, outDir } = loaded;
     const { model } = loaded;
     const mnist = await loadMnist({ seed: flags.seed, testCount: TEST_COUNT });
     const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
