@@ -30,6 +30,39 @@ export function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return union > 0 ? inter / union : 0;
 }
 
+/**
+ * Box voting: the score-weighted mean of the boxes of the `candidates` that carry `label` and
+ * overlap `chosen` with IoU ≥ `minIou`; `chosen` itself (as an array) when none does. `detect`
+ * votes each box kept by NMS over its proposals, `predict` the chosen window's box over the
+ * windows that detect a digit.
+ *
+ * @example
+ * ```ts
+ * import { voteBox } from "./metrics.ts";
+ * const near = [
+ *   { label: 3, score: 3, box: [0, 10, 0, 10] },
+ *   { label: 3, score: 1, box: [2, 12, 0, 10] },
+ *   { label: 5, score: 9, box: [2, 12, 0, 10] }, // another label: left out
+ * ];
+ * console.log(voteBox([0, 10, 0, 10], 3, near, 0.5)); // [0.5, 10.5, 0, 10]
+ * ```
+ */
+export function voteBox(
+  chosen: ArrayLike<number>,
+  label: number,
+  candidates: readonly { label: number; score: number; box: ArrayLike<number> }[],
+  minIou: number,
+): number[] {
+  const sum = [0, 0, 0, 0];
+  let weight = 0;
+  for (const c of candidates) {
+    if (c.label !== label || iou(c.box, chosen) < minIou) continue;
+    weight += c.score;
+    for (let k = 0; k < 4; k++) sum[k] += c.score * c.box[k];
+  }
+  return weight > 0 ? sum.map((v) => v / weight) : Array.from(chosen);
+}
+
 /** Per-image localization quality over a batch. */
 export interface LocalizationMetrics {
   /** Images. */
@@ -101,6 +134,8 @@ export interface ObjectnessCounts {
  *
  * @example
  * ```ts
+ * import { useBackend } from "./backends/backend.ts";
+ * await useBackend("cpu");
  * import { objectnessCounts } from "./metrics.ts";
  * import { type Tensor4D, tf } from "./deps.ts";
  * const c = await objectnessCounts(tf.ones([1, 1, 2, 15]) as Tensor4D, tf.ones([1, 1, 2, 6]) as Tensor4D);

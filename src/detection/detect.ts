@@ -13,7 +13,7 @@
  */
 import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
-import { iou } from "../metrics.ts";
+import { voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import { checkImages, type ForwardRunner } from "../model/predict.ts";
 import { ensureBackend } from "../backends/backend.ts";
@@ -201,22 +201,13 @@ export async function decodeDetections(
       }
     }
     const kept = await nonMaxSuppression(proposals, nms);
-    result.push(vote > 0 ? kept.map((d) => voteBox(d, proposals, vote)) : kept);
+    result.push(
+      vote > 0
+        ? kept.map((d) => ({ ...d, box: voteBox(d.box, d.label, proposals, vote) as Box }))
+        : kept,
+    );
   }
   return result;
-}
-
-/** `d` with its box replaced by the score-weighted mean of the same-label proposals near it. */
-function voteBox(d: Detection, proposals: readonly Detection[], minIou: number): Detection {
-  const sum = [0, 0, 0, 0];
-  let weight = 0;
-  for (const p of proposals) {
-    if (p.label !== d.label || iou(p.box, d.box) < minIou) continue;
-    weight += p.score;
-    for (let k = 0; k < 4; k++) sum[k] += p.score * p.box[k];
-  }
-  if (!(weight > 0)) return d;
-  return { ...d, box: sum.map((v) => v / weight) as Box };
 }
 
 /**

@@ -21,7 +21,7 @@ import type { WindowGeometry } from "../geometry.ts";
 import type { Model } from "./model.ts";
 import { OUTPUT } from "./layout.ts";
 import { ensureBackend } from "../backends/backend.ts";
-import { iou } from "../metrics.ts";
+import { voteBox } from "../metrics.ts";
 
 /** How {@linkcode decodeOutput} picks a window; see the module doc. */
 export type WindowSelection = "detection" | "class";
@@ -131,7 +131,7 @@ export async function decodeOutput(
     }
     const label = values[(i * cells + best) * K + 2];
     let box = windowBox(i, best);
-    if (vote > 0) box = voteBox(i, box, label);
+    if (vote > 0) box = voteBox(box, label, agreeing(i), vote);
     labels[i] = label;
     scores[i] = bestScore;
     windows[i] = best;
@@ -139,20 +139,19 @@ export async function decodeOutput(
   }
   return { labels, boxes, scores, windows };
 
-  /** The weighted mean box of the windows that agree with `chosen` (see the module doc). */
-  function voteBox(i: number, chosen: number[], label: number): number[] {
-    const sum = [0, 0, 0, 0];
-    let weight = 0;
+  /** The windows of image `i` that detect a digit (σ > 0.5), scored σ · max softmax. */
+  function agreeing(i: number): { label: number; score: number; box: number[] }[] {
+    const found = [];
     for (let w = 0; w < cells; w++) {
       const v = (i * cells + w) * K;
-      if (values[v + 2] !== label || values[v + 1] <= Math.log(0.5)) continue;
-      const b = windowBox(i, w);
-      if (iou(b, chosen) < vote) continue;
-      const p = Math.exp(values[v] + values[v + 1]);
-      weight += p;
-      for (let k = 0; k < 4; k++) sum[k] += p * b[k];
+      if (values[v + 1] <= Math.log(0.5)) continue;
+      found.push({
+        label: values[v + 2],
+        score: Math.exp(values[v] + values[v + 1]),
+        box: windowBox(i, w),
+      });
     }
-    return weight > 0 ? sum.map((x) => x / weight) : chosen;
+    return found;
   }
 }
 
