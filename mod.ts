@@ -179,7 +179,7 @@ export {
   type LayersExport,
   layersTopology,
 } from "./src/model/layers_export.ts";
-export { iou, type LocalizationMetrics, localizationMetrics } from "./src/metrics.ts";
+export { iou, type LocalizationMetrics, localizationMetrics, voteBox } from "./src/metrics.ts";
 export {
   type GridSpec,
   type LayoutOptions,
