@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
 import { loadModel, loadTensors } from "../src/model/checkpoint.ts";
-import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import type { TrainConfig } from "../src/training/config.ts";
+import { quietly, tinyConfig } from "./support.ts";
 import { lockDir, LockedError } from "../src/training/lock.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
@@ -20,21 +21,10 @@ const arch: ArchLayer[] = [
   { kind: "conv", kernel: 7, filters: 4 },
   { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
 ];
-const quiet = { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
+const quiet = quietly(arch);
 
-function tiny(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...defaultTrainConfig(),
-    epochs: 2,
-    trainSize: 24,
-    batchSize: 8,
-    valSize: 8,
-    schedule: "constant",
-    workers: 0,
-    out,
-    ...more,
-  };
-}
+const tiny = (out: string, more: Partial<TrainConfig> = {}): TrainConfig =>
+  tinyConfig(out, { valSize: 8, ...more });
 
 const TASK = ["run", "-A", "tasks/train.ts"];
 const SMALL = [

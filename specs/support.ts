@@ -1,6 +1,8 @@
 /** Helpers shared by the specs (no tests here). */
 import assert from "node:assert/strict";
 import { makeRng } from "../src/rng.ts";
+import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import type { ArchLayer } from "../src/model/model.ts";
 
 /** `n` seeded values, uniform in [−1, 1), or integers 0–2 when `ints` (to make ties). */
 export function randArray(n: number, seed: number, ints = false): Float32Array {
@@ -57,4 +59,27 @@ export function assertStepMatches(
     const err = relErr(g, want.grads[i]);
     assert.ok(err <= 1e-4, `gradient ${i} (${shapes[i]}): relative error ${err}`);
   }
+}
+
+/**
+ * A tiny training run for the training specs: 2 epochs of 24 scenes in batches of 8, 12 val
+ * scenes, constant learning rate, no Workers, writing to `out`; `more` overrides any setting.
+ */
+export function tinyConfig(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...defaultTrainConfig(),
+    epochs: 2,
+    trainSize: 24,
+    batchSize: 8,
+    valSize: 12,
+    schedule: "constant",
+    workers: 0,
+    out,
+    ...more,
+  };
+}
+
+/** Training options that print nothing and train `arch`. */
+export function quietly(arch: readonly ArchLayer[]) {
+  return { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
 }

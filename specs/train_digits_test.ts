@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import type { TrainConfig } from "../src/training/config.ts";
+import { quietly, tinyConfig } from "./support.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { formatTable, train } from "../src/training/train.ts";
@@ -22,23 +23,10 @@ const arch: ArchLayer[] = [
   { kind: "conv", kernel: 3, filters: 8 },
   { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
 ];
-const quiet = { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
+const quiet = quietly(arch);
 
-function tiny(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...defaultTrainConfig(),
-    epochs: 2,
-    trainSize: 8,
-    batchSize: 4,
-    valSize: 6,
-    schedule: "constant",
-    workers: 0,
-    digits: "1-3",
-    size: 96,
-    out,
-    ...more,
-  };
-}
+const tiny = (out: string, more: Partial<TrainConfig> = {}): TrainConfig =>
+  tinyConfig(out, { trainSize: 8, batchSize: 4, valSize: 6, digits: "1-3", size: 96, ...more });
 
 Deno.test("a multi-digit stream carries every digit and the targets of every digit a window covers", async () => {
   await useBackend("wasm");

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
+import type { TrainConfig } from "../src/training/config.ts";
+import { quietly, tinyConfig } from "./support.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { type EpochRecord, learningRate, train } from "../src/training/train.ts";
@@ -17,21 +18,10 @@ const arch: ArchLayer[] = [
   { kind: "conv", kernel: 7, filters: 8 },
   { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
 ];
-const quiet = { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
+const quiet = quietly(arch);
 
-function tiny(out: string, more: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...defaultTrainConfig(),
-    epochs: 2,
-    trainSize: 24,
-    batchSize: 8,
-    valSize: 12,
-    schedule: "constant",
-    workers: 0,
-    out,
-    ...more,
-  };
-}
+const tiny = (out: string, more: Partial<TrainConfig> = {}): TrainConfig =>
+  tinyConfig(out, { ...more });
 
 Deno.test("train writes checkpoint, metrics and config each epoch, and leaks no tensors", async () => {
   await useBackend("cpu");
