@@ -78,6 +78,17 @@ export function mnistFlag(): Flag<string> {
 }
 
 /**
+ * The `--model` flag of the tasks that load a model: a folder holding model.json (what
+ * `deno task train` writes), or a shipped model by name (src/model/checkpoint.ts `resolveModel`).
+ */
+export function modelFlag(defaultModel: string): Flag<string> {
+  return {
+    default: defaultModel,
+    help: "Folder of a trained model (model.json), or a shipped one: default, detector",
+  };
+}
+
+/**
  * The flags of multi-digit detection shared by `deno task detect` and `deno task evaluate`
  * (src/detection/detect.ts `detect` options; {@linkcode detectionOptions} reads them back).
  */

@@ -13,6 +13,7 @@ import {
   DETECTION_FLAGS,
   detectionOptions,
   mnistFlag,
+  modelFlag,
   nonNegativeInt,
   positiveInt,
   unit,
@@ -28,10 +29,7 @@ import { decodePng } from "../src/pictures/png.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
-  model: {
-    default: "detector",
-    help: "Folder of a trained model (model.json), or a shipped one: detector, default",
-  },
+  model: modelFlag("detector"),
   /** A PNG to run on instead of a generated scene. */
   image: { default: "", help: "PNG to detect digits in (default: a seeded scene)" },
   /** Black digits on white: invert the PNG first. */

@@ -13,6 +13,7 @@ import {
   DETECTION_FLAGS,
   detectionOptions,
   mnistFlag,
+  modelFlag,
   nonNegativeInt,
   positiveInt,
   UsageError,
@@ -28,10 +29,7 @@ import { makeRng } from "../src/rng.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
-  model: {
-    default: "detector",
-    help: "Folder of a trained model (model.json), or a shipped one: detector, default",
-  },
+  model: modelFlag("detector"),
   /** Number of scenes. */
   count: { default: 1000, help: "Scenes to evaluate", check: positiveInt },
   /** Scene side. */

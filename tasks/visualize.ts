@@ -6,7 +6,14 @@
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
 import { type BackendName, useBackend } from "../src/backends/backend.ts";
-import { backendFlag, defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
+import {
+  backendFlag,
+  defineTask,
+  modelFlag,
+  nonNegativeInt,
+  positiveInt,
+  UsageError,
+} from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { renderPredictions, renderWindowMap } from "../src/pictures/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
@@ -20,10 +27,7 @@ import { OUTPUT } from "../src/model/layout.ts";
 
 const FLAGS = {
   /** Folder of the trained model. */
-  model: {
-    default: "runs/latest",
-    help: "Folder of the trained model (deno task train writes it), or default, detector",
-  },
+  model: modelFlag("runs/latest"),
   /** Output PNG; default `<model>/predictions.png` or `<model>/windows.png`. */
   out: { default: "", help: "Output PNG (default: <model>/predictions.png or windows.png)" },
   /** Seed choosing the 30 test digits and their scenes. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { iou } from "../metrics.ts";
-import type { ScoredBox, TrueBox } from "./map.ts";
+import { checkPairs, type ScoredBox, type TrueBox } from "./map.ts";
 
 /** Options of {@linkcode confusions}. */
 export interface ConfusionOptions {
@@ -49,12 +49,7 @@ export function confusions(
   options: ConfusionOptions = {},
 ): Confusions {
   const { minScore = 0.5, iouThreshold = 0.5 } = options;
-  if (detections.length !== truths.length) {
-    throw new RangeError(
-      `detections and truths must hold one list per image, got ${detections.length} and ` +
-        `${truths.length} images`,
-    );
-  }
+  checkPairs(detections, truths);
   if (!(iouThreshold > 0 && iouThreshold <= 1)) {
     throw new RangeError(`options.iouThreshold must be in (0, 1], got ${iouThreshold}`);
   }

@@ -39,7 +39,8 @@ export const COCO_THRESHOLDS: readonly number[] = Object.freeze(
 
 const RECALLS = Array.from({ length: 101 }, (_, k) => k / 100);
 
-function checkPairs(detections: readonly unknown[], truths: readonly unknown[]): void {
+/** Throws a one-line error unless `detections` and `truths` hold one list per image each. */
+export function checkPairs(detections: readonly unknown[], truths: readonly unknown[]): void {
   if (!Array.isArray(detections) || !Array.isArray(truths) || detections.length !== truths.length) {
     throw new RangeError(
       `detections and truths must be arrays with one list per image, got ${

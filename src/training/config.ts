@@ -52,13 +52,12 @@ export function expandPreset(args: readonly string[]): string[] {
   }
   const name = names.at(-1);
   if (name === undefined) return [...args];
-  const preset = TRAIN_PRESETS[name];
   if (!Object.hasOwn(TRAIN_PRESETS, name)) {
     throw new UsageError(
       `--preset must be one of ${Object.keys(TRAIN_PRESETS).join(", ")}, got "${name}"`,
     );
   }
-  return [...preset, ...args];
+  return [...TRAIN_PRESETS[name], ...args];
 }
 
 /** Flags of `deno task train`, with their defaults and help lines. */
