@@ -32,6 +32,7 @@ import {
   colsShape,
   type ConvGeometry,
   fillRows,
+  geometryKey,
   im2col,
   isPointwise,
   relu,
@@ -77,25 +78,6 @@ function release(cols: Float32Array): void {
   const list = spare.get(cols.length) ?? [];
   if (list.length < SPARE_PER_SIZE) list.push(cols);
   spare.set(cols.length, list);
-}
-
-function geometryKey(g: ConvGeometry): string {
-  return [
-    g.batchSize,
-    g.inHeight,
-    g.inWidth,
-    g.inChannels,
-    g.outHeight,
-    g.outWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.filterHeight,
-    g.filterWidth,
-    g.dilationHeight,
-    g.dilationWidth,
-    g.padInfo.top,
-    g.padInfo.left,
-  ].join(",");
 }
 
 function taping(): boolean {

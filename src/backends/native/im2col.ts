@@ -276,3 +276,26 @@ function col2imValid(dcols: Float32Array, g: ConvGeometry, dx: Float32Array): vo
     }
   }
 }
+
+/**
+ * A cache key of a convolution geometry: every field that shapes its index plans (batch, input and
+ * output sizes, strides, kernel, dilation, padding). The oneDNN primitives add the output channels.
+ */
+export function geometryKey(g: ConvGeometry): string {
+  return [
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+    g.padInfo.top,
+    g.padInfo.left,
+  ].join(",");
+}

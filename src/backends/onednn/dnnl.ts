@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { ConvGeometry } from "../native/im2col.ts";
+import { type ConvGeometry, geometryKey } from "../native/im2col.ts";
 
 const P = "pointer", B = "buffer", I = "i32";
 const SYMBOLS = {
@@ -183,24 +183,9 @@ interface Entry {
   impl: Partial<Record<ConvKind, string>>;
 }
 
-function geometryKey(g: ConvGeometry & { outChannels: number }): string {
-  return [
-    g.batchSize,
-    g.inHeight,
-    g.inWidth,
-    g.inChannels,
-    g.outHeight,
-    g.outWidth,
-    g.outChannels,
-    g.strideHeight,
-    g.strideWidth,
-    g.filterHeight,
-    g.filterWidth,
-    g.dilationHeight,
-    g.dilationWidth,
-    g.padInfo.top,
-    g.padInfo.left,
-  ].join(",");
+/** {@linkcode geometryKey} plus the output channels: what a primitive is built for. */
+function primitiveKey(g: ConvGeometry & { outChannels: number }): string {
+  return `${geometryKey(g)},${g.outChannels}`;
 }
 
 /**
@@ -329,7 +314,7 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
     if (g.dilationHeight !== 1 || g.dilationWidth !== 1) {
       throw new DnnlError("oneDNN convolutions here take dilation 1 only");
     }
-    const key = geometryKey(g);
+    const key = primitiveKey(g);
     let e = cache.get(key);
     if (!e) cache.set(key, e = { impl: {} });
     return e;
@@ -512,7 +497,7 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
       if (f.weights.buffer) run(f.weights.reorder, [f.weights.buffer, dw]);
     },
     supports(g) {
-      const key = geometryKey(g);
+      const key = primitiveKey(g);
       if (refused.has(key)) return false;
       try {
         fwd(g, { relu: false, bias: true });
