@@ -16,6 +16,7 @@
  * @module
  */
 import { writeJsonAtomic } from "../io.ts";
+import { envGet } from "./permissions.ts";
 
 /** How auto decides: by measurement (cached) or by the table's order. */
 export type AutoMode = "probe" | "order";
@@ -95,18 +96,6 @@ export function pickFastest(
   const total = (r: ProbeResult) => r.imagesPerSecond! * Math.max(1, r.threads ?? 1);
   const best = Math.max(...usable.map(total));
   return usable.find((r) => total(r) >= best * (1 - tie))!.backend;
-}
-
-/** Reads an environment variable when allowed, without a permission prompt. */
-export function envGet(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

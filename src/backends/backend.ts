@@ -24,12 +24,12 @@ import {
   type AutoKey,
   type AutoMode,
   autoModeFromEnv,
-  envGet,
   pickFastest,
   type ProbeResult,
   readAutoCache,
   writeAutoCache,
 } from "./auto.ts";
+import { envGet } from "./permissions.ts";
 import { openBlas } from "./native/openblas.ts";
 import { readCpuFacts } from "./native/cpu_core.ts";
 import { VERSION } from "../version.ts";

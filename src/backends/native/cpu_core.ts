@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { envGet, granted } from "../permissions.ts";
 
 /** What is known about the CPU. */
 export interface CpuFacts {
@@ -192,18 +193,6 @@ export function parseSysctl(text: string): CpuFacts | null {
     name: field("brand_string") ?? "",
     flags,
   };
-}
-
-function granted(desc: Deno.PermissionDescriptor): boolean {
-  try {
-    return Deno.permissions.querySync(desc).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
-function envGet(name: string): string | undefined {
-  return granted({ name: "env", variable: name }) ? Deno.env.get(name) || undefined : undefined;
 }
 
 function readFacts(path: string): CpuFacts | null {

@@ -21,6 +21,7 @@
  * @module
  */
 import { decideCore, readCpuFacts } from "./cpu_core.ts";
+import { envAllowed, envGet } from "../permissions.ts";
 
 const SYMBOLS = {
   cblas_sgemm: {
@@ -107,18 +108,6 @@ let loaded: Blas | null | undefined;
 
 let openError = "";
 
-function envGranted(name: string): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
-function envGet(name: string): string | undefined {
-  return envGranted(name) ? Deno.env.get(name) || undefined : undefined;
-}
-
 function cString(ptr: Deno.PointerValue): string {
   return ptr ? new Deno.UnsafePointerView(ptr).getCString().trim() : "";
 }
@@ -138,7 +127,7 @@ function settleCore(s: Symbols, userSet: string | undefined): { core: string; no
   if (!s.gotoblas_dynamic_init || !s.gotoblas_dynamic_quit) {
     return { core: chosen, note: `${decision.note}, not switchable (no DYNAMIC_ARCH)${hint}` };
   }
-  if (!envGranted("OPENBLAS_CORETYPE") || !envGranted("SLIDEWIN_OPENBLAS_FORCED")) {
+  if (!envAllowed("OPENBLAS_CORETYPE") || !envAllowed("SLIDEWIN_OPENBLAS_FORCED")) {
     return { core: chosen, note: `${decision.note}, not switched: no --allow-env${hint}` };
   }
   // older releases have no Cooperlake core; SkylakeX has AVX-512 sgemm kernels too
@@ -156,14 +145,14 @@ function tryOpen(path: string): Blas | null {
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   const userSet = envGet("OPENBLAS_CORETYPE");
   const simulate = envGet("SLIDEWIN_SIMULATE_OPENBLAS_CORE");
-  if (simulate && envGranted("OPENBLAS_CORETYPE")) Deno.env.set("OPENBLAS_CORETYPE", simulate);
+  if (simulate && envAllowed("OPENBLAS_CORETYPE")) Deno.env.set("OPENBLAS_CORETYPE", simulate);
   try {
     lib = Deno.dlopen(path, SYMBOLS);
   } catch (error) {
     openError = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return null;
   } finally {
-    if (simulate && envGranted("OPENBLAS_CORETYPE")) {
+    if (simulate && envAllowed("OPENBLAS_CORETYPE")) {
       if (userSet) Deno.env.set("OPENBLAS_CORETYPE", userSet);
       else Deno.env.delete("OPENBLAS_CORETYPE");
     }
@@ -249,16 +238,7 @@ export function openBlas(): Blas | null {
     blasMissingReason = "not running on Deno (no FFI)";
     return loaded;
   }
-  let wanted: string | undefined;
-  try {
-    if (
-      Deno.permissions.querySync({ name: "env", variable: "SLIDEWIN_BLAS" }).state === "granted"
-    ) {
-      wanted = Deno.env.get("SLIDEWIN_BLAS") || undefined;
-    }
-  } catch {
-    wanted = undefined;
-  }
+  const wanted = envGet("SLIDEWIN_BLAS");
   if (wanted === "off" || wanted === "0") {
     blasMissingReason = "SLIDEWIN_BLAS=off";
     return loaded;

@@ -18,6 +18,7 @@
  * @module
  */
 import { type ConvGeometry, geometryKey } from "../native/im2col.ts";
+import { envGet } from "../permissions.ts";
 
 const P = "pointer", B = "buffer", I = "i32";
 const SYMBOLS = {
@@ -134,17 +135,6 @@ class DnnlError extends Error {}
 
 function check(status: number, what: string): void {
   if (status !== 0) throw new DnnlError(`oneDNN ${what} failed (dnnl_status_t ${status})`);
-}
-
-function envGet(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A pointer out of a one-slot out-parameter. */
