@@ -136,3 +136,65 @@ Deno.test("sceneStream: fresh seeded epochs, targets, no leaks on early stop", a
   }
   assert.equal(tf.memory().numTensors, before, "prefetched batch freed after break");
 });
+
+Deno.test("sceneStream: each epoch is one pass over a fresh permutation of the digits (a prefix when shorter)", async () => {
+  await useBackend("wasm");
+  const count = train.count; // 64 fixture digits
+  const epochs = new Map<number, number[]>();
+  const options = { batchSize: 10, epochSize: count, seed: 2, epochs: 2 };
+  for await (const b of sceneStream(train, options)) {
+    assert.ok(b.indices, "permutation streams report their digits");
+    assert.deepEqual([...b.labels], [...b.indices].map((i) => train.labels[i]));
+    epochs.set(b.epoch, [...(epochs.get(b.epoch) ?? []), ...b.indices]);
+    b.images.dispose();
+  }
+  const all = Array.from({ length: count }, (_, i) => i);
+  for (const order of epochs.values()) {
+    assert.deepEqual([...order].sort((a, b) => a - b), all, "every digit exactly once");
+  }
+  assert.notDeepEqual(epochs.get(0), epochs.get(1), "a fresh permutation each epoch");
+  assert.notDeepEqual(epochs.get(0), all, "shuffled");
+  // a shorter epoch is a prefix of the same permutation; a longer one goes on with a new one
+  const prefix: number[] = [], longer: number[] = [];
+  for await (const b of sceneStream(train, { ...options, epochSize: 25, epochs: 1 })) {
+    prefix.push(...b.indices!);
+    b.images.dispose();
+  }
+  assert.deepEqual(prefix, epochs.get(0)!.slice(0, 25));
+  for await (const b of sceneStream(train, { ...options, epochSize: count + 30, epochs: 1 })) {
+    longer.push(...b.indices!);
+    b.images.dispose();
+  }
+  assert.deepEqual(longer.slice(0, count), epochs.get(0));
+  assert.equal(new Set(longer.slice(count)).size, 30, "the next pass starts without repeats");
+  // resuming mid-epoch gives the same digits and scenes
+  const full: { indices: number[]; pixels: Float32Array }[] = [];
+  for await (const b of sceneStream(train, { ...options, epochs: 1 })) {
+    full.push({ indices: [...b.indices!], pixels: (await b.images.data()) as Float32Array });
+    b.images.dispose();
+  }
+  for await (const b of sceneStream(train, { ...options, epochs: 1, firstBatch: 3 })) {
+    assert.deepEqual([...b.indices!], full[3].indices);
+    assert.deepEqual(await b.images.data(), full[3].pixels);
+    b.images.dispose();
+    break;
+  }
+  // "random" draws with replacement (what runs did before --sampling) and reports no indices
+  const labels: number[] = [];
+  for await (const b of sceneStream(train, { ...options, epochs: 1, sampling: "random" })) {
+    assert.equal(b.indices, undefined);
+    labels.push(...b.labels);
+    b.images.dispose();
+  }
+  assert.equal(labels.length, count);
+});
+
+Deno.test("drawScenes: given digit indices are used as given and checked", () => {
+  const p = drawScenes(train, { count: 3, seed: 1, indices: [5, 0, 5] });
+  assert.deepEqual([...p.indices], [5, 0, 5]);
+  assert.throws(() => drawScenes(train, { count: 2, seed: 1, indices: [1] }), /indices must hold/);
+  assert.throws(
+    () => drawScenes(train, { count: 1, seed: 1, indices: [train.count] }),
+    /indices\[0\] must be a digit index below 64/,
+  );
+});

@@ -31,6 +31,11 @@ export interface SceneOptions {
   maxRotation?: number;
   /** Range of the uniform scale factor; default [0.75, 1.25]. */
   scale?: readonly [number, number];
+  /**
+   * The source digit of each scene (`count` indices into the source), e.g. a slice of a shuffled
+   * order so that an epoch sees every digit once; default: drawn at random (with replacement).
+   */
+  indices?: ArrayLike<number>;
 }
 
 /** The random draws behind a batch of scenes (what {@linkcode renderScenes} renders). */
@@ -103,9 +108,21 @@ function inkBox(source: SceneSource, index: number, out: Int16Array): void {
  */
 export function drawScenes(source: SceneSource, options: SceneOptions): SceneParams {
   checkSource(source);
-  const { count, seed, size = 64, maxRotation = 45, scale = [0.75, 1.25] } = options;
+  const { count, seed, size = 64, maxRotation = 45, scale = [0.75, 1.25], indices: chosen } =
+    options;
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  }
+  if (chosen !== undefined) {
+    if (chosen.length !== count) {
+      throw new RangeError(`indices must hold count (${count}) digits, got ${chosen.length}`);
+    }
+    for (let k = 0; k < count; k++) {
+      const i = chosen[k];
+      if (!Number.isInteger(i) || i < 0 || i >= source.count) {
+        throw new RangeError(`indices[${k}] must be a digit index below ${source.count}, got ${i}`);
+      }
+    }
   }
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
@@ -121,7 +138,7 @@ export function drawScenes(source: SceneSource, options: SceneOptions): ScenePar
   const centers = new Float64Array(2 * count);
   const ink = new Int16Array(4);
   for (let k = 0; k < count; k++) {
-    const index = rng.int(source.count);
+    const index = chosen ? chosen[k] : rng.int(source.count);
     const angle = rng.uniform(-maxRotation, maxRotation);
     const s = rng.uniform(scale[0], scale[1]);
     inkBox(source, index, ink);

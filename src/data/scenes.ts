@@ -18,7 +18,7 @@ import {
   type SceneObject,
 } from "./multi_scenes.ts";
 import { encodeObjects, singleObjects } from "./multi_encode.ts";
-import { makeRng } from "../rng.ts";
+import { makeRng, type Rng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
 export {
@@ -92,11 +92,18 @@ export async function makeScenes(
 }
 
 /** Options of {@linkcode sceneStream}. */
-export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed"> {
+export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed" | "indices"> {
   /** Scenes per batch (the last batch of an epoch may be smaller). */
   batchSize: number;
   /** Scenes per epoch. */
   epochSize: number;
+  /**
+   * Which digits an epoch of one-digit scenes shows: `"permutation"` (default) takes the first
+   * `epochSize` digits of a fresh shuffle of the source each epoch (`epochSize` = the source's
+   * count is one pass over every digit; past the end, the next shuffle); `"random"` draws each
+   * scene's digit with replacement. Multi-digit streams always draw with replacement.
+   */
+  sampling?: Sampling;
   /** Base seed: epoch `e` draws its scenes from seed `seed + e`. */
   seed: number;
   /** Number of epochs to stream; default 1. */
@@ -123,6 +130,38 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed">
   minCover?: number;
 }
 
+/** How a {@linkcode sceneStream} picks the digits of an epoch. */
+export type Sampling = "permutation" | "random";
+
+/**
+ * The digits of one epoch: `length` indices below `count`, the concatenation of fresh
+ * Fisher–Yates shuffles of `0 … count − 1` drawn from `rng` (so any prefix up to `count` holds
+ * no digit twice).
+ *
+ * @example
+ * ```ts
+ * import { epochOrder } from "./scenes.ts";
+ * import { makeRng, type Rng } from "../rng.ts";
+ * const order = epochOrder(5, 5, makeRng(1));
+ * console.log([...order].sort()); // [0, 1, 2, 3, 4]
+ * ```
+ */
+export function epochOrder(count: number, length: number, rng: Rng): Int32Array {
+  const order = new Int32Array(length);
+  const deck = new Int32Array(count);
+  for (let at = 0; at < length; at += count) {
+    for (let i = 0; i < count; i++) deck[i] = i;
+    for (let i = count - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = deck[i];
+      deck[i] = deck[j];
+      deck[j] = t;
+    }
+    order.set(deck.subarray(0, Math.min(count, length - at)), at);
+  }
+  return order;
+}
+
 /** One batch of a {@linkcode sceneStream}. Dispose `images` (and `targets`) when done. */
 export interface SceneBatch extends Scenes {
   /** Epoch index. */
@@ -131,6 +170,8 @@ export interface SceneBatch extends Scenes {
   batch: number;
   /** `[N, rows, cols, 6]` targets when the stream was given a grid. */
   targets?: Tensor4D;
+  /** One-digit streams with `sampling: "permutation"`: each scene's digit index in the source. */
+  indices?: Int32Array;
   /**
    * Multi-digit streams: every digit of every scene (then `labels` and `boxes` describe each
    * scene's first digit).
@@ -140,8 +181,9 @@ export interface SceneBatch extends Scenes {
 
 /**
  * Streams fresh random scenes, epoch after epoch (on-the-fly augmentation): epoch `e` uses seed
- * `seed + e`. While the consumer works on one batch, the next is made as soon as the consumer
- * yields to the event loop (e.g. awaits a `data()` call).
+ * `seed + e`, and by default shows the digits of a fresh permutation of the source (see
+ * {@linkcode SceneStreamOptions.sampling}). While the consumer works on one batch, the next is
+ * made as soon as the consumer yields to the event loop (e.g. awaits a `data()` call).
  *
  * @example
  * ```ts
@@ -169,6 +211,7 @@ export async function* sceneStream(
     grid,
     digits,
     minCover,
+    sampling = "permutation",
     ...sceneOptions
   } = options;
   const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
@@ -181,19 +224,35 @@ export async function* sceneStream(
   if (!Number.isInteger(firstBatch) || firstBatch < 0) {
     throw new RangeError(`firstBatch must be a non-negative integer, got ${firstBatch}`);
   }
-  const plan: { epoch: number; batch: number; count: number; seed: number }[] = [];
+  if (sampling !== "permutation" && sampling !== "random") {
+    throw new RangeError(`sampling must be "permutation" or "random", got ${sampling}`);
+  }
+  const permute = sampling === "permutation" && !multi;
+  if (permute && !(source?.count > 0)) {
+    throw new TypeError("source must be a non-empty MNIST split { images, labels, count }");
+  }
+  const plan: {
+    epoch: number;
+    batch: number;
+    count: number;
+    seed: number;
+    indices?: Int32Array;
+  }[] = [];
   for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
     const rng = makeRng(seed + epoch);
+    const order = permute ? epochOrder(source.count, epochSize, makeRng(rng.seed())) : undefined;
     for (let start = 0, batch = 0; start < epochSize; start += batchSize, batch++) {
       const batchSeed = rng.seed();
       if (epoch === firstEpoch && batch < firstBatch) continue;
-      plan.push({ epoch, batch, count: Math.min(batchSize, epochSize - start), seed: batchSeed });
+      const count = Math.min(batchSize, epochSize - start);
+      const indices = order?.subarray(start, start + count);
+      plan.push({ epoch, batch, count, seed: batchSeed, ...(indices ? { indices } : {}) });
     }
   }
   const produce = async (step: number): Promise<SceneBatch> => {
     // Let the consumer run first: the batch is made when it next awaits.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    const { epoch, batch, count, seed } = plan[step];
+    const { epoch, batch, count, seed, indices } = plan[step];
     if (multi) {
       const m = await makeMultiScenes(source, { ...sceneOptions, count, seed, digits });
       const labels = Int32Array.from(m.objects, (o) => o[0].label);
@@ -201,9 +260,9 @@ export async function* sceneStream(
       const targets = grid ? encodeObjects(m.objects, grid, { minCover }) : undefined;
       return { images: m.images, labels, boxes, objects: m.objects, epoch, batch, targets };
     }
-    const scenes = await makeScenes(source, { ...sceneOptions, count, seed });
+    const scenes = await makeScenes(source, { ...sceneOptions, count, seed, indices });
     const targets = grid ? singleTargets(scenes, grid, minCover) : undefined;
-    return { ...scenes, epoch, batch, targets };
+    return { ...scenes, epoch, batch, targets, ...(indices ? { indices } : {}) };
   };
   const start = (step: number): Promise<SceneBatch> => {
     const promise = produce(step);
