@@ -191,8 +191,11 @@ export function drawTextFit(
   const { font } = at;
   const size = font.getSize();
   let width = textWidth(font, text);
-  if (width > at.maxWidth) {
-    font.setSize(Math.max(6, size * at.maxWidth / width));
+  // glyph widths do not scale exactly with the size (hinting): shrink until the text fits
+  while (width > at.maxWidth && font.getSize() > 6) {
+    font.setSize(
+      Math.max(6, Math.min(font.getSize() * 0.98, font.getSize() * at.maxWidth / width)),
+    );
     width = textWidth(font, text);
   }
   const paint = new ck.Paint();
