@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
 import { encodeTargets, encodeTargetsData } from "../src/data/encode.ts";
+import { singleTargets } from "../src/data/scenes.ts";
 import type { WindowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 
@@ -80,6 +81,84 @@ for (const [name, grid] of Object.entries(GRIDS)) {
     // Sanity: both positives and negatives occur.
     const positives = slow.filter((_, i) => i % 6 === 0 && slow[i] === 1).length;
     assert.ok(positives > 0 && positives < 3000 * grid.rows * grid.cols);
+  });
+}
+
+/**
+ * The targets default training uses (`--min-cover 1`), written plainly: a window is positive when
+ * it covers as much of the digit's box as the best window of the grid does (so a digit larger
+ * than every window still has positives); its target is then the assignment's.
+ */
+function naiveWholeDigit(boxes: Float32Array, labels: Int32Array, grid: WindowGrid): Float32Array {
+  const { size, stride, offset, rows: H_out, cols: W_out } = grid;
+  const N = labels.length;
+  const Y_true = new Float32Array(N * H_out * W_out * 6);
+  const overlap = (n: number, h: number, w: number) => {
+    const [top, bottom, left, right] = boxes.subarray(4 * n, 4 * n + 4);
+    const [h_start, w_start] = [offset + h * stride, offset + w * stride];
+    const height = Math.min(bottom, h_start + size) - Math.max(top, h_start);
+    const width = Math.min(right, w_start + size) - Math.max(left, w_start);
+    return height > 0 && width > 0 ? height * width : 0;
+  };
+  for (let n = 0; n < N; n++) {
+    let best = 0;
+    for (let h = 0; h < H_out; h++) {
+      for (let w = 0; w < W_out; w++) best = Math.max(best, overlap(n, h, w));
+    }
+    const [top, bottom, left, right] = boxes.subarray(4 * n, 4 * n + 4);
+    for (let h = 0; h < H_out; h++) {
+      for (let w = 0; w < W_out; w++) {
+        const area = overlap(n, h, w);
+        if (!(area > 0 && area >= best)) continue;
+        const [h_start, w_start] = [offset + h * stride, offset + w * stride];
+        Y_true.set([
+          1,
+          labels[n],
+          (top - h_start) / size,
+          (bottom - h_start) / size,
+          (left - w_start) / size,
+          (right - w_start) / size,
+        ], ((n * H_out + h) * W_out + w) * 6);
+      }
+    }
+  }
+  return Y_true;
+}
+
+const TRAINING_GRIDS: Record<string, WindowGrid> = {
+  "the localizer's 40 / 8 on 64×64 (4×4)": { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 },
+  ...GRIDS,
+};
+
+for (const [name, grid] of Object.entries(TRAINING_GRIDS)) {
+  Deno.test(`singleTargets with minCover 1 (default training's targets) equals the naive loop: ${name}`, async () => {
+    await useBackend("wasm");
+    const { boxes, labels } = randomBoxes(name.length + 1, 3000, 64, grid);
+    const y = singleTargets({ boxes, labels }, grid, 1);
+    const fast = await y.data();
+    y.dispose();
+    const slow = naiveWholeDigit(boxes, labels, grid);
+    assert.equal(fast.length, slow.length);
+    for (let i = 0; i < fast.length; i++) {
+      if (fast[i] !== slow[i]) assert.fail(`element ${i}: ${fast[i]} !== ${slow[i]}`);
+    }
+    // the rule bites: fewer positives than the assignment's any-overlap rule, but every digit has one
+    const assignment = naiveEncode(boxes, labels, grid);
+    const count = (y: Float32Array, n: number) => {
+      let c = 0;
+      for (let i = n * grid.rows * grid.cols * 6; i < (n + 1) * grid.rows * grid.cols * 6; i += 6) {
+        c += y[i];
+      }
+      return c;
+    };
+    let fewer = 0;
+    for (let n = 0; n < labels.length; n++) {
+      const [whole, any] = [count(slow, n), count(assignment, n)];
+      assert.ok(whole >= 1 || any === 0, `scene ${n} has no positive window`);
+      assert.ok(whole <= any);
+      if (whole < any) fewer++;
+    }
+    assert.ok(fewer > 300, `only ${fewer} of 3000 scenes lost positives`);
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Per-window training targets for multi-digit scenes (issue 9), in the layout of
+ * Per-window training targets for multi-digit scenes, in the layout of
  * {@link ./encode.ts}: one `[objectness, label, top, bottom, left, right]` per window.
  *
  * A window is positive when some digit's box overlaps it with positive area (the single-digit
@@ -141,7 +141,7 @@ export function singleObjects(
  * import { encodeObjects } from "./multi_encode.ts";
  * const grid = windowGrid(DEFAULT_ARCH, 128);
  * const y = encodeObjects([[{ label: 3, box: [10, 30, 20, 41] }]], grid);
- * console.log(y.shape); // [1, 23, 23, 6]
+ * console.log(y.shape); // [1, 12, 12, 6]
  * y.dispose();
  * ```
  */
