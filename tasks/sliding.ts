@@ -11,7 +11,13 @@ import { backendFlag, defineTask, nonNegativeInt, positiveInt, UsageError } from
 import { tf } from "../src/deps.ts";
 import { type LayerSpec, windowCount, windowGeometry } from "../src/geometry.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io.ts";
-import { type SlidingTiming, timeSliding } from "./lib/sliding_study.ts";
+import {
+  DEFAULT_RUNS,
+  SlidingEta,
+  type SlidingStep,
+  type SlidingTiming,
+  timeSliding,
+} from "./lib/sliding_study.ts";
 
 const FLAGS = {
   /** Input sides to time, comma-separated. */
@@ -33,6 +39,41 @@ const FLAGS = {
 };
 
 const fmt = (ms: number) => ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
+
+/** "7 min 13 s", "42 s". */
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s` : `${s} s`;
+}
+
+/**
+ * The progress line of the timing study: after every call of either form, which size and run it
+ * was and the estimated time left for that size and for the whole study (redrawn in place on a
+ * terminal; on a pipe, a line at most every 5 s and after each size's last call).
+ */
+function progressLine(eta: SlidingEta, started: number) {
+  const terminal = Deno.stderr.isTerminal();
+  const write = (t: string) => Deno.stderr.writeSync(new TextEncoder().encode(t));
+  let last = -Infinity;
+  return {
+    step(s: SlidingStep) {
+      eta.record(s);
+      const lastOfSize = s.run === s.runs && s.method === "convolutional";
+      const now = performance.now();
+      if (!terminal && !lastOfSize && now - last < 5000) return;
+      last = now;
+      const what = s.run === 0 ? "warm-up" : `run ${s.run}/${s.runs}`;
+      const line = `  ${s.size}×${s.size}: ${s.method} ${what} ${fmt(s.ms)} · ETA this size ${
+        duration(eta.remainingMs(s.size))
+      }, all sizes ${duration(eta.remainingMs())} (${duration(now - started)} so far)`;
+      write(terminal ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+    /** Clears the line on a terminal (the table row follows). */
+    clear() {
+      if (terminal) write("\r\x1b[K");
+    },
+  };
+}
 
 async function equivalenceNorms(seed: number) {
   const cases: { name: string; side: number; extra?: "conv" | "pool" }[] = [
@@ -136,24 +177,36 @@ export const task = defineTask({
         }`,
       );
     }
+    const runs = flags.runs > 0 ? () => flags.runs : DEFAULT_RUNS;
+    const eta = new SlidingEta({ sizes, batch: flags.batch, runs });
+    const slow = sizes.some((size) => size >= 500)
+      ? "\nSizes of 500 px and more take minutes: the default 16,28,720,1080 took 7 min 13 s on " +
+        "onednn and about 10 ½ min on wasm\n(2-core AMD EPYC); --sizes 16,28,64,128 takes " +
+        "seconds. The progress line shows the time left."
+      : "";
     console.log(
-      `\nTiming (batch ${flags.batch}, median after one warm-up run, backend ${backend}):`,
+      `\nTiming (batch ${flags.batch}, median after one warm-up run, backend ${backend}; ` +
+        `${eta.totalGflop.toFixed(0)} GFLOP in all).${slow}`,
     );
     const header = "  input   windows     sequential   convolutional   speed-up   GFLOP seq/conv";
     console.log(header);
+    const progress = progressLine(eta, performance.now());
     const rows: SlidingTiming[] = await timeSliding({
       sizes,
       batch: flags.batch,
       seed: flags.seed,
-      runs: flags.runs > 0 ? () => flags.runs : undefined,
-      onRow: (r) =>
+      runs,
+      onProgress: (s) => progress.step(s),
+      onRow: (r) => {
+        progress.clear();
         console.log(
           `  ${String(r.size).padStart(5)} ${String(r.windows).padStart(9)} ${
             fmt(r.sequentialMs).padStart(14)
           } ${fmt(r.convolutionalMs).padStart(15)} ${(r.speedup.toFixed(2) + "×").padStart(10)}   ${
             r.sequentialGflop.toPrecision(3)
           }/${r.convolutionalGflop.toPrecision(3)}`,
-        ),
+        );
+      },
     });
     await Deno.mkdir(flags.out, { recursive: true });
     await writeJsonAtomic(`${flags.out}/timing.json`, {

@@ -38,6 +38,9 @@ export interface SlidingTiming {
   convolutionalGflop: number;
 }
 
+/** Timed runs per form after the warm-up, by default: 5 below 500 px, else 3. */
+export const DEFAULT_RUNS = (size: number): number => size < 500 ? 5 : 3;
+
 /** Options of {@linkcode timeSliding}. */
 export interface TimeSlidingOptions {
   /** Input sides (default the assignment's 16, 28, 720, 1080). */
@@ -50,6 +53,80 @@ export interface TimeSlidingOptions {
   seed?: number;
   /** Called after each row. */
   onRow?: (row: SlidingTiming) => void;
+  /** Called after every timed call of either form (the warm-up is run 0). */
+  onProgress?: (step: SlidingStep) => void;
+}
+
+/** One call of one form, as {@linkcode TimeSlidingOptions.onProgress} reports it. */
+export interface SlidingStep {
+  /** Input side. */
+  size: number;
+  /** Which form ran. */
+  method: "sequential" | "convolutional";
+  /** 0 for the warm-up (and agreement check), then 1 … runs. */
+  run: number;
+  /** Timed runs of this size. */
+  runs: number;
+  /** Milliseconds the call took. */
+  ms: number;
+}
+
+/**
+ * Estimates how long a timing study still runs: each form's milliseconds per GFLOP, from its
+ * latest call, times the GFLOPs left (every size runs one warm-up plus `runs(size)` calls of
+ * each form). Before a form has run, it guesses 1 s per GFLOP.
+ *
+ * @example
+ * ```ts
+ * import { SlidingEta } from "./sliding_study.ts";
+ * const eta = new SlidingEta({ sizes: [16, 28], batch: 5, runs: () => 1 });
+ * eta.record({ size: 16, method: "sequential", run: 0, runs: 1, ms: 2 });
+ * console.log(eta.remainingMs() > 0); // true
+ * ```
+ */
+export class SlidingEta {
+  readonly #steps: { size: number; method: SlidingStep["method"]; gflop: number }[] = [];
+  #done = 0;
+  readonly #msPerGflop = { sequential: NaN, convolutional: NaN };
+
+  constructor(options: { sizes: number[]; batch: number; runs: (size: number) => number }) {
+    for (const size of options.sizes) {
+      const flops = andrewFlops(size, options.batch);
+      for (let r = 0; r <= options.runs(size); r++) {
+        // the study runs conv then seq for the warm-up, seq then conv for the timed runs
+        const order = r === 0
+          ? (["convolutional", "sequential"] as const)
+          : (["sequential", "convolutional"] as const);
+        for (const method of order) {
+          const gflop = method === "sequential" ? flops.sequential : flops.conv;
+          this.#steps.push({ size, method, gflop });
+        }
+      }
+    }
+  }
+
+  /** GFLOPs of all the calls the study will make. */
+  get totalGflop(): number {
+    return this.#steps.reduce((s, x) => s + x.gflop, 0);
+  }
+
+  /** Notes a finished call. */
+  record(step: SlidingStep): void {
+    const gflop = this.#steps[this.#done]?.gflop ?? 0;
+    if (gflop > 0) this.#msPerGflop[step.method] = step.ms / gflop;
+    this.#done++;
+  }
+
+  /** Estimated milliseconds left, in all or (with `size`) for that input size alone. */
+  remainingMs(size?: number): number {
+    let ms = 0;
+    for (const s of this.#steps.slice(this.#done)) {
+      if (size !== undefined && s.size !== size) continue;
+      const rate = this.#msPerGflop[s.method];
+      ms += s.gflop * (Number.isFinite(rate) ? rate : 1000);
+    }
+    return ms;
+  }
 }
 
 /** Runs the convolutional form one image at a time (bounded memory on large inputs). */
@@ -109,9 +186,10 @@ export async function timeSliding(options: TimeSlidingOptions = {}): Promise<Sli
   const {
     sizes = [16, 28, 720, 1080],
     batch = 5,
-    runs = (size: number) => size < 500 ? 5 : 3,
+    runs = DEFAULT_RUNS,
     seed = 0,
     onRow,
+    onProgress,
   } = options;
   const nets = buildAndrewNets({ seed });
   const rows: SlidingTiming[] = [];
@@ -120,9 +198,16 @@ export async function timeSliding(options: TimeSlidingOptions = {}): Promise<Sli
       const images = tf.randomUniform([batch, size, size, 3], 0, 1, "float32", seed + size);
       const x = images as Tensor4D;
       const n = runs(size);
+      const timed = async <T>(method: SlidingStep["method"], run: number, f: () => Promise<T>) => {
+        const t = performance.now();
+        const result = await f();
+        const ms = performance.now() - t;
+        onProgress?.({ size, method, run, runs: n, ms });
+        return { result, ms };
+      };
       // warm-up, and the agreement check
-      const conv = await slideConvolutional(nets, x);
-      const seq = await sequentialData(nets, x);
+      const conv = (await timed("convolutional", 0, () => slideConvolutional(nets, x))).result;
+      const seq = (await timed("sequential", 0, () => sequentialData(nets, x))).result;
       let diff = 0;
       let norm = 0;
       for (let i = 0; i < conv.length; i++) {
@@ -132,12 +217,8 @@ export async function timeSliding(options: TimeSlidingOptions = {}): Promise<Sli
       const seqTimes: number[] = [];
       const convTimes: number[] = [];
       for (let r = 0; r < n; r++) {
-        let t = performance.now();
-        await sequentialData(nets, x);
-        seqTimes.push(performance.now() - t);
-        t = performance.now();
-        await slideConvolutional(nets, x);
-        convTimes.push(performance.now() - t);
+        seqTimes.push((await timed("sequential", r + 1, () => sequentialData(nets, x))).ms);
+        convTimes.push((await timed("convolutional", r + 1, () => slideConvolutional(nets, x))).ms);
       }
       images.dispose();
       const count = windowCount(nets.convolutional.layers, size);
