@@ -27,11 +27,16 @@
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
  * {@linkcode meanAveragePrecision}, {@linkcode confusions}); and backend selection
- * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
- * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
+ * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a real GPU, else onednn
+ * when libdnnl loads, else "native" — OpenBLAS through FFI — when {@linkcode nativeAvailable},
+ * else wasm; `loadModel`, `predict`,
  * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
  * seam ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the
  * run folder with its checkpoint generations ({@linkcode RunFolder}).
+ *
+ * The course assignment's own recipe is one preset away: `presetConfig("assignment")` for
+ * {@linkcode train}, and {@linkcode ASSIGNMENT_RULE} for {@linkcode predict} (a model trained with
+ * it records that rule and `predict` uses it; see {@linkcode predictionRule}).
  *
  * @module
  */
@@ -94,12 +99,14 @@ export { type ProbeOptions, trainingProbe } from "./src/training/probe.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
 export {
   makeScenes,
+  type Sampling,
   type SceneBatch,
   type SceneOptions,
   type Scenes,
   type SceneSource,
   sceneStream,
   type SceneStreamOptions,
+  singleTargets,
 } from "./src/data/scenes.ts";
 export { boundingBoxes } from "./src/data/boxes.ts";
 export { encodeTargets } from "./src/data/encode.ts";
@@ -134,7 +141,12 @@ export {
   type TrainResult,
   type ValRecord,
 } from "./src/training/train.ts";
-export { defaultTrainConfig, type TrainConfig } from "./src/training/config.ts";
+export {
+  defaultTrainConfig,
+  presetConfig,
+  TRAIN_PRESETS,
+  type TrainConfig,
+} from "./src/training/config.ts";
 export {
   type BatchLoss,
   GradientPool,
@@ -156,11 +168,15 @@ export {
   RunFolder,
 } from "./src/training/run_folder.ts";
 export {
+  ASSIGNMENT_RULE,
   type DecodeOptions,
   decodeOutput,
+  DEFAULT_RULE,
   type ForwardRunner,
   predict,
   type Prediction,
+  type PredictionRule,
+  predictionRule,
   type PredictOptions,
   type WindowSelection,
 } from "./src/model/predict.ts";

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
 import { buildModel } from "../src/model/model.ts";
-import { decodeOutput, predict } from "../src/model/predict.ts";
+import {
+  ASSIGNMENT_RULE,
+  decodeOutput,
+  DEFAULT_RULE,
+  predict,
+  predictionRule,
+} from "../src/model/predict.ts";
+import { loadModel, saveModel } from "../src/model/checkpoint.ts";
 import { makeRng } from "../src/rng.ts";
 import { iou } from "../src/metrics.ts";
 
@@ -151,6 +158,52 @@ Deno.test("predict on a large image agrees with the model run on the chosen wind
   }
   image.dispose();
   model.dispose();
+});
+
+Deno.test("predict uses the model's recorded rule unless told otherwise; checkpoints carry the rule", async () => {
+  await useBackend("cpu");
+  const model = buildModel(undefined, { seed: 3 });
+  const rng = makeRng(4);
+  const images = tf.tensor4d(new Float32Array(6 * 96 * 96).map(() => rng.next()), [6, 96, 96, 1]);
+  const out = model.apply(images);
+  const explicit = {
+    assignment: await decodeOutput(out, model.geometry, ASSIGNMENT_RULE),
+    default: await decodeOutput(out, model.geometry, DEFAULT_RULE),
+  };
+  out.dispose();
+  // the two rules pick different windows on these images (else this spec could not fail)
+  assert.notDeepEqual(explicit.assignment.windows, explicit.default.windows);
+  // no recorded rule: the default one (what checkpoints written before the record get)
+  assert.equal(model.rule, undefined);
+  assert.deepEqual(await predict(model, images), explicit.default);
+  const dir = await Deno.makeTempDir();
+  try {
+    await saveModel(model, dir);
+    const old = (await loadModel(dir)).model;
+    assert.equal(old.rule, undefined);
+    assert.deepEqual(predictionRule(old), DEFAULT_RULE);
+    old.dispose();
+    model.rule = { ...ASSIGNMENT_RULE };
+    assert.deepEqual(await predict(model, images), explicit.assignment);
+    // the options win over the record, key by key
+    assert.deepEqual(await predict(model, images, DEFAULT_RULE), explicit.default);
+    assert.deepEqual(predictionRule(model, { vote: 0.5 }), { select: "class", vote: 0.5 });
+    await saveModel(model, dir, { epoch: 1 });
+    const { model: loaded, extra } = await loadModel(dir);
+    assert.deepEqual(extra, { epoch: 1, predict: { select: "class", vote: 0 } });
+    assert.deepEqual(loaded.rule, ASSIGNMENT_RULE);
+    assert.deepEqual(await predict(loaded, images), explicit.assignment);
+    loaded.dispose();
+    // a bad record is a one-line error naming it
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/model.json`));
+    json.extra.predict = { select: "best" };
+    await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(json));
+    await assert.rejects(() => loadModel(dir), /prediction rule is invalid: .*select/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    images.dispose();
+    model.dispose();
+  }
 });
 
 Deno.test("predict rejects images smaller than the window", async () => {

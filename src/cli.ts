@@ -88,6 +88,58 @@ export function modelFlag(defaultModel: string): Flag<string> {
   };
 }
 
+/** What `--select` and `--vote` set; unset keys mean "the model's recorded rule". */
+export interface PredictionFlagOptions {
+  /** Window choice: "class" (the assignment's) or "detection". */
+  select?: "class" | "detection";
+  /** Box vote IoU (0: off). */
+  vote?: number;
+}
+
+/**
+ * The `--select` and `--vote` flags of every task that predicts: the prediction rule
+ * (src/model/predict.ts), by default the one the model's training recorded
+ * ({@linkcode predictionFlagOptions} reads them back).
+ */
+export const PREDICTION_FLAGS = {
+  /** Window choice. */
+  select: {
+    default: "model",
+    help: "Window choice: class (the assignment's: best class score), detection " +
+      "(objectness × class), or model (the rule its training recorded)",
+    choices: ["model", "class", "detection"],
+  },
+  /** Box voting IoU, or the model's. */
+  vote: {
+    default: "model",
+    help: "Box vote: average the boxes agreeing at IoU ≥ this, 0 = off (the assignment's), " +
+      "or model (its recorded rule)",
+    check: (v: string): string | undefined =>
+      v === "model" || (v.trim() !== "" && Number(v) >= 0 && Number(v) <= 1)
+        ? undefined
+        : "must be a number in [0, 1] or model",
+  },
+};
+
+/**
+ * The prediction options set by parsed {@linkcode PREDICTION_FLAGS} (`model` leaves a key unset).
+ *
+ * @example
+ * ```ts
+ * import { parseFlags, PREDICTION_FLAGS, predictionFlagOptions } from "./cli.ts";
+ * const flags = parseFlags(["--select=class", "--vote=0"], PREDICTION_FLAGS)!;
+ * console.log(predictionFlagOptions(flags)); // { select: "class", vote: 0 }
+ * ```
+ */
+export function predictionFlagOptions(
+  flags: FlagValues<typeof PREDICTION_FLAGS>,
+): PredictionFlagOptions {
+  return {
+    ...(flags.select !== "model" ? { select: flags.select as "class" | "detection" } : {}),
+    ...(flags.vote !== "model" ? { vote: Number(flags.vote) } : {}),
+  };
+}
+
 /**
  * The flags of multi-digit detection shared by `deno task detect` and `deno task evaluate`
  * (src/detection/detect.ts `detect` options; {@linkcode detectionOptions} reads them back).
@@ -108,12 +160,8 @@ export const DETECTION_FLAGS = {
     help: "Score × (box fraction inside its window)^k",
     check: (v: number): string | undefined => v >= 0 ? undefined : "must be ≥ 0",
   },
-  /** Box voting IoU (0: off). */
-  vote: {
-    default: 0.5,
-    help: "Box voting: mean of proposals with IoU ≥ this (0: off)",
-    check: unit,
-  },
+  /** Window score and box voting: the model's prediction rule unless given. */
+  ...PREDICTION_FLAGS,
   /** Most detections kept per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
 };
@@ -133,11 +181,17 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   iouThreshold: number;
   classAgnostic: boolean;
   containment: number;
-  vote: number;
   maxDetections: number;
-} {
-  const { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections } = flags;
-  return { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections };
+} & PredictionFlagOptions {
+  const { scoreThreshold, iouThreshold, classAgnostic, containment, maxDetections } = flags;
+  return {
+    scoreThreshold,
+    iouThreshold,
+    classAgnostic,
+    containment,
+    maxDetections,
+    ...predictionFlagOptions(flags),
+  };
 }
 
 /**

@@ -26,6 +26,7 @@ import { confusions } from "../src/detection/confusions.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
+import { predictionRule } from "../src/model/predict.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
@@ -137,6 +138,8 @@ export const task = defineTask({
       digits,
       seed: flags.seed,
       ...options,
+      // the window score and box vote used: the flags', else the model's recorded rule
+      rule: predictionRule(model, options),
       objects,
       detections,
       map50: m.map50,

@@ -12,6 +12,8 @@ import {
   modelFlag,
   nonNegativeInt,
   positiveInt,
+  PREDICTION_FLAGS,
+  predictionFlagOptions,
   UsageError,
 } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
@@ -21,7 +23,7 @@ import { iou, localizationMetrics } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { buildModel } from "../src/model/model.ts";
 import { loadModel, PRETRAINED_MODEL, resolveModel } from "../src/model/checkpoint.ts";
-import { predict } from "../src/model/predict.ts";
+import { predict, type PredictionRule, predictionRule } from "../src/model/predict.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { OUTPUT } from "../src/model/layout.ts";
 
@@ -40,6 +42,8 @@ const FLAGS = {
   cols: { default: 5, help: "Scenes per row of the grid", check: positiveInt },
   /** Upscaling of each scene (nearest neighbour). */
   scale: { default: 4, help: "Upscaling of each scene (≥ 4 for the grid)", check: positiveInt },
+  /** The prediction rule: the model's recorded one unless given. */
+  ...PREDICTION_FLAGS,
   /** Use a freshly initialised model (to try the pictures without training). */
   untrained: { default: false, help: "Use an untrained model (to try the pictures)" },
   /** tfjs backend. */
@@ -93,6 +97,11 @@ function savedScores(extra: Record<string, unknown>): string {
 
 const pct = (v: number) => v.toFixed(3);
 
+/** "select class, vote 0": the prediction rule as the flags spell it, for the picture's header. */
+export function ruleText(rule: PredictionRule): string {
+  return `select ${rule.select}, vote ${rule.vote}`;
+}
+
 /** The task: usage, flags and what it does. */
 export const task = defineTask({
   usage: "deno task visualize",
@@ -126,10 +135,11 @@ export const task = defineTask({
     const mnist = await loadMnist({ seed: flags.seed, testCount: TEST_COUNT });
     const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
     try {
-      const p = await predict(model, scenes.images);
-      const name = flags.untrained
-        ? "untrained model"
-        : `model ${modelName}${savedScores(loaded.extra)}`;
+      const rule = predictionRule(model, predictionFlagOptions(flags));
+      const p = await predict(model, scenes.images, rule);
+      const name =
+        (flags.untrained ? "untrained model" : `model ${modelName}${savedScores(loaded.extra)}`) +
+        ` · ${ruleText(rule)}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {

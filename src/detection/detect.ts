@@ -15,7 +15,12 @@ import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
 import { voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
-import { checkImages, type ForwardRunner } from "../model/predict.ts";
+import {
+  checkImages,
+  type ForwardRunner,
+  predictionRule,
+  type WindowSelection,
+} from "../model/predict.ts";
 import { ensureBackend } from "../backends/backend.ts";
 import { OUTPUT } from "../model/layout.ts";
 import type { Box } from "../data/multi_scenes.ts";
@@ -52,6 +57,12 @@ export interface DetectOptions {
    * from 0.34 to 0.47 for one trained model.
    */
   vote?: number;
+  /**
+   * What a proposal's score starts from: `"detection"` (default) objectness · class probability;
+   * `"class"` the class probability alone, as the assignment's rule ranks windows
+   * (../model/predict.ts). Proposals pass `scoreThreshold` on objectness either way.
+   */
+  select?: WindowSelection;
 }
 
 /** Options of {@linkcode nonMaxSuppression}. */
@@ -157,7 +168,11 @@ export async function decodeDetections(
     throw new RangeError(`out must have ${OUTPUT.channels} channels, got ${channels}`);
   }
   const { scoreThreshold = 0.5, imageSize, containment = 2, vote = 0.5 } = options;
+  const { select = "detection" } = options;
   if (!(vote >= 0 && vote <= 1)) throw new RangeError(`vote must be in [0, 1], got ${vote}`);
+  if (select !== "detection" && select !== "class") {
+    throw new RangeError(`select must be "detection" or "class", got ${JSON.stringify(select)}`);
+  }
   if (!(containment >= 0)) throw new RangeError(`containment must be ≥ 0, got ${containment}`);
   if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
     throw new RangeError(`scoreThreshold must be in [0, 1], got ${scoreThreshold}`);
@@ -190,7 +205,7 @@ export async function decodeDetections(
           Math.min(w, left + values[v + 6] * size),
         ];
         if (!(box[1] > box[0] && box[3] > box[2])) continue;
-        let score = objectness * values[v + 1];
+        let score = select === "class" ? values[v + 1] : objectness * values[v + 1];
         if (containment > 0) {
           const inside = (Math.min(box[1], top + size) - Math.max(box[0], top)) *
             (Math.min(box[3], left + size) - Math.max(box[2], left));
@@ -213,7 +228,7 @@ export async function decodeDetections(
 /**
  * Detects digits in images `[N, H, W, 1]` (any H, W ≥ the window): runs the model in batches of
  * `batchSize` (default 16) and decodes with {@linkcode decodeDetections}, boxes clipped to the
- * image.
+ * image; `select` and `vote` default to the model's prediction rule (`model.rule`).
  *
  * @example
  * ```ts
@@ -234,7 +249,8 @@ export async function detect(
   await ensureBackend();
   checkImages(model, images);
   const [n, h, w] = images.shape;
-  const { batchSize = 16, step, ...rest } = options;
+  const { batchSize = 16, step, ...given } = options;
+  const rest = { ...given, ...predictionRule(model, given) };
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`options.batchSize must be a positive integer, got ${batchSize}`);
   }

@@ -10,6 +10,7 @@ import { type Tensor, tf, type Variable } from "../deps.ts";
 import { writeFileAtomic } from "../io.ts";
 import { ensureBackend } from "../backends/backend.ts";
 import { type ArchLayer, type Model, modelFromVariables, variableShapes } from "./model.ts";
+import { readPredictionRule } from "./predict.ts";
 
 /** The `format` tag of slidewin checkpoints. */
 export const CHECKPOINT_FORMAT = "slidewin-localizer";
@@ -85,7 +86,8 @@ export async function saveTensors(
 }
 
 /**
- * Saves a model to `<dir>/model.json` + `<dir>/weights.bin`; `extra` is stored in model.json.
+ * Saves a model to `<dir>/model.json` + `<dir>/weights.bin`; `extra` is stored in model.json,
+ * with the model's prediction rule (`model.rule`) as `extra.predict` when it has one.
  *
  * @example
  * ```ts
@@ -100,8 +102,9 @@ export async function saveModel(
   extra?: Record<string, unknown>,
 ): Promise<void> {
   if (typeof dir !== "string" || dir === "") throw new TypeError("dir must be a folder path");
+  const all = model.rule ? { ...extra, predict: { ...model.rule } } : extra;
   await saveTensors(dir, model.variables, {
-    fields: { architecture: model.arch.map((l) => ({ ...l })), ...(extra ? { extra } : {}) },
+    fields: { architecture: model.arch.map((l) => ({ ...l })), ...(all ? { extra: all } : {}) },
   });
 }
 
@@ -266,7 +269,8 @@ export async function resolveModel(name: string): Promise<string | URL> {
 
 /**
  * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL; with no
- * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}). Selects
+ * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}). The
+ * prediction rule the checkpoint records (`extra.predict`) becomes `model.rule`. Selects
  * the default backend first when the caller has not chosen one.
  * Throws one-line errors for missing or corrupt files and for weights that do not match the
  * architecture.
@@ -309,7 +313,10 @@ export async function loadModel(
       }
       variables.set(name, tf.variable(t, true));
     }
-    return { model: modelFromVariables(json.architecture, variables), extra: json.extra ?? {} };
+    const rule = readPredictionRule(json.extra?.predict);
+    const model = modelFromVariables(json.architecture, variables);
+    if (rule) model.rule = rule;
+    return { model, extra: json.extra ?? {} };
   } catch (error) {
     tf.dispose([...variables.values()]);
     const message = String((error as Error)?.message ?? error);

@@ -156,6 +156,7 @@ export async function exportLayersModel(
   } else {
     arch = source.arch;
     tensors = source.variables;
+    if (source.rule) extra = { predict: { ...source.rule } };
   }
   try {
     const shapes = variableShapes(arch);

@@ -12,6 +12,7 @@ import type { WindowGrid } from "../geometry.ts";
 import { makeRng, type Rng } from "../rng.ts";
 
 import { OUTPUT_CHANNELS } from "./layout.ts";
+import type { PredictionRule } from "./predict.ts";
 
 export { OUTPUT_CHANNELS };
 
@@ -117,6 +118,11 @@ export interface Model {
   apply(x: Tensor4D): Tensor4D;
   /** Frees the variables. */
   dispose(): void;
+  /**
+   * The prediction rule that fits the model, as its training run recorded it (checkpoints save
+   * and load it; ./predict.ts uses it unless told otherwise); unset: `DEFAULT_RULE`.
+   */
+  rule?: PredictionRule;
 }
 
 /** Options of {@linkcode buildModel}. */

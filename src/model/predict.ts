@@ -6,13 +6,20 @@
  * `log sigmoid(objectness) + max log_softmax(classes)` (`select: "detection"`, the default; the
  * conditional loss only trains the class of windows that detect the digit, so a window that sees
  * nothing has no reason to have a low class score). `select: "class"` is the assignment's literal
- * rule, the highest max log-softmax class score alone; both pick the same window for models
- * trained with the assignment's targets (every window that sees ink is positive).
+ * rule, the highest max log-softmax class score alone. With the assignment's targets (every
+ * window that sees ink is positive) the two rules scored the same in the runs measured
+ * (docs/quality.md); with whole-digit targets the class-only rule picks windows whose class was
+ * never trained (docs/assignment.md shows one).
  *
  * Box voting (`vote`, default 0.5): the chosen box becomes the mean of the boxes of the windows
  * that agree with it (objectness > 0.5, same label, IoU ≥ `vote` with it), weighted by their
  * `sigmoid(objectness) · max softmax`; on 64×64 scenes it raised mean IoU from 0.780 to 0.811 for
  * one trained model (docs/quality.md). `vote: 0` keeps the chosen window's own box.
+ *
+ * The rule travels with the model: a checkpoint records the rule its training run used
+ * ({@linkcode PredictionRule}, `model.rule`), and {@linkcode predict} uses it unless the options
+ * say otherwise. A model without a recorded rule (older checkpoints, `buildModel()`) gets
+ * {@linkcode DEFAULT_RULE}; {@linkcode ASSIGNMENT_RULE} is the assignment's.
  *
  * @module
  */
@@ -38,6 +45,65 @@ export interface DecodeOptions {
    * averaged into it; default 0.5, 0 = off (the chosen window's own box).
    */
   vote?: number;
+}
+
+/** How a model's prediction picks its window and box: what {@linkcode DecodeOptions} set. */
+export interface PredictionRule {
+  /** `"detection"` (objectness × class) or `"class"` (the best class score alone). */
+  select: WindowSelection;
+  /** Box voting IoU; 0 = the chosen window's own box. */
+  vote: number;
+}
+
+/** The rule of a model that records none: objectness × class, box vote at IoU 0.5. */
+export const DEFAULT_RULE: Readonly<PredictionRule> = Object.freeze({
+  select: "detection",
+  vote: 0.5,
+});
+
+/** The assignment's rule: the window with the best class score, its own box (no vote). */
+export const ASSIGNMENT_RULE: Readonly<PredictionRule> = Object.freeze({
+  select: "class",
+  vote: 0,
+});
+
+/**
+ * The rule a prediction uses: `options` where they set `select` or `vote`, else the model's
+ * recorded `rule`, else {@linkcode DEFAULT_RULE}.
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from "./model.ts";
+ * import { predictionRule } from "./predict.ts";
+ * const model = buildModel();
+ * model.rule = { select: "class", vote: 0 }; // as a checkpoint of `--preset assignment` records
+ * console.log(predictionRule(model)); // { select: "class", vote: 0 }
+ * console.log(predictionRule(model, { vote: 0.5 })); // { select: "class", vote: 0.5 }
+ * ```
+ */
+export function predictionRule(
+  model: { rule?: PredictionRule } | undefined,
+  options: DecodeOptions = {},
+): PredictionRule {
+  const recorded = model?.rule ?? DEFAULT_RULE;
+  return checkDecode({
+    select: options.select ?? recorded.select,
+    vote: options.vote ?? recorded.vote,
+  });
+}
+
+/**
+ * The prediction rule a checkpoint records (`extra.predict` of its model.json), checked; undefined
+ * when it records none (checkpoints written before the rule was recorded).
+ */
+export function readPredictionRule(value: unknown): PredictionRule | undefined {
+  if (value === undefined || value === null) return undefined;
+  const v = value as Partial<PredictionRule>;
+  try {
+    return checkDecode({ select: v.select, vote: v.vote ?? DEFAULT_RULE.vote });
+  } catch (error) {
+    throw new Error(`the recorded prediction rule is invalid: ${(error as Error).message}`);
+  }
 }
 
 function checkDecode(options: DecodeOptions): Required<DecodeOptions> {
@@ -198,7 +264,9 @@ export function checkImages(model: Model, images: Tensor4D): void {
 }
 
 /**
- * Localizes and classifies the single digit of each image [N, H, W, 1] (any H, W ≥ the window).
+ * Localizes and classifies the single digit of each image [N, H, W, 1] (any H, W ≥ the window),
+ * with the model's recorded prediction rule unless `options` set `select` or `vote` (see
+ * {@linkcode predictionRule}).
  *
  * @example
  * ```ts
@@ -217,7 +285,7 @@ export async function predict(
 ): Promise<Prediction> {
   await ensureBackend();
   checkImages(model, images);
-  checkDecode(options);
+  const rule = predictionRule(model, options);
   const [n] = images.shape;
   const batchSize = options.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -232,7 +300,7 @@ export async function predict(
     const runner = options.step ?? options.pool;
     const out = runner ? await runner.forward(model, batch) : tf.tidy(() => model.apply(batch));
     if (batch !== images) batch.dispose();
-    parts.push(await decodeOutput(out, model.geometry, options));
+    parts.push(await decodeOutput(out, model.geometry, rule));
     out.dispose();
   }
   return concatPredictions(parts);

@@ -10,7 +10,7 @@ import type { Mnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
 import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
-import { decodeOutput } from "../model/predict.ts";
+import { type DecodeOptions, decodeOutput, predictionRule } from "../model/predict.ts";
 import { makeScenes, singleTargets } from "../data/scenes.ts";
 import { makeMultiScenes, type SceneObject } from "../data/multi_scenes.ts";
 import { encodeObjects } from "../data/multi_encode.ts";
@@ -96,7 +96,8 @@ export async function makeValSet(
 /**
  * Validates `model` on `val`: loss parts per image, objectness precision/recall, and class
  * accuracy, mean IoU and hit rate of the chosen window (single-digit sets) or mAP@0.5 and
- * mAP@[0.5:0.95] of the detections (multi-digit sets; the others are then NaN).
+ * mAP@[0.5:0.95] of the detections (multi-digit sets; the others are then NaN). Windows are chosen
+ * with the `select` and `vote` options, else the model's prediction rule (`model.rule`).
  *
  * @example
  * ```ts
@@ -111,9 +112,10 @@ export async function makeValSet(
 export async function evaluate(
   model: Model,
   val: ValSet,
-  options: { box?: BoxReduction; batchSize?: number } = {},
+  options: { box?: BoxReduction; batchSize?: number } & DecodeOptions = {},
 ): Promise<ValRecord> {
   const batchSize = options.batchSize ?? 250;
+  const rule = predictionRule(model, options);
   const sums = [0, 0, 0];
   const counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const labels: number[] = [], boxes: number[] = [], trueLabels: number[] = [];
@@ -139,11 +141,12 @@ export async function evaluate(
           ...await decodeDetections(out, model.geometry, {
             scoreThreshold: MAP_SCORE_THRESHOLD,
             imageSize: [h, w],
+            ...rule,
           }),
         );
         truths.push(...c.objects.slice(start, start + k));
       }
-      const p = await decodeOutput(out, model.geometry);
+      const p = await decodeOutput(out, model.geometry, rule);
       const oc = await objectnessCounts(out, target);
       for (const key of ["tp", "fp", "fn", "tn"] as const) counts[key] += oc[key];
       labels.push(...p.labels);

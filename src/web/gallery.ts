@@ -10,7 +10,7 @@ import { type Tensor4D, tf } from "../deps.ts";
 import { iou } from "../metrics.ts";
 import { loadMnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
-import { predict, type Prediction } from "../model/predict.ts";
+import { type DecodeOptions, predict, type Prediction } from "../model/predict.ts";
 import { makeScenes } from "../data/scenes.ts";
 import { COLORS, greyCanvas, label, strokeBox } from "./canvas.ts";
 
@@ -45,18 +45,18 @@ export function isWrong(r: SceneResult): boolean {
 }
 
 /**
- * Makes the scenes of seed `seed` and predicts them; times `predict` (first run, then the median
- * of `repeats` more).
+ * Makes the scenes of seed `seed` and predicts them (with `rule`, else the model's recorded
+ * prediction rule); times `predict` (first run, then the median of `repeats` more).
  */
 export async function runGallery(
   model: Model,
-  options: { seed: number; mnistDir: URL; repeats?: number },
+  options: { seed: number; mnistDir: URL; repeats?: number; rule?: DecodeOptions },
 ): Promise<Gallery> {
-  const { seed, mnistDir, repeats = 5 } = options;
+  const { seed, mnistDir, repeats = 5, rule = {} } = options;
   const mnist = await loadMnist({ dir: mnistDir, seed, testCount: GALLERY_COUNT, train: false });
   const scenes = await makeScenes(mnist.test, { count: GALLERY_COUNT, seed });
   let t = performance.now();
-  const p: Prediction = await predict(model, scenes.images);
+  const p: Prediction = await predict(model, scenes.images, rule);
   const firstPredictionAt = performance.now();
   const firstPredictMs = firstPredictionAt - t;
   // then up to `repeats` timed runs, stopping once 2 s are spent (SwiftShader's webgpu needs ~5 s
@@ -65,7 +65,7 @@ export async function runGallery(
   const budget = performance.now() + 2000;
   for (let k = 0; k < repeats && (k === 0 || performance.now() < budget); k++) {
     t = performance.now();
-    await predict(model, scenes.images);
+    await predict(model, scenes.images, rule);
     times.push((performance.now() - t) / GALLERY_COUNT);
   }
   const results = Array.from({ length: GALLERY_COUNT }, (_, i) => ({

@@ -8,9 +8,11 @@
 import { loadLayersModel } from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { Variable } from "../deps.ts";
 import { type ArchLayer, type Model, modelFromVariables } from "../model/model.ts";
+import { readPredictionRule } from "../model/predict.ts";
 
 /**
- * Loads the LayersModel at `url` (model.json) as a slidewin {@linkcode Model}.
+ * Loads the LayersModel at `url` (model.json) as a slidewin {@linkcode Model}, with the prediction
+ * rule its checkpoint recorded (`userDefinedMetadata.slidewin.extra.predict`) as `model.rule`.
  *
  * @example
  * ```ts ignore
@@ -22,7 +24,7 @@ import { type ArchLayer, type Model, modelFromVariables } from "../model/model.t
 export async function loadLocalizer(url: string): Promise<Model> {
   const layers = await loadLayersModel(url);
   const meta = layers.getUserDefinedMetadata() as
-    | { slidewin?: { architecture?: ArchLayer[] } }
+    | { slidewin?: { architecture?: ArchLayer[]; extra?: { predict?: unknown } } }
     | undefined;
   const arch = meta?.slidewin?.architecture;
   if (!Array.isArray(arch)) {
@@ -31,6 +33,8 @@ export async function loadLocalizer(url: string): Promise<Model> {
   }
   const variables = new Map<string, Variable>();
   for (const w of layers.weights) variables.set(w.originalName, w.read() as Variable);
-  const model = modelFromVariables(arch, variables);
-  return { ...model, dispose: () => layers.dispose() };
+  const model: Model = { ...modelFromVariables(arch, variables), dispose: () => layers.dispose() };
+  const rule = readPredictionRule(meta?.slidewin?.extra?.predict);
+  if (rule) model.rule = rule;
+  return model;
 }

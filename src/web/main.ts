@@ -36,7 +36,12 @@ async function main(): Promise<void> {
   $("backend-reason").textContent = choice.reason;
   if (choice.fellBack) $("backend-reason").classList.add("warn");
   const model = await loadLocalizer(new URL("model/model.json", location.href).href);
-  const gallery = await runGallery(model, { seed, mnistDir: new URL("mnist/", location.href) });
+  const rule = ruleParams(params);
+  const gallery = await runGallery(model, {
+    seed,
+    mnistDir: new URL("mnist/", location.href),
+    rule,
+  });
   const firstPredictionMs = gallery.firstPredictionAt - started;
   const sinceNavigationMs = gallery.firstPredictionAt; // includes fetching and parsing the bundle
   const showWindows = (i: number) => drawWindowMap($("windows"), model, { gallery, index: i });
@@ -83,6 +88,22 @@ async function main(): Promise<void> {
     mnistDir: new URL("mnist/", location.href),
     modelName,
   });
+}
+
+/**
+ * `?select=class|detection` and `?vote=0…1`: the gallery's prediction rule (default: the model's
+ * recorded one; `?select=class&vote=0` is the assignment's).
+ */
+function ruleParams(params: URLSearchParams): { select?: "class" | "detection"; vote?: number } {
+  const select = params.get("select"), vote = params.get("vote");
+  if (select !== null && select !== "class" && select !== "detection") {
+    throw new Error(`?select=${select} must be class or detection`);
+  }
+  const v = vote === null ? undefined : Number(vote);
+  if (v !== undefined && !(vote!.trim() !== "" && v >= 0 && v <= 1)) {
+    throw new Error(`?vote=${vote} must be a number in [0, 1]`);
+  }
+  return { ...(select ? { select } : {}), ...(v !== undefined ? { vote: v } : {}) };
 }
 
 main().catch((error) => {
