@@ -82,9 +82,18 @@ USAGE.push(
   ["train", ["--epochs=1.5"], "--epochs"],
   ["train", ["--train-size=0"], "--train-size"],
   ["train", ["--resume=maybe"], "--resume"],
+  ["train", ["--select=best"], "--select"],
+  ["train", ["--vote=2"], "--vote"],
+  ["train", ["--sampling=shuffle"], "--sampling"],
+  ["train", ["--preset=huge"], "--preset"],
 );
 common("visualize", "--seed", "--cols");
-USAGE.push(["visualize", ["--scale=0"], "--scale"]);
+USAGE.push(
+  ["visualize", ["--scale=0"], "--scale"],
+  ["visualize", ["--select=best"], "--select"],
+  ["visualize", ["--vote=1.5"], "--vote"],
+  ["visualize", ["--vote=abc"], "--vote"],
+);
 common("sliding", "--sizes", "--batch");
 USAGE.push(["sliding", ["--sizes=10"], "--sizes"], ["sliding", ["--sizes=64,abc"], "--sizes"]);
 common("bench", "--steps", "--batch-size");
@@ -94,6 +103,8 @@ USAGE.push(
   ["detect", ["--model=models/default", "--size=20"], "--size"],
   ["detect", ["--max-detections=0"], "--max-detections"],
   ["detect", ["--score-threshold=2"], "--score-threshold"],
+  ["detect", ["--vote=-1"], "--vote"],
+  ["detect", ["--select=objectness"], "--select"],
 );
 common("evaluate", "--count", "--count");
 USAGE.push(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseFlags, UsageError } from "../src/cli.ts";
-import { expandPreset, TRAIN_FLAGS, TRAIN_PRESETS } from "../src/training/config.ts";
+import { expandPreset, presetConfig, TRAIN_FLAGS, TRAIN_PRESETS } from "../src/training/config.ts";
 import { PRETRAINED_DETECTOR, PRETRAINED_MODEL, resolveModel } from "../src/model/checkpoint.ts";
 
 const quiet = { notice: () => {} };
@@ -32,10 +32,33 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   }
 });
 
+Deno.test("--preset assignment makes the assignment's choices; presetConfig gives the same settings", () => {
+  const a = parseFlags(expandPreset(["--preset=assignment"]), TRAIN_FLAGS, quiet)!;
+  assert.equal(a.preset, "assignment");
+  assert.equal(a.minCover, 0, "any-overlap targets");
+  assert.equal(a.box, "mean", "the mean squared box error");
+  assert.equal(a.select, "class", "the best class score");
+  assert.equal(a.vote, 0, "no box vote");
+  assert.equal(a.sampling, "permutation");
+  assert.equal(a.trainSize, 60000, "one pass over the 60 000 training digits");
+  assert.equal(a.digits, "1");
+  assert.equal(a.size, 64);
+  assert.equal(a.out, "runs/assignment");
+  assert.deepEqual(presetConfig("assignment"), a);
+  assert.deepEqual(presetConfig("assignment", { epochs: 2 }), { ...a, epochs: 2 });
+  // the defaults keep the project's rule; every recipe samples a permutation per epoch
+  const plain = presetConfig("localizer");
+  assert.deepEqual([plain.select, plain.vote, plain.sampling], ["detection", 0.5, "permutation"]);
+  assert.throws(() => presetConfig("huge"), UsageError);
+});
+
 Deno.test("--preset: an unknown name is a one-line usage error", () => {
   assert.throws(() => expandPreset(["--preset=huge"]), (e: Error) => {
     assert.ok(e instanceof UsageError);
-    assert.match(e.message, /^--preset must be one of localizer, detector, got "huge"$/);
+    assert.match(
+      e.message,
+      /^--preset must be one of localizer, assignment, detector, got "huge"$/,
+    );
     return true;
   });
   assert.throws(() => parseFlags(["--preset=huge"], TRAIN_FLAGS, quiet), UsageError);

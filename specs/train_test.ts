@@ -7,6 +7,8 @@ import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
 import { type EpochRecord, learningRate, train } from "../src/training/train.ts";
 import { latestGeneration } from "../src/training/run_folder.ts";
+import { loadModel } from "../src/model/checkpoint.ts";
+import { evaluate, makeValSet } from "../src/training/validation.ts";
 
 const mnist = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 // The default geometry (window 40, stride 4, 7×7 grid) with very few channels: fast on cpu.
@@ -64,6 +66,41 @@ Deno.test("train writes checkpoint, metrics and config each epoch, and leaks no 
     assert.deepEqual(JSON.parse(await Deno.readTextFile(`${gen}/state.json`)).records, records);
     const leftovers = [...Deno.readDirSync(out)].filter((e) => e.name.endsWith(".tmp"));
     assert.deepEqual(leftovers, [], "temp files left behind");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("a run records its prediction rule with the model, and validation scores with it", async () => {
+  await useBackend("cpu");
+  const out = await Deno.makeTempDir();
+  try {
+    const assignment = { minCover: 0, box: "mean", select: "class", vote: 0 };
+    // one epoch of 64 scenes at a high rate: enough for the two rules to pick different boxes
+    const short = { epochs: 1, trainSize: 64, batchSize: 4, lr: 0.01 };
+    const { model, records } = await train(tiny(out, { ...assignment, ...short }), {
+      mnist,
+      ...quiet,
+    });
+    model.dispose();
+    const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+    assert.deepEqual(config.predict, { select: "class", vote: 0 });
+    assert.equal(config.settings.sampling, "permutation");
+    const json = JSON.parse(await Deno.readTextFile(`${out}/model.json`));
+    assert.deepEqual(json.extra.predict, { select: "class", vote: 0 });
+    const { model: loaded } = await loadModel(out);
+    assert.deepEqual(loaded.rule, { select: "class", vote: 0 });
+    // the epoch's validation numbers are those of the recorded rule, not of the default one
+    const val = await makeValSet(mnist.val, { count: 12, seed: 0, model: loaded, minCover: 0 });
+    const mine = await evaluate(loaded, val, { box: "mean" });
+    const other = await evaluate(loaded, val, { box: "mean", select: "detection", vote: 0.5 });
+    for (const c of val.chunks) tf.dispose([c.images, c.targets]);
+    loaded.dispose();
+    assert.deepEqual(
+      [records[0].val.accuracy, records[0].val.meanIou],
+      [mine.accuracy, mine.meanIou],
+    );
+    assert.notEqual(other.meanIou, mine.meanIou, "the two rules must differ for the check to bite");
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -22,9 +22,10 @@ import {
 } from "../model/model.ts";
 import { type BoxReduction, lossParts } from "../model/layout.ts";
 import { Progress } from "./progress.ts";
-import { sceneStream } from "../data/scenes.ts";
+import { type Sampling, sceneStream } from "../data/scenes.ts";
 import { parseDigitRange } from "../data/multi_scenes.ts";
 import { createStep, type GradientStep } from "./step.ts";
+import { type PredictionRule, predictionRule } from "../model/predict.ts";
 import { type PartialEpoch, RunFolder } from "./run_folder.ts";
 import { type EpochRecord, formatTable, type InterruptedRecord, row } from "./records.ts";
 import { learningRate } from "./schedule.ts";
@@ -124,9 +125,13 @@ async function start(config: TrainConfig, options: TrainOptions, run: RunFolder)
     });
     adam = new Adam(model.variables);
   }
+  // the prediction rule validation scores with, recorded with the model (runs saved before the
+  // rule was a setting used the default one)
+  model.rule = runRule(settings);
   const cost = modelCost(model.arch);
   const runConfig = {
     settings,
+    predict: model.rule,
     architecture: model.arch,
     model: { params: cost.params, flopsPerImage: cost.flops, grid: cost.grid },
     backend,
@@ -247,7 +252,7 @@ async function trainIn(
         return { model, records, interrupted };
       }
       const t1 = performance.now();
-      const valRecord = await evaluate(model, val, { box });
+      const valRecord = await evaluate(model, val, { box, ...model.rule });
       const valSeconds = (performance.now() - t1) / 1000;
       elapsed += e.seconds - resumed.seconds + valSeconds;
       records.push({
@@ -308,6 +313,14 @@ function sceneSettings(settings: TrainConfig): {
   return { size, digits, minCover };
 }
 
+/** The prediction rule of a run's settings (absent in runs saved before it was a setting). */
+function runRule(settings: TrainConfig): PredictionRule {
+  return predictionRule(undefined, {
+    select: settings.select as PredictionRule["select"] | undefined,
+    vote: settings.vote,
+  });
+}
+
 /** What every epoch of a run shares. */
 interface Loop extends Start {
   step: GradientStep;
@@ -335,6 +348,8 @@ async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
     seed: settings.seed,
     firstEpoch: epoch,
     firstBatch: batchesDone,
+    // runs saved before --sampling drew digits with replacement; resuming one keeps doing so
+    sampling: (settings.sampling ?? "random") as Sampling,
     ...sceneSettings(settings),
     grid: model.grid(settings.size ?? 64),
   });
