@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains the sliding-window localizer (see src/train.ts and src/config.ts).
+ * `deno task train`: trains the sliding-window localizer (see src/training/train.ts and
+ * src/training/config.ts; `--preset assignment` is the course assignment's recipe).
  * Flags are listed by `--help`; bad flags print one line on stderr and exit 2 before anything is
  * written.
  *
