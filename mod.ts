@@ -182,6 +182,7 @@ export {
 } from "./src/model/predict.ts";
 export {
   loadModel,
+  PRETRAINED_ASSIGNMENT,
   PRETRAINED_DETECTOR,
   PRETRAINED_MODEL,
   PRETRAINED_MODELS,

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { parseFlags, UsageError } from "../src/cli.ts";
 import { expandPreset, presetConfig, TRAIN_FLAGS, TRAIN_PRESETS } from "../src/training/config.ts";
-import { PRETRAINED_DETECTOR, PRETRAINED_MODEL, resolveModel } from "../src/model/checkpoint.ts";
+import {
+  loadModel,
+  PRETRAINED_ASSIGNMENT,
+  PRETRAINED_DETECTOR,
+  PRETRAINED_MODEL,
+  resolveModel,
+} from "../src/model/checkpoint.ts";
+import { ASSIGNMENT_RULE } from "../src/model/predict.ts";
+import { useBackend } from "../src/backends/backend.ts";
 
 const quiet = { notice: () => {} };
 
@@ -67,6 +75,7 @@ Deno.test("--preset: an unknown name is a one-line usage error", () => {
 Deno.test("resolveModel: a folder with model.json wins, else a shipped model by name, else one line", async () => {
   assert.equal(String(await resolveModel("default")), String(PRETRAINED_MODEL));
   assert.equal(String(await resolveModel("detector")), String(PRETRAINED_DETECTOR));
+  assert.equal(String(await resolveModel("assignment")), String(PRETRAINED_ASSIGNMENT));
   assert.equal(await resolveModel("models/default"), "models/default");
   const dir = await Deno.makeTempDir();
   try {
@@ -75,11 +84,30 @@ Deno.test("resolveModel: a folder with model.json wins, else a shipped model by 
     await assert.rejects(() => resolveModel(`${dir}/nothing`), (e: Error) => {
       assert.match(
         e.message,
-        /^No model at .*nothing\/model\.json; pass --model DIR .*: default, detector$/,
+        /^No model at .*nothing\/model\.json; pass --model DIR .*: default, detector, assignment$/,
       );
       return true;
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("models/assignment is the assignment's recipe and carries the assignment's rule", async () => {
+  await useBackend("wasm");
+  const { model, extra } = await loadModel(PRETRAINED_ASSIGNMENT);
+  try {
+    assert.deepEqual(model.rule, ASSIGNMENT_RULE);
+    assert.deepEqual(extra.predict, ASSIGNMENT_RULE);
+    const config = JSON.parse(
+      await Deno.readTextFile(new URL("config.json", PRETRAINED_ASSIGNMENT)),
+    );
+    const want = presetConfig("assignment");
+    for (const key of ["minCover", "box", "select", "vote", "sampling", "trainSize", "arch"]) {
+      assert.equal(config.settings[key], want[key as keyof typeof want], key);
+    }
+    assert.equal(config.settings.preset, "assignment");
+  } finally {
+    model.dispose();
   }
 });

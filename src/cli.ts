@@ -84,7 +84,7 @@ export function mnistFlag(): Flag<string> {
 export function modelFlag(defaultModel: string): Flag<string> {
   return {
     default: defaultModel,
-    help: "Folder of a trained model (model.json), or a shipped one: default, detector",
+    help: "Folder of a trained model (model.json), or a shipped one: default, detector, assignment",
   };
 }
 

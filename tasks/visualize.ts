@@ -127,7 +127,7 @@ export const task = defineTask({
     if (!loaded) {
       throw new Error(
         `No trained model in ${flags.model} (no model.json): train one with \`deno task train\` ` +
-          `(or pass --model DIR, a shipped model: default, detector, or --untrained)`,
+          `(or pass --model DIR, a shipped model: default, detector, assignment, or --untrained)`,
       );
     }
     const { modelName, outDir } = loaded;

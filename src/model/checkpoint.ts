@@ -234,13 +234,23 @@ export const PRETRAINED_MODEL: URL = new URL("../../models/default/", import.met
 export const PRETRAINED_DETECTOR: URL = new URL("../../models/detector/", import.meta.url);
 
 /**
- * The shipped models by name, as the tasks' `--model` takes them: `default` (the single-digit
- * localizer) and `detector` (the multi-digit detector).
+ * The localizer trained with the course assignment's recipe (`models/assignment/`:
+ * `deno task train --preset assignment`; see its README). Its checkpoint records the assignment's
+ * prediction rule (best class score, no box vote), which `predict` then uses.
  */
-export const PRETRAINED_MODELS: Readonly<Record<"default" | "detector", URL>> = Object.freeze({
-  default: PRETRAINED_MODEL,
-  detector: PRETRAINED_DETECTOR,
-});
+export const PRETRAINED_ASSIGNMENT: URL = new URL("../../models/assignment/", import.meta.url);
+
+/**
+ * The shipped models by name, as the tasks' `--model` takes them: `default` (the single-digit
+ * localizer), `detector` (the multi-digit detector) and `assignment` (the localizer of the
+ * assignment's recipe).
+ */
+export const PRETRAINED_MODELS: Readonly<Record<"default" | "detector" | "assignment", URL>> =
+  Object.freeze({
+    default: PRETRAINED_MODEL,
+    detector: PRETRAINED_DETECTOR,
+    assignment: PRETRAINED_ASSIGNMENT,
+  });
 
 /**
  * What a task's `--model` names: a folder holding model.json (it wins), else one of
