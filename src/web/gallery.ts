@@ -10,7 +10,13 @@ import { type Tensor4D, tf } from "../deps.ts";
 import { iou } from "../metrics.ts";
 import { loadMnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
-import { type DecodeOptions, predict, type Prediction } from "../model/predict.ts";
+import {
+  type DecodeOptions,
+  predict,
+  type Prediction,
+  type PredictionRule,
+  predictionRule,
+} from "../model/predict.ts";
 import { makeScenes } from "../data/scenes.ts";
 import { COLORS, greyCanvas, label, strokeBox } from "./canvas.ts";
 
@@ -34,6 +40,8 @@ export interface Gallery {
   firstPredictionAt: number;
   /** Median milliseconds per scene of later `predict` calls on the 30 scenes (≤ 5, ~2 s). */
   perSceneMs: number;
+  /** The prediction rule used: the options', else the model's recorded one. */
+  rule: PredictionRule;
 }
 
 /** Median of a list of numbers. */
@@ -52,7 +60,8 @@ export async function runGallery(
   model: Model,
   options: { seed: number; mnistDir: URL; repeats?: number; rule?: DecodeOptions },
 ): Promise<Gallery> {
-  const { seed, mnistDir, repeats = 5, rule = {} } = options;
+  const { seed, mnistDir, repeats = 5 } = options;
+  const rule = predictionRule(model, options.rule);
   const mnist = await loadMnist({ dir: mnistDir, seed, testCount: GALLERY_COUNT, train: false });
   const scenes = await makeScenes(mnist.test, { count: GALLERY_COUNT, seed });
   let t = performance.now();
@@ -84,6 +93,7 @@ export async function runGallery(
     firstPredictMs,
     firstPredictionAt,
     perSceneMs: repeats ? median(times) : firstPredictMs / GALLERY_COUNT,
+    rule,
   };
 }
 

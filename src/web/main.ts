@@ -35,7 +35,13 @@ async function main(): Promise<void> {
   $("backend").textContent = choice.label;
   $("backend-reason").textContent = choice.reason;
   if (choice.fellBack) $("backend-reason").classList.add("warn");
-  const model = await loadLocalizer(new URL("model/model.json", location.href).href);
+  // ?model=assignment: the localizer of the assignment's recipe (with its recorded rule)
+  const modelParam = params.get("model") ?? "default";
+  if (modelParam !== "default" && modelParam !== "assignment") {
+    throw new Error(`?model=${modelParam} must be default or assignment`);
+  }
+  const folder = modelParam === "assignment" ? "assignment/" : "model/";
+  const model = await loadLocalizer(new URL(`${folder}model.json`, location.href).href);
   const rule = ruleParams(params);
   const gallery = await runGallery(model, {
     seed,
@@ -50,7 +56,10 @@ async function main(): Promise<void> {
   });
   await showWindows(0);
   const wrong = gallery.results.filter((r) => r.predicted.label !== r.label).length;
-  $("summary").textContent = `seed ${seed}: ${30 - wrong}/30 labels right · first prediction ` +
+  $("summary").textContent =
+    `seed ${seed}, model ${modelParam} (select ${gallery.rule.select}, vote ${gallery.rule.vote}): ${
+      30 - wrong
+    }/30 labels right · first prediction ` +
     `${(firstPredictionMs / 1000).toFixed(2)} s after start · ${
       gallery.perSceneMs.toFixed(2)
     } ms per scene (batch of 30)`;
@@ -59,6 +68,8 @@ async function main(): Promise<void> {
     backendLabel: choice.label,
     backendReason: choice.reason,
     seed,
+    model: modelParam,
+    rule: gallery.rule,
     timings: {
       firstPredictionMs,
       sinceNavigationMs,
