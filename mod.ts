@@ -27,11 +27,13 @@
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
  * {@linkcode meanAveragePrecision}, {@linkcode confusions}); and backend selection
- * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
- * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
- * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
- * seam ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the
- * run folder with its checkpoint generations ({@linkcode RunFolder}).
+ * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "onednn"
+ * when libdnnl loads, else "native" — OpenBLAS through FFI — when {@linkcode nativeAvailable},
+ * else wasm; `loadModel`, `predict`, `detect`, `makeScenes`, `sceneStream` and `train` pick that
+ * default themselves when none was chosen); the layer kinds ({@linkcode LAYER_KINDS}) and loss
+ * terms ({@linkcode LOSS_TERMS}), each defined once; one training step seam
+ * ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the run
+ * folder with its checkpoint generations ({@linkcode RunFolder}).
  *
  * @module
  */
@@ -75,30 +77,34 @@ export {
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
+  type ConcreteBackendName,
   type ConvEngine,
   type ConvGeometry,
+  type ConvKernels,
+  type ConvShape,
   currentBackend,
   decideAuto,
   describeBackend,
-  type EngineName,
+  type DescribedBackend,
   ensureBackend,
   lastAutoDecision,
   nativeAvailable,
   nativeNotice,
   type Prober,
   type ProbeResult,
+  type ThreadBackend,
   type ThreadBackendName,
+  unavailableNotices,
   useBackend,
 } from "./src/backends/backend.ts";
 export { type ProbeOptions, trainingProbe } from "./src/training/probe.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
+export { detect, loadModel, makeScenes, predict, sceneStream } from "./src/library.ts";
 export {
-  makeScenes,
   type SceneBatch,
   type SceneOptions,
   type Scenes,
   type SceneSource,
-  sceneStream,
   type SceneStreamOptions,
 } from "./src/data/scenes.ts";
 export { boundingBoxes } from "./src/data/boxes.ts";
@@ -112,14 +118,49 @@ export {
   type Model,
   type ModelCost,
   modelCost,
+  POOL_ARCH,
+  S8_ARCH,
   WIDE_ARCH,
 } from "./src/model/model.ts";
-export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  type ConvLayer,
+  type ConvSpec,
+  LAYER_KINDS,
+  type LayerKindName,
+  type LayerKinds,
+  type PoolSpec,
+} from "./src/layers/table.ts";
+export type {
+  ArrayLayer,
+  LayerExports,
+  LayerKind,
+  LayerPlace,
+  OnnxInitializer,
+  OnnxNode,
+  OnnxPart,
+  OnnxPlace,
+  Shape4,
+  Tfjs,
+  Window,
+} from "./src/layers/layer.ts";
+export { loss, lossAndGradient, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  LOSS_TERMS,
+  lossParts,
+  type LossSettings,
+  type LossTerm,
+  type LossTermName,
+  type LossTerms,
+  meanParts,
+  sumParts,
+  type TermTensors,
+  type TermWindow,
+  zeroParts,
+} from "./src/model/loss/terms.ts";
 export {
   type BoxReduction,
   type ChannelLayout,
   CLASSES,
-  lossParts,
   OUTPUT,
   OUTPUT_CHANNELS,
   TARGET,
@@ -128,19 +169,13 @@ export {
 export {
   type EpochRecord,
   type InterruptedRecord,
-  type LossRecord,
   train,
   type TrainOptions,
   type TrainResult,
   type ValRecord,
 } from "./src/training/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/training/config.ts";
-export {
-  type BatchLoss,
-  GradientPool,
-  type GradientPoolOptions,
-  type PoolGradients,
-} from "./src/training/pool.ts";
+export { GradientPool, type GradientPoolOptions } from "./src/training/pool.ts";
 export {
   createStep,
   type GradientStep,
@@ -159,13 +194,11 @@ export {
   type DecodeOptions,
   decodeOutput,
   type ForwardRunner,
-  predict,
   type Prediction,
   type PredictOptions,
   type WindowSelection,
 } from "./src/model/predict.ts";
 export {
-  loadModel,
   PRETRAINED_DETECTOR,
   PRETRAINED_MODEL,
   PRETRAINED_MODELS,
@@ -188,7 +221,7 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/pictures/draw.ts";
-export { detect, type Detection, type DetectOptions } from "./src/detection/detect.ts";
+export { type Detection, type DetectOptions } from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,

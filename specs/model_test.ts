@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import {
-  type ArchLayer,
-  buildModel,
-  DEFAULT_ARCH,
-  modelCost,
-  POOL_ARCH,
-} from "../src/model/model.ts";
+import { type ArchLayer, buildModel, modelCost, POOL_ARCH, S8_ARCH } from "../src/model/model.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 
@@ -18,11 +12,11 @@ Deno.test("pool architecture: window 40, stride 4, 7×7 grid on 64×64", () => {
 
 Deno.test("default architecture: window 40, stride 8, 4×4 grid on 64×64, params counted", async () => {
   await useBackend("cpu");
-  const model = buildModel(DEFAULT_ARCH, { seed: 1 });
+  const model = buildModel(S8_ARCH, { seed: 1 });
   assert.deepEqual(model.geometry, { size: 40, stride: 8, offset: 0 });
   assert.deepEqual(model.grid(64), { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 });
   const counted = [...model.variables.values()].reduce((s, v) => s + v.size, 0);
-  const cost = modelCost(DEFAULT_ARCH);
+  const cost = modelCost(S8_ARCH);
   assert.equal(cost.params, counted);
   assert.ok(cost.params >= 100_000 && cost.params <= 150_000, `params ${cost.params}`);
   const x = tf.zeros([2, 64, 64, 1]) as tf.Tensor4D;

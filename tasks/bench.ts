@@ -23,6 +23,7 @@ import { createStep } from "../src/training/step.ts";
 import { trainingProbe } from "../src/training/probe.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
 import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/model.ts";
+import { LOSS_TERMS } from "../src/model/loss/terms.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
 import { median } from "./lib/stats.ts";
@@ -83,7 +84,7 @@ function rowsFor(backends: readonly Backend[], cores: number): Row[] {
     ...(backend.threads && backend.fast && cores > 1
       ? [{ backend, workers: cores - 1, tape: false }]
       : []),
-    ...(backend.step === "native" ? [{ backend, workers: 0, tape: true }] : []),
+    ...(backend.method === "native" ? [{ backend, workers: 0, tape: true }] : []),
   ]);
 }
 
@@ -107,7 +108,7 @@ async function benchRow(
     backend,
     workers,
     box: "sum",
-    ...(tape ? { engine: "tape" as const } : {}),
+    ...(tape ? { method: "tape" as const } : {}),
   });
   const trainStep = async () => {
     const t = performance.now();
@@ -118,7 +119,7 @@ async function benchRow(
   };
   // described while training runs (the pool sets OpenBLAS to one thread per caller)
   const describe = describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
-    (tape ? ", gradients by tfjs's tape" : backend.step === "native" ? ", native step" : "");
+    (tape ? ", gradients by tfjs's tape" : backend.method === "native" ? ", native step" : "");
   const firstStepMs = await trainStep();
   for (let i = 0; i < (slow ? 0 : 3); i++) await trainStep();
   const times: number[] = [];
@@ -242,12 +243,15 @@ export const task = defineTask({
     const mnist = await loadMnist();
     const cost = modelCost(DEFAULT_ARCH);
     console.log(
-      `Default model: ${cost.params} parameters, ${(cost.flops / 1e6).toFixed(1)} MFLOP/image ` +
-        `forward, grid ${cost.grid.rows}×${cost.grid.cols}; batch ${flags.batchSize}`,
+      `Model wide (what deno task train trains): ${cost.params} parameters, ` +
+        `${(cost.flops / 1e6).toFixed(1)} MFLOP/image forward, grid ${cost.grid.rows}×` +
+        `${cost.grid.cols}; batch ${flags.batchSize}`,
     );
     console.log(`  ${nativeNotice()}`);
     // what `deno task train`'s auto picks here, and why (measured once, then cached)
-    const auto = await decideAuto({ probe: trainingProbe({ batchSize: flags.batchSize }) });
+    const auto = await decideAuto({
+      probe: trainingProbe({ arch: DEFAULT_ARCH, batchSize: flags.batchSize }),
+    });
     console.log(`  ${autoNotice(auto)}`);
     const cores = navigator.hardwareConcurrency ?? 1;
     const runs = rowsFor(backends, cores);
@@ -258,6 +262,7 @@ export const task = defineTask({
       cpu: cpuModel(),
       openblasCoretype: Deno.env.get("OPENBLAS_CORETYPE") ?? null,
       arch: DEFAULT_ARCH,
+      lossTerms: LOSS_TERMS.map((t) => t.name),
       inputSize: 64,
       batchSize: flags.batchSize,
       model: cost,

@@ -5,15 +5,8 @@
  *
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
-import {
-  backendFlag,
-  defineTask,
-  modelFlag,
-  nonNegativeInt,
-  positiveInt,
-  UsageError,
-} from "../src/cli.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { defineTask, modelFlag, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { renderPredictions, renderWindowMap } from "../src/pictures/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
@@ -106,7 +99,7 @@ export const task = defineTask({
         `--index must be below ${TEST_COUNT} (the test scenes), got ${flags.index}`,
       );
     }
-    await useBackend(flags.backend as BackendName);
+    await useBackend(flags.backend);
     const loaded = flags.untrained
       ? {
         model: buildModel(undefined, { seed: flags.seed }),

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { type ConvGeometry, geometryKey } from "../native/im2col.ts";
+import type { ConvEngine, ConvGeometry } from "../../layers/engine.ts";
+import { geometryKey } from "../native/im2col.ts";
 import { envGet } from "../permissions.ts";
 
 const P = "pointer", B = "buffer", I = "i32";
@@ -88,8 +89,8 @@ export const DNNL_CANDIDATES: readonly string[] = [
 /** Which convolution a primitive computes. */
 export type ConvKind = "forward" | "backwardData" | "backwardWeights";
 
-/** A loaded oneDNN with its CPU engine and stream. */
-export interface OneDnn {
+/** A loaded oneDNN with its CPU engine and stream: a convolution engine, and the calls behind it. */
+export interface OneDnn extends ConvEngine {
   /** Path or name it was loaded from. */
   readonly path: string;
   /** "oneDNN 2.6.3". */
@@ -124,6 +125,14 @@ export interface OneDnn {
   setThreads(n: number): boolean;
   /** OpenMP threads oneDNN would use from the calling thread (`omp_get_max_threads`), or 0. */
   threads(): number;
+  /**
+   * Holds oneDNN to one OpenMP thread for the calls of the calling thread until the returned
+   * release is called, counting holders: the thread count comes back (to the default) when the
+   * last one releases.
+   */
+  singleThreaded(): () => void;
+  /** The OpenMP runtime whose thread count it sets (e.g. "libgomp.so.1"), or "" when none. */
+  openmp(): string;
 }
 
 /** Why {@linkcode oneDnn} found no library, when it did not. */
@@ -198,6 +207,8 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
   /** Descriptors stay alive as long as the primitives that were made from them. */
   const keep: Uint8Array[] = [];
 
+  let gompName = "";
+  let holders = 0;
   let gomp:
     | Deno.DynamicLibrary<{
       omp_set_num_threads: { parameters: ["i32"]; result: "void" };
@@ -213,6 +224,7 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
           omp_set_num_threads: { parameters: ["i32"], result: "void" },
           omp_get_max_threads: { parameters: [], result: "i32" },
         });
+        gompName = name;
         return gomp;
       } catch {
         // next
@@ -453,9 +465,15 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
     b: g.outChannels,
   });
 
-  return {
+  const dnnl: OneDnn = {
+    name: version,
     path,
     version,
+    conv: (g) => ({
+      forward: (io) => dnnl.forward(g, io),
+      backwardData: (io) => dnnl.backwardData(g, io),
+      backwardWeights: (io) => dnnl.backwardWeights(g, io),
+    }),
     forward(g, { x, w, b, y, relu = false }) {
       const n = sizes(g);
       sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
@@ -513,7 +531,18 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
       return true;
     },
     threads: () => openGomp()?.symbols.omp_get_max_threads() ?? 0,
+    singleThreaded() {
+      if (holders++ === 0) dnnl.setThreads(1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        if (--holders === 0) dnnl.setThreads(0);
+      };
+    },
+    openmp: () => (openGomp(), gompName),
   };
+  return dnnl;
 }
 
 /**
