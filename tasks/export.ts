@@ -1,7 +1,7 @@
 /**
  * `deno task export` — writes a slidewin checkpoint as a standard TensorFlow.js LayersModel
  * (`model.json` + `group1-shard1of1.bin`) that `tf.loadLayersModel(url)` loads in any tfjs app
- * (src/layers_export.ts). Default: the pretrained model → `models/default/layers/`.
+ * (src/model/layers_export.ts). Default: the pretrained model → `models/default/layers/`.
  */
 import { helpText, parseFlags, runMain } from "../src/cli.ts";
 import { useBackend } from "../src/backends/backend.ts";

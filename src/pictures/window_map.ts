@@ -55,7 +55,7 @@ export function viridis(value: number): [number, number, number] {
   return [mix(0), mix(1), mix(2)];
 }
 
-/** A window grid: geometry plus windows per axis, as `windowGrid` in ./geometry.ts returns. */
+/** A window grid: geometry plus windows per axis, as `windowGrid` in ../geometry.ts returns. */
 export interface GridSpec {
   /** Window side in scene pixels. */
   size: number;
