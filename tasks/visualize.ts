@@ -65,25 +65,6 @@ async function openModel(name: string, isDefault: boolean) {
   };
 }
 
-/** "val accuracy 0.981 · mean IoU 0.842" from whatever validation numbers training saved. */
-function savedScores(extra: Record<string, unknown>): string {
-  const pools = [extra, extra.val, extra.metrics, extra.validation].filter((p) =>
-    p !== null && typeof p === "object"
-  ) as Record<string, unknown>[];
-  const find = (...keys: string[]) => {
-    for (const pool of pools) {
-      for (const key of keys) if (typeof pool[key] === "number") return pool[key] as number;
-    }
-    return undefined;
-  };
-  const accuracy = find("valAccuracy", "accuracy");
-  const meanIou = find("valMeanIou", "meanIou", "meanIoU");
-  const parts = [];
-  if (accuracy !== undefined) parts.push(`val accuracy ${accuracy.toFixed(3)}`);
-  if (meanIou !== undefined) parts.push(`val mean IoU ${meanIou.toFixed(3)}`);
-  return parts.length ? ` (${parts.join(" · ")})` : "";
-}
-
 const pct = (v: number) => v.toFixed(3);
 
 /** The task: usage, flags and what it does. */
@@ -122,7 +103,7 @@ export const task = defineTask({
       const p = await predict(model, scenes.images);
       const name = flags.untrained
         ? "untrained model"
-        : `model ${modelName}${savedScores(loaded.extra)}`;
+        : `model ${modelName}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {
@@ -170,8 +151,7 @@ export const task = defineTask({
         objectness.dispose();
         out ||= `${outDir}/windows.png`;
       }
-      await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
-      await writeFileAtomic(out, png);
+      await writeFileAtomic(out, png); // makes the folder too
       console.log(`Wrote ${out}`);
     } finally {
       scenes.images.dispose();
