@@ -255,6 +255,12 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
   assert.equal(d2.backend, "native");
   assert.equal(d2.how, "order");
   assert.equal(d2.note, "every probe failed");
+  const labelled = { ...fakeProber({ native: 2000, wasm: 900 }).prober, label: "wide, batch 32" };
+  const dl = await decideAuto({ probe: labelled, cacheFile: null, candidates, mode: "probe" });
+  assert.match(
+    autoNotice(dl),
+    /^auto: native \(probe of wide, batch 32, [\d.]+ s: native 2 000 img\/s/,
+  );
   const quiet = fakeProber({ native: 1, wasm: 2 });
   const d3 = await decideAuto({ probe: quiet.prober, cacheFile: null, candidates, mode: "order" });
   assert.equal(quiet.calls.length, 0);
@@ -271,6 +277,8 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
 Deno.test("the real probe: a few training steps per candidate, a throwing one skipped with its reason", async () => {
   const broken = { ...wasm, name: "broken" } as unknown as typeof wasm;
   const probe = trainingProbe({ arch: S8_ARCH, batchSize: 8, budgetMs: 1000, steps: 3 });
+  assert.equal(probe.label, "s8, batch 8", "the probe says which architecture it measures");
+  assert.equal(trainingProbe().label, "wide, batch 32", "by default what train trains");
   assert.match(
     probe.about,
     /^training steps after a warm-up round, batch 8, \d+ threads, \[\{"kind":"conv"/,
@@ -409,7 +417,9 @@ Deno.test("deno task train: auto probes once, says why, records it in config.jso
     // two or more candidates here: measured, and cached for the next run
     assert.match(
       line,
-      new RegExp(`^auto: \\w+ \\(probe [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`),
+      new RegExp(
+        `^auto: \\w+ \\(probe of wide, batch 8, [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`,
+      ),
     );
     const r2 = await train([...tiny, `--out=${dir}/b`], env);
     assert.equal(r2.code, 0, r2.stderr);

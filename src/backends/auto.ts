@@ -270,13 +270,13 @@ export function autoNotice(decision: AutoDecision): string {
       return `auto: ${decision.backend} (table order${note ? `: ${decision.note}` : ""})`;
     case "probe":
       return `auto: ${decision.backend} (probe${of}${
-        decision.probeMs ? ` ${(decision.probeMs / 1000).toFixed(1)} s` : ""
+        decision.probeMs ? `${of ? "," : ""} ${(decision.probeMs / 1000).toFixed(1)} s` : ""
       }: ${rates}${
         decision.cacheFile && !decision.note ? `; cached in ${decision.cacheFile}` : ""
       }${note})`;
     case "cache":
-      return `auto: ${decision.backend} (probe${of} on ${
-        decision.measuredAt?.slice(0, 10) ?? "an earlier day"
+      return `auto: ${decision.backend} (probe${of}${of ? " on" : " of"} ${
+        decision.measuredAt?.slice(0, 10) ?? "earlier"
       }: ${rates}; from ${decision.cacheFile}${note})`;
   }
 }
