@@ -70,7 +70,7 @@ Deno.test("layer kinds: the tfjs forward of each kind makes the model's outputs"
 function pythonKeys(text: string, name: string): string[] {
   const found = text.match(new RegExp(`^${name} = \\{([^}]*)\\}`, "m"));
   assert.ok(found, `tasks/bench_torch.py has no ${name} table`);
-  return [...found[1].matchAll(/"([a-z]+)":/g)].map((m) => m[1]);
+  return [...found[1].matchAll(/"(\w+)":/g)].map((m) => m[1]);
 }
 
 Deno.test("the PyTorch reference knows exactly the layer kinds and loss terms of the tables", async () => {
