@@ -101,9 +101,7 @@ export const task = defineTask({
     const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
     try {
       const p = await predict(model, scenes.images);
-      const name = flags.untrained
-        ? "untrained model"
-        : `model ${modelName}`;
+      const name = flags.untrained ? "untrained model" : `model ${modelName}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {
