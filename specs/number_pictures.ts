@@ -27,15 +27,17 @@ export interface NumbersOptions {
   numbers?: readonly [number, number];
   /** Lines; default as many as fit (44 px apart). */
   lines?: number;
+  /** Gap between the ink of neighbouring digits of a number, [min, max] px; default [2, 6]. */
+  gap?: readonly [number, number];
 }
 
 /**
- * Seeded numbers of MNIST digits at their own size (28 × 28 cells, ink about 20 px tall), cells
- * 2–6 px closer than side by side (ink gaps of a few pixels: separate, not touching), numbers
- * 22–40 px apart, lines 44 px apart, starting 8 px from the top left.
+ * Seeded numbers of MNIST digits at their own size (ink about 20 px tall), each digit's ink `gap`
+ * px right of the previous digit's ink (by default 2–6: separate, not touching), numbers 22–40 px
+ * apart, lines 44 px apart, starting 8 px from the top left.
  */
 export function numbersPicture(split: MnistSplit, options: NumbersOptions): NumbersPicture {
-  const { seed, width, height, digits = [2, 4], numbers = [1, 2] } = options;
+  const { seed, width, height, digits = [2, 4], numbers = [1, 2], gap = [2, 6] } = options;
   const rng = makeRng(seed);
   const data = new Float32Array(width * height);
   const result: NumbersPicture = { width, height, data, numbers: [], digits: [] };
@@ -46,18 +48,19 @@ export function numbersPicture(split: MnistSplit, options: NumbersOptions): Numb
     const count = numbers[0] + rng.int(numbers[1] - numbers[0] + 1);
     for (let k = 0; k < count; k++) {
       const n = digits[0] + rng.int(digits[1] - digits[0] + 1);
-      if (left + n * 24 + 4 > width) break;
+      if (left + n * (20 + gap[1]) + 8 > width) break;
       const boxes: Box[] = [];
       let text = "";
       for (let d = 0; d < n; d++) {
         const index = rng.int(split.count);
-        const box = paste(split, index, data, width, top + rng.int(3) - 1, left);
+        const [inkLeft] = inkColumns(split, index);
+        const box = paste(split, index, data, width, top + rng.int(3) - 1, left - inkLeft);
         if (box) {
           boxes.push(box);
           text += split.labels[index];
           result.digits.push({ label: split.labels[index], box });
         }
-        left += DIGIT_SIDE - 2 - rng.int(5);
+        if (box) left = box[3] + gap[0] + rng.int(gap[1] - gap[0] + 1);
       }
       if (boxes.length) {
         result.numbers.push({
@@ -74,6 +77,20 @@ export function numbersPicture(split: MnistSplit, options: NumbersOptions): Numb
     }
   }
   return result;
+}
+
+/** First and last ink column (+1) of digit `index` in its 28 × 28 cell. */
+function inkColumns(split: MnistSplit, index: number): [number, number] {
+  let first = DIGIT_SIDE, last = 0;
+  for (let y = 0; y < DIGIT_SIDE; y++) {
+    for (let x = 0; x < DIGIT_SIDE; x++) {
+      if (split.images[index * DIGIT_SIDE * DIGIT_SIDE + y * DIGIT_SIDE + x] > 0) {
+        first = Math.min(first, x);
+        last = Math.max(last, x + 1);
+      }
+    }
+  }
+  return [first, last];
 }
 
 /** Max-composites digit `index` with its cell's top left at (top, left); returns its ink box. */
