@@ -32,11 +32,14 @@ export interface PreparedImage {
 }
 
 /**
- * Prepares grey pixels for the net: {@linkcode normalizeImage} (unless `normalize: false`), then
- * a `[1, H, W, 1]` tensor.
+ * Prepares grey pixels for the net: {@linkcode normalizeImage} (with `normalize: false` only the
+ * polarity), then a `[1, H, W, 1]` tensor on the current tfjs backend (choose one first, e.g.
+ * `useBackend`, as for `makeScenes`).
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backends/backend.ts";
+ * await useBackend("cpu");
  * import { prepareGray } from "./prepare.ts";
  * const data = new Float32Array(64 * 64).fill(0.8); // light paper…
  * for (let y = 20; y < 44; y++) data[y * 64 + 32] = 0.1; // …and a dark stroke
@@ -66,6 +69,8 @@ export interface PrepareImageOptions extends PrepareOptions, DecodeImageOptions 
  *
  * @example
  * ```ts
+ * import { useBackend } from "../backends/backend.ts";
+ * await useBackend("cpu");
  * import { prepareImage } from "./prepare.ts";
  * const { tensor, image } = await prepareImage(await Deno.readFile("models/default/curves.png"));
  * console.log(image.polarity); // dark-ink (dark curves on a white chart)

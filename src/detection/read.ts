@@ -209,7 +209,7 @@ function makeNumber(digits: Detection[], line: number): ReadNumber {
  *   score: 0.9,
  *   box: [top, top + 20, left, left + 12] as [number, number, number, number],
  * });
- * const numbers = groupNumbers([d(4, 40), d(1, 0), d(7, 14), d(2, 26), d(9, 0, 50)]);
+ * const numbers = groupNumbers([d(4, 54), d(1, 0), d(7, 14), d(2, 40), d(9, 0, 50)]);
  * console.log(numbers.map((n) => `${n.line}: ${n.text}`)); // ["0: 17", "0: 24", "1: 9"]
  * console.log(numbers[0].box, numbers[0].confidence.toFixed(2)); // [10, 30, 0, 26] 0.81
  * ```
@@ -342,7 +342,8 @@ function matchCount(
 }
 
 /**
- * The share of true numbers read right over a set of pictures: `readings[i]` and `truths[i]`
+ * The share of true numbers read right over a set of pictures: `readings[i]` (e.g. the
+ * `numbers` of a {@linkcode Reading}) and `truths[i]`
  * are the numbers read in and the true numbers of picture i. A true number is read right when a
  * reading has exactly its text and IoU ≥ `iouThreshold` (default 0.5) with its box; each reading
  * counts for one true number at most (maximum matching).
@@ -358,7 +359,7 @@ function matchCount(
  * ```
  */
 export function numberAccuracy(
-  readings: readonly (readonly { text: string; box: BoxLike }[])[],
+  readings: readonly (readonly TrueNumber[])[],
   truths: readonly (readonly TrueNumber[])[],
   options: { iouThreshold?: number } = {},
 ): NumberAccuracy {
