@@ -215,6 +215,7 @@ export {
   type GrayOptions,
   LUMA,
   type RgbaImage,
+  shrinkGray,
 } from "./src/data/gray.ts";
 export {
   type DecodedImage,

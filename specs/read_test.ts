@@ -187,6 +187,17 @@ Deno.test("groupNumbers: hand cases", async (t) => {
     const ds = [at(1, 0), det(7, [10, 30, 14, 26], 0.9), det(1, [11, 30, 15, 25], 0.6)];
     assert.deepEqual(texts(ds), ["0:17"]);
     assert.deepEqual(texts(ds, { duplicateIou: 1 }), ["0:171"]); // equal centres: top first
+    // a thin 1 boxed three times side by side (IoU < 0.5, same label): read once
+    const ones = [
+      det(1, [33, 63, 71.5, 78.7], 0.99),
+      det(1, [37.6, 64.3, 76.7, 80.3], 0.97),
+      det(1, [35.1, 66.1, 73.4, 86.9], 0.71),
+      det(7, [32.6, 64, 84.3, 106.5], 0.99),
+    ];
+    assert.deepEqual(texts(ones), ["0:17"]);
+    assert.deepEqual(texts(ones, { sameLabelOverlap: 1 }), ["0:1117"]);
+    // two touching 1s overlapping by less than half of the thinner: both read
+    assert.deepEqual(texts([det(1, [0, 20, 0, 6], 0.9), det(1, [0, 20, 3.2, 9], 0.8)]), ["0:11"]);
   });
   await t.step("confidence is the product of the scores; the box their union", () => {
     const [n] = groupNumbers([at(4, 0, 10, 0.8), at(2, 13, 12, 0.5)]);

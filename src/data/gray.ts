@@ -158,3 +158,40 @@ function ownMatte(luma: Float32Array, alpha: Float32Array): number {
   }
   return sum / weight < 0.5 ? 1 : 0; // the visible pixels are ink: its opposite
 }
+
+/**
+ * Shrinks a grey picture by an integer `factor`: each output pixel is the mean of a `factor ×
+ * factor` block (a trailing partial row or column of blocks is dropped).
+ *
+ * @example
+ * ```ts
+ * import { shrinkGray } from "./gray.ts";
+ * const half = shrinkGray({ width: 4, height: 2, data: new Float32Array([0, 1, 1, 1, 0, 1, 0, 0]) }, 2);
+ * console.log(half.width, half.height, Array.from(half.data)); // 2 1 [0.5, 0.5]
+ * ```
+ */
+export function shrinkGray(image: GrayImage, factor: number): GrayImage {
+  checkGray(image);
+  if (!Number.isInteger(factor) || factor < 1) {
+    throw new RangeError(`factor must be a positive integer, got ${factor}`);
+  }
+  const width = Math.floor(image.width / factor), height = Math.floor(image.height / factor);
+  if (width < 1 || height < 1) {
+    throw new RangeError(
+      `image is ${image.width}×${image.height}, smaller than factor ${factor} on a side`,
+    );
+  }
+  const data = new Float32Array(width * height);
+  const norm = 1 / (factor * factor);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let dy = 0; dy < factor; dy++) {
+        const row = (y * factor + dy) * image.width + x * factor;
+        for (let dx = 0; dx < factor; dx++) s += image.data[row + dx];
+      }
+      data[y * width + x] = s * norm;
+    }
+  }
+  return { width, height, data };
+}

@@ -4,8 +4,10 @@
  *
  * {@linkcode groupNumbers} is plain TypeScript on detections (`{ label, score, box }`):
  *
- * 1. **Filter.** Detections with score < `minScore` are dropped; of two that overlap with IoU ≥
- *    `duplicateIou` (one digit seen twice, e.g. under two labels) the lower score is dropped.
+ * 1. **Filter.** Detections with score < `minScore` are dropped. Of two that are one digit seen
+ *    twice the lower score is dropped: two that overlap with IoU ≥ `duplicateIou` (e.g. one digit
+ *    under two labels), or two of the same label whose intersection covers ≥ `sameLabelOverlap`
+ *    of the smaller box (a thin "1" boxed twice, side by side).
  * 2. **Lines.** Digits are taken left to right (by the centre of their box). Each joins the line
  *    whose last digit is nearest to its left among those that overlap it vertically by at least
  *    `lineOverlap` of the smaller height — the last digit's band moved by the line's slope over
@@ -54,6 +56,11 @@ export interface GroupOptions {
   minScore?: number;
   /** Of two detections with IoU ≥ this, the lower score is dropped; default 0.5 (1: off). */
   duplicateIou?: number;
+  /**
+   * Of two detections of one label whose intersection covers at least this share of the smaller
+   * box, the lower score is dropped; default 0.5 (1: off).
+   */
+  sameLabelOverlap?: number;
   /** Vertical overlap, as a share of the smaller height, that puts two digits on a line; 0.5. */
   lineOverlap?: number;
   /** A gap wider than this times the taller neighbour's height starts a new number; 0.6. */
@@ -89,15 +96,22 @@ const centreX = (b: BoxLike) => (b[2] + b[3]) / 2;
 const centreY = (b: BoxLike) => (b[0] + b[1]) / 2;
 
 function checkGroup(options: GroupOptions): Required<GroupOptions> {
-  const { minScore = 0.5, duplicateIou = 0.5, lineOverlap = 0.5, numberGap = 0.6 } = options;
+  const {
+    minScore = 0.5,
+    duplicateIou = 0.5,
+    sameLabelOverlap = 0.5,
+    lineOverlap = 0.5,
+    numberGap = 0.6,
+  } = options;
   const unit = (v: number, name: string) => {
     if (!(v >= 0 && v <= 1)) throw new RangeError(`options.${name} must be in [0, 1], got ${v}`);
   };
   unit(minScore, "minScore");
   unit(duplicateIou, "duplicateIou");
+  unit(sameLabelOverlap, "sameLabelOverlap");
   unit(lineOverlap, "lineOverlap");
   if (!(numberGap >= 0)) throw new RangeError(`options.numberGap must be ≥ 0, got ${numberGap}`);
-  return { minScore, duplicateIou, lineOverlap, numberGap };
+  return { minScore, duplicateIou, sameLabelOverlap, lineOverlap, numberGap };
 }
 
 function checkDetection(d: Detection, i: number): void {
@@ -171,14 +185,28 @@ function lineOverlapOf(line: Line, d: Detection): number {
   return (bottom - top) / Math.min(height(last), height(d.box));
 }
 
-/** Drops the lower-scored of two detections with IoU ≥ `threshold` (greedy, best first). */
-function dropDuplicates(detections: Detection[], threshold: number): Detection[] {
-  if (threshold >= 1) return detections;
+/** Share of the smaller of two boxes that their intersection covers. */
+function overlapOfSmaller(a: BoxLike, b: BoxLike): number {
+  const ih = Math.min(a[1], b[1]) - Math.max(a[0], b[0]);
+  const iw = Math.min(a[3], b[3]) - Math.max(a[2], b[2]);
+  if (ih <= 0 || iw <= 0) return 0;
+  const smaller = Math.min((a[1] - a[0]) * (a[3] - a[2]), (b[1] - b[0]) * (b[3] - b[2]));
+  return ih * iw / smaller;
+}
+
+/** Drops the lower-scored of two detections of one digit (greedy, best first; module doc). */
+function dropDuplicates(
+  detections: Detection[],
+  options: { duplicateIou: number; sameLabelOverlap: number },
+): Detection[] {
+  const { duplicateIou, sameLabelOverlap } = options;
   const byScore = [...detections].sort((a, b) => b.score - a.score || leftToRight(a, b));
   const kept: Detection[] = [];
-  for (const d of byScore) {
-    if (kept.every((k) => iou(k.box, d.box) < threshold)) kept.push(d);
-  }
+  const twin = (k: Detection, d: Detection) =>
+    (duplicateIou < 1 && iou(k.box, d.box) >= duplicateIou) ||
+    (sameLabelOverlap < 1 && k.label === d.label &&
+      overlapOfSmaller(k.box, d.box) >= sameLabelOverlap);
+  for (const d of byScore) if (!kept.some((k) => twin(k, d))) kept.push(d);
   return kept;
 }
 
@@ -222,9 +250,11 @@ export function groupNumbers(
     throw new TypeError("detections must be an array of { label, score, box }");
   }
   detections.forEach(checkDetection);
-  const { minScore, duplicateIou, lineOverlap, numberGap } = checkGroup(options);
-  const digits = dropDuplicates(detections.filter((d) => d.score >= minScore), duplicateIou)
-    .sort(leftToRight);
+  const { minScore, duplicateIou, sameLabelOverlap, lineOverlap, numberGap } = checkGroup(options);
+  const digits = dropDuplicates(
+    detections.filter((d) => d.score >= minScore),
+    { duplicateIou, sameLabelOverlap },
+  ).sort(leftToRight);
   const lines: Line[] = [];
   for (const d of digits) {
     let best: Line | undefined, bestDistance = Infinity, bestOverlap = -Infinity;
