@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { decodeImage, imageHeader, readImage } from "../src/data/image_file.ts";
-import { grayFromRgba } from "../src/data/gray.ts";
+import { grayFromRgba, shrinkGray } from "../src/data/gray.ts";
 import { makeRng } from "../src/rng.ts";
 import { encodeJpeg, encodePng, PNG_CHANNELS, pngChunk, type PngSpec } from "./image_fixtures.ts";
 
@@ -287,4 +287,21 @@ Deno.test("bad picture files: one-line errors that name the file and say what to
   // a chunk after IEND is fine
   const trailing = new Uint8Array([...png, ...pngChunk("tEXt", text("x"))]);
   assert.equal((await decodeImage(trailing)).width, 8);
+});
+
+Deno.test("shrinkGray: block means, partial blocks dropped, errors", () => {
+  const rng = makeRng(4);
+  const image = { width: 7, height: 5, data: Float32Array.from({ length: 35 }, () => rng.next()) };
+  const half = shrinkGray(image, 2);
+  assert.deepEqual([half.width, half.height], [3, 2]);
+  for (let y = 0; y < 2; y++) {
+    for (let x = 0; x < 3; x++) {
+      const at = (dy: number, dx: number) => image.data[(2 * y + dy) * 7 + 2 * x + dx];
+      const want = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4;
+      assert.ok(Math.abs(half.data[y * 3 + x] - want) < 1e-6);
+    }
+  }
+  assert.deepEqual(Array.from(shrinkGray(image, 1).data), Array.from(image.data));
+  assert.throws(() => shrinkGray(image, 6), /smaller than factor 6/);
+  assert.throws(() => shrinkGray(image, 1.5), /factor must be a positive integer/);
 });
