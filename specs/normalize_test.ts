@@ -38,6 +38,12 @@ Deno.test("select equals sorting, with and without many equal values", () => {
     const sorted = a.slice().sort();
     const k = rng.int(n);
     assert.equal(select(a.slice(), k), sorted[k]);
+    // ordered inputs, and an array selected in twice
+    assert.equal(select(sorted.slice(), k), sorted[k]);
+    assert.equal(select(sorted.slice().reverse(), k), sorted[k]);
+    const twice = a.slice();
+    select(twice, n >> 1);
+    assert.equal(select(twice, k), sorted[k]);
   }
   assert.throws(() => select(new Float32Array(3), 3), /k must be an integer in \[0, 3\)/);
 });

@@ -75,8 +75,10 @@ const PAPER_MIN = 0.05;
 const MAD_SIGMA = 1.4826;
 
 /**
- * The `k`-th smallest of `a[0..n)` (0-based), rearranging `a` (Floyd–Rivest selection, linear
- * time on average, fine with many equal values).
+ * The `k`-th smallest of `a[0..n)` (0-based), rearranging `a`: quickselect with a median-of-three
+ * pivot and Hoare partitioning (linear on average, on sorted or graded runs, and with many equal
+ * values); a range still unsettled after 2·log₂ n + 8 rounds is sorted instead, so the worst case
+ * is O(n log n).
  *
  * @example
  * ```ts
@@ -93,20 +95,17 @@ export function select(a: Float32Array, k: number, n = a.length): number {
 }
 
 function selectRange(a: Float32Array, k: number, left: number, right: number): void {
+  let rounds = 2 * Math.ceil(Math.log2(right - left + 2)) + 8;
   while (right > left) {
-    if (right - left > 600) {
-      const n = right - left + 1;
-      const m = k - left + 1;
-      const z = Math.log(n);
-      const s = 0.5 * Math.exp(2 * z / 3);
-      const sd = 0.5 * Math.sqrt(z * s * (n - s) / n) * (m - n / 2 < 0 ? -1 : 1);
-      selectRange(
-        a,
-        k,
-        Math.max(left, Math.floor(k - m * s / n + sd)),
-        Math.min(right, Math.floor(k + (n - m) * s / n + sd)),
-      );
+    if (--rounds < 0) {
+      a.subarray(left, right + 1).sort();
+      return;
     }
+    // pivot: the median of the first, middle and last values (sorted or graded runs stay linear)
+    const mid = (left + right) >> 1;
+    const [x, y, z] = [a[left], a[mid], a[right]];
+    const p = (x <= y) === (y <= z) ? mid : (y <= x) === (x <= z) ? left : right;
+    swap(a, k, p);
     const t = a[k];
     let i = left, j = right;
     swap(a, left, k);
@@ -220,6 +219,7 @@ function tileQuantiles(
   const nx = xs.length - 1, ny = ys.length - 1;
   const out = qs.map(() => new Float32Array(nx * ny));
   const scratch = new Float32Array(TILE_SAMPLES * 2);
+  const work = new Float32Array(TILE_SAMPLES * 2);
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
       const h = ys[j + 1] - ys[j], w = xs[i + 1] - xs[i];
@@ -229,8 +229,10 @@ function tileQuantiles(
         const base = y * width;
         for (let x = xs[i]; x < xs[i + 1]; x += step) scratch[n++] = data[base + x];
       }
+      // a fresh copy per quantile: selection is slow on an array it has already partitioned
       qs.forEach((q, k) => {
-        out[k][j * nx + i] = quantile(scratch, q, n);
+        work.set(scratch.subarray(0, n));
+        out[k][j * nx + i] = quantile(work, q, n);
       });
     }
   }
@@ -243,9 +245,10 @@ function medianSigma(values: Float32Array): [number, number] {
   const sample = new Float32Array(Math.ceil(values.length / step));
   let n = 0;
   for (let p = 0; p < values.length; p += step) sample[n++] = values[p];
-  const median = quantile(sample, 0.5, n);
-  for (let k = 0; k < n; k++) sample[k] = Math.abs(sample[k] - median);
-  return [median, MAD_SIGMA * quantile(sample, 0.5, n)];
+  const work = sample.slice(0, n);
+  const median = quantile(work, 0.5, n);
+  for (let k = 0; k < n; k++) work[k] = Math.abs(sample[k] - median);
+  return [median, MAD_SIGMA * quantile(work, 0.5, n)];
 }
 
 function checkOptions(options: NormalizeOptions, image: GrayImage) {
