@@ -64,9 +64,9 @@ export interface NormalizedImage extends GrayImage {
 }
 
 /** Most values a tile's percentiles are taken from (larger tiles are sampled on a grid). */
-const TILE_SAMPLES = 4096;
+const TILE_SAMPLES = 1024;
 /** Most values the global statistics are taken from. */
-const GLOBAL_SAMPLES = 1 << 13;
+const GLOBAL_SAMPLES = 1 << 12;
 /** Quantile of the ridge values taken as the strokes' level. */
 const STROKE_QUANTILE = 0.9;
 /** The darkest paper level divided by (darker tiles are taken as this bright). */
@@ -103,34 +103,39 @@ function selectRange(a: Float32Array, k: number, left: number, right: number): v
     }
     // pivot: the median of the first, middle and last values (sorted or graded runs stay linear)
     const mid = (left + right) >> 1;
-    const [x, y, z] = [a[left], a[mid], a[right]];
+    const x = a[left], y = a[mid], z = a[right];
     const p = (x <= y) === (y <= z) ? mid : (y <= x) === (x <= z) ? left : right;
-    swap(a, k, p);
-    const t = a[k];
+    const t = a[p];
+    // Hoare partition around t, with t moved to `left` first
+    a[p] = a[left];
+    a[left] = t;
+    if (a[right] > t) {
+      a[left] = a[right];
+      a[right] = t;
+    }
     let i = left, j = right;
-    swap(a, left, k);
-    if (a[right] > t) swap(a, left, right);
     while (i < j) {
-      swap(a, i, j);
+      const v = a[i];
+      a[i] = a[j];
+      a[j] = v;
       i++;
       j--;
       while (a[i] < t) i++;
       while (a[j] > t) j--;
     }
-    if (a[left] === t) swap(a, left, j);
-    else {
+    if (a[left] === t) {
+      const v = a[left];
+      a[left] = a[j];
+      a[j] = v;
+    } else {
       j++;
-      swap(a, j, right);
+      const v = a[j];
+      a[j] = a[right];
+      a[right] = v;
     }
     if (j <= k) left = j + 1;
     if (k <= j) right = j - 1;
   }
-}
-
-function swap(a: Float32Array, i: number, j: number): void {
-  const t = a[i];
-  a[i] = a[j];
-  a[j] = t;
 }
 
 /** Order statistic at quantile q of a[0..n): the ⌊q·(n−1)⌋-th smallest (rearranges a). */
@@ -219,7 +224,6 @@ function tileQuantiles(
   const nx = xs.length - 1, ny = ys.length - 1;
   const out = qs.map(() => new Float32Array(nx * ny));
   const scratch = new Float32Array(TILE_SAMPLES * 2);
-  const work = new Float32Array(TILE_SAMPLES * 2);
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
       const h = ys[j + 1] - ys[j], w = xs[i + 1] - xs[i];
@@ -229,14 +233,23 @@ function tileQuantiles(
         const base = y * width;
         for (let x = xs[i]; x < xs[i + 1]; x += step) scratch[n++] = data[base + x];
       }
-      // a fresh copy per quantile: selection is slow on an array it has already partitioned
-      qs.forEach((q, k) => {
-        work.set(scratch.subarray(0, n));
-        out[k][j * nx + i] = quantile(work, q, n);
-      });
+      tileLevels(scratch, n, qs).forEach((v, k) => (out[k][j * nx + i] = v));
     }
   }
   return out;
+}
+
+/**
+ * Quantiles `qs` (one, or the three quartiles 0.25, 0.5, 0.75) of `a[0..n)`: the median first,
+ * then each outer quartile within its half of the partitioned array.
+ */
+function tileLevels(a: Float32Array, n: number, qs: readonly number[]): number[] {
+  if (qs.length === 1) return [quantile(a, qs[0], n)];
+  const k = (q: number) => Math.floor(q * (n - 1));
+  const median = select(a, k(0.5), n);
+  if (k(0.25) < k(0.5)) selectRange(a, k(0.25), 0, k(0.5) - 1);
+  if (k(0.75) > k(0.5)) selectRange(a, k(0.75), k(0.5) + 1, n - 1);
+  return [a[k(0.25)], median, a[k(0.75)]];
 }
 
 /** Median and σ (1.4826 · MAD) of `values` sampled with stride (≤ GLOBAL_SAMPLES values). */
