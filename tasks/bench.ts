@@ -528,7 +528,7 @@ export const task = defineTask({
         `  ONNX Runtime reaches ${t.gflops.toFixed(0)} GFLOP/s, ${
           (100 * t.ofPeak!).toFixed(0)
         } % ` +
-          `of the estimated peak (${peak.assumption})`,
+          `of the estimated peak, ${peak.assumption}`,
       );
     }
     await extras(ctx, bench);
