@@ -195,7 +195,7 @@ Deno.test({
     }).output();
     await Deno.remove(dir, { recursive: true });
     const text = new TextDecoder().decode(out.stdout);
-    assert.ok(out.success, new TextDecoder().decode(out.stderr).trim().split("\n").at(-1));
+    assert.ok(out.success, new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "");
     const lines = text.trim().split("\n");
     assert.equal(lines.length, files.length);
     for (const line of lines) assert.match(line, / 7 13 \['N', 15, 'rows', 'cols'\]$/);
