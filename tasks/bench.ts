@@ -24,7 +24,7 @@ import {
   UsageError,
 } from "../src/cli.ts";
 import { benchData } from "./lib/data_bench.ts";
-import { tf } from "../src/deps.ts";
+import { type Tensor4D, tf } from "../src/deps.ts";
 import { encodeTargets } from "../src/data/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { createStep, type GradientStep } from "../src/training/step.ts";
@@ -45,7 +45,7 @@ import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
 import { median } from "./lib/stats.ts";
 import { type CpuPeak, readPeak } from "./lib/cpu_peak.ts";
-import { loadOrt, type Ort, ortSession } from "./lib/ort.ts";
+import { loadOrt, type Ort, ORT_VERSION, ortSession } from "./lib/ort.ts";
 import {
   type OrtResult,
   type Round,
@@ -60,7 +60,7 @@ const FLAGS = {
   /** Architecture measured (ARCHITECTURES in src/model/model.ts); default what train trains. */
   arch: {
     default: defaultTrainConfig().arch,
-    help: "Architecture to measure (default: the one deno task train trains)",
+    help: "Architecture to measure (train's by default)",
     choices: Object.keys(ARCHITECTURES),
   },
   /** Training batch size (the default run's). */
@@ -150,6 +150,13 @@ async function medianMs(f: () => Promise<unknown>, warm: number, timed: number):
   return median(times);
 }
 
+/** One `model.apply` with its outputs read back. */
+async function applyOnce(model: Model, images: Tensor4D): Promise<void> {
+  const out = tf.tidy(() => model.apply(images));
+  await out.data();
+  out.dispose();
+}
+
 /** Training, `predict` through the row's step, and `model.apply` on the row's backend. */
 async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
   const { backend, workers, tape } = row;
@@ -191,15 +198,7 @@ async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
     );
     // `model.apply` on this backend's kernels: once per backend, on its plain row
     const applyMs = workers === 0 && !tape
-      ? await medianMs(
-        async () => {
-          const out = tf.tidy(() => model.apply(scenes.images));
-          await out.data();
-          out.dispose();
-        },
-        warm,
-        steps,
-      )
+      ? await medianMs(() => applyOnce(model, scenes.images), warm, steps)
       : undefined;
     return {
       backend: rowName(row),
@@ -330,8 +329,6 @@ async function runRound(index: number, ctx: BenchContext): Promise<Round> {
   printRatios(results, torch, ort);
   return { results, torch, ort };
 }
-
-const ORT_VERSION = "1.30.0";
 
 /** This round's ratios, row by row. */
 function printRatios(results: RowResult[], torch: TorchResult | null, ort: OrtResult | null) {

@@ -12,7 +12,9 @@ import type * as OrtModule from "npm:onnxruntime-node@1.30.0";
 export type Ort = typeof OrtModule;
 
 /** The version the bench and specs pin. */
-export const ORT_SPECIFIER = "npm:onnxruntime-node@1.30.0";
+export const ORT_VERSION = "1.30.0";
+/** Its npm specifier (for messages; the import itself is written out, for the lock file). */
+export const ORT_SPECIFIER = `npm:onnxruntime-node@${ORT_VERSION}`;
 
 let loading: Promise<Ort | string> | undefined;
 
