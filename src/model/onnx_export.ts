@@ -13,7 +13,7 @@
  * linear; pool → `MaxPool`), written in a small plain graph form ({@linkcode OnnxNode},
  * {@linkcode OnnxInitializer}); {@linkcode encodeOnnx} then encodes it with ONNX's own schema
  * (src/model/onnx/onnx.proto, compiled by protoc-gen-es into src/model/onnx/onnx_pb.ts) and
- * `@bufbuild/protobuf`. Opset 13, IR version 7: every runtime since 2020 reads it.
+ * `@bufbuild/protobuf`. Opset 13, IR version 7 (ONNX 1.8, 2020): ONNX Runtime reads it since 1.6.
  *
  * @module
  */
@@ -38,7 +38,7 @@ import { windowGeometry } from "../geometry.ts";
 import { type ArchLayer, type Model, OUTPUT_CHANNELS, variableShapes } from "./model.ts";
 import { VERSION } from "../version.ts";
 
-/** The ONNX operator set the graph imports (Conv, MaxPool and Relu are unchanged in it). */
+/** The ONNX operator set the graph imports: its Conv (version 11), MaxPool (12), Relu (13). */
 export const ONNX_OPSET = 13;
 /** The ONNX IR version of the file: 7, the one that came with opset 13 (ONNX 1.8). */
 export const ONNX_IR_VERSION = 7;
