@@ -23,7 +23,8 @@
  * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
  * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
- * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
+ * {@linkcode exportLayersModel} for `tf.loadLayersModel`, {@linkcode exportOnnx} for ONNX Runtime
+ * and Triton); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
  * {@linkcode meanAveragePrecision}, {@linkcode confusions}); reading numbers in pictures as people
@@ -183,6 +184,29 @@ export {
   type LayersExport,
   layersTopology,
 } from "./src/model/layers_export.ts";
+export {
+  encodeOnnx,
+  exportOnnx,
+  hwioToOihw,
+  ONNX_INPUT,
+  ONNX_IR_VERSION,
+  ONNX_LAYERS,
+  ONNX_OPSET,
+  ONNX_OUTPUT,
+  type OnnxExport,
+  type OnnxGraph,
+  onnxGraph,
+  type OnnxInitializer,
+  type OnnxLayerExport,
+  type OnnxLayerInput,
+  type OnnxLayerPart,
+  type OnnxNode,
+} from "./src/model/onnx_export.ts";
+export {
+  type ExportWeight,
+  type ExportWeights,
+  readExportWeights,
+} from "./src/model/export_weights.ts";
 export { iou, type LocalizationMetrics, localizationMetrics, voteBox } from "./src/metrics.ts";
 export {
   type GridSpec,
