@@ -23,6 +23,7 @@ import {
 } from "./data/scenes.ts";
 import { detect as detectOn, type Detection, type DetectOptions } from "./detection/detect.ts";
 import type { ForwardRunner } from "./model/predict.ts";
+import { type Reading, readNumbers as readOn, type ReadOptions } from "./detection/read.ts";
 
 /**
  * Loads a model saved by `saveModel` from a folder path or an http(s)/file URL (default: the
@@ -86,6 +87,30 @@ export async function detect(
 ): Promise<Detection[][]> {
   await ensureBackend();
   return await detectOn(model, images, options);
+}
+
+/**
+ * Reads the numbers in images `[N, H, W, 1]` (white ink on black, e.g. from `prepareImage`),
+ * selecting the default backend first when the caller has chosen none. See
+ * ./detection/read.ts `readNumbers`.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, readNumbers } from "./library.ts";
+ * import { PRETRAINED_DETECTOR } from "./model/checkpoint.ts";
+ * import { tf } from "./deps.ts";
+ * const { model } = await loadModel(PRETRAINED_DETECTOR);
+ * const [reading] = await readNumbers(model, tf.zeros([1, 128, 128, 1]));
+ * console.log(reading.numbers); // [] (a black picture)
+ * ```
+ */
+export async function readNumbers(
+  model: Model,
+  images: Tensor4D,
+  options: ReadOptions = {},
+): Promise<Reading[]> {
+  await ensureBackend();
+  return await readOn(model, images, options);
 }
 
 /**

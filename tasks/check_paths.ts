@@ -5,6 +5,8 @@
  * file (`./lib/stats.ts`, `../src/cli.ts` here) — and prints one line per path that does not
  * exist. A path is a token with a file extension or a trailing slash (a folder); placeholders
  * (`<name>`, `*`, `${…}`) and what training writes (`runs/…`) are not paths of the repository.
+ * Generated files (an `@generated` mark in their first lines, e.g. src/model/onnx/onnx_pb.ts)
+ * carry their source's comments, which name paths of the project that wrote them: skipped.
  *
  * @module
  */
@@ -18,6 +20,9 @@ const READ = /\.(ts|md|py|sh|ipynb)$/;
 
 /** Folders never read. */
 const SKIP = new Set([".git", "node_modules", "runs"]);
+
+/** The mark of a generated file (protoc-gen-es and others write it in their first lines). */
+const GENERATED = /@generated\b/;
 
 /** A path named somewhere, and where. */
 export interface NamedPath {
@@ -120,6 +125,7 @@ export async function missingPaths(root: string): Promise<NamedPath[]> {
   for await (const file of files(root)) list.push(file);
   for (const file of list.sort()) {
     let text = await Deno.readTextFile(`${root}/${file}`);
+    if (GENERATED.test(text.slice(0, 2000))) continue;
     if (file.endsWith(".ipynb")) text = notebookText(text);
     for (const named of namedPaths(file, text)) {
       if (!(await exists(`${root}/${named.resolved}`))) missing.push(named);

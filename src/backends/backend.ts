@@ -85,7 +85,7 @@ export function backendFlag(defaultName: BackendName = "wasm"): Flag<BackendName
  * @example
  * ```ts
  * import { backendNamed } from "./backend.ts";
- * console.log(backendNamed("wasm").step); // "tape"
+ * console.log(backendNamed("wasm").method); // "tape"
  * ```
  */
 export function backendNamed(name: string): Backend {

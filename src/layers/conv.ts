@@ -12,6 +12,8 @@ import {
   checkInteger,
   type KerasLayer,
   type LayerKind,
+  type OnnxNode,
+  type OnnxPlace,
   outSize,
 } from "./layer.ts";
 
@@ -36,6 +38,47 @@ export interface ConvLayer extends ConvSpec {
 }
 
 const isRelu = (layer: ConvLayer) => layer.activation !== "linear";
+
+/**
+ * `[k, k, in, out]` (tfjs's HWIO kernel) → `[out, in, k, k]` (ONNX's OIHW).
+ *
+ * @example
+ * ```ts
+ * import { hwioToOihw } from "./conv.ts";
+ * // k = 1, in = 2, out = 3: [[[[0, 1, 2], [3, 4, 5]]]] → out-major
+ * console.log(hwioToOihw(Float32Array.from([0, 1, 2, 3, 4, 5]), 1, 2, 3)); // 0 3 1 4 2 5
+ * ```
+ */
+export function hwioToOihw(
+  kernel: Float32Array,
+  k: number,
+  inChannels: number,
+  outChannels: number,
+): Float32Array {
+  if (kernel.length !== k * k * inChannels * outChannels) {
+    throw new RangeError(
+      `kernel has ${kernel.length} values, need ${k}×${k}×${inChannels}×${outChannels}`,
+    );
+  }
+  const out = new Float32Array(kernel.length);
+  for (let y = 0; y < k; y++) {
+    for (let x = 0; x < k; x++) {
+      for (let i = 0; i < inChannels; i++) {
+        const from = ((y * k + x) * inChannels + i) * outChannels;
+        for (let o = 0; o < outChannels; o++) {
+          out[((o * inChannels + i) * k + y) * k + x] = kernel[from + o];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function weight(at: OnnxPlace, name: string): Float32Array {
+  const w = at.weights.get(name);
+  if (!w) throw new Error(`weights: missing "${name}" for layer ${at.index}`);
+  return w.data;
+}
 
 /** `dy = 0` where the ReLU output `y` (≥ +0) is +0, without branches (see ./conv.ts's forward). */
 function reluMask(dy: Float32Array, y: Float32Array): void {
@@ -166,6 +209,32 @@ export const conv: LayerKind<ConvSpec, ConvLayer> = {
           bias_constraint: null,
         },
       }];
+    },
+    onnx(layer, at) {
+      const { index: i, channels } = at;
+      const k = layer.kernel, s = layer.stride ?? 1, p = layer.padding ?? 0;
+      const kernel = hwioToOihw(weight(at, `conv${i}/kernel`), k, channels, layer.filters);
+      const nodes: OnnxNode[] = [{
+        op: "Conv",
+        inputs: [at.input, `conv${i}.weight`, `conv${i}.bias`],
+        output: `conv${i}`,
+        attributes: {
+          kernel_shape: [k, k],
+          strides: [s, s],
+          pads: [p, p, p, p],
+          dilations: [1, 1],
+          group: 1,
+        },
+      }];
+      if (isRelu(layer)) nodes.push({ op: "Relu", inputs: [`conv${i}`], output: `relu${i}` });
+      return {
+        nodes,
+        initializers: [
+          { name: `conv${i}.weight`, dims: [layer.filters, channels, k, k], data: kernel },
+          { name: `conv${i}.bias`, dims: [layer.filters], data: weight(at, `conv${i}/bias`) },
+        ],
+        channels: layer.filters,
+      };
     },
   },
 };

@@ -7,7 +7,7 @@
  * - its tfjs forward (what `model.apply` runs; the tape differentiates it);
  * - its array forward and backward on `Float32Array`s over a convolution engine (./engine.ts:
  *   what the hand-written training step of ../model/array_net.ts runs);
- * - its entry in each export format (Keras for tfjs-layers; room for ONNX).
+ * - its entry in each export format (Keras for tfjs-layers, ONNX).
  *
  * The files are plain TypeScript: the tfjs forward is handed the tfjs namespace, so that
  * ../geometry.ts reads the window arithmetic without loading tfjs.
@@ -92,8 +92,8 @@ export interface OnnxPart {
 export interface LayerExports<L> {
   /** The Keras layers (tfjs LayersModel) of the layer at `index`: ../model/layers_export.ts. */
   keras(layer: L, index: number): KerasLayer[];
-  /** The ONNX nodes and initializers of the layer (optional until an ONNX exporter reads it). */
-  onnx?(layer: L, at: OnnxPlace): OnnxPart;
+  /** The ONNX nodes and initializers of the layer: ../model/onnx_export.ts. */
+  onnx(layer: L, at: OnnxPlace): OnnxPart;
 }
 
 /**

@@ -90,5 +90,18 @@ export const pool: LayerKind<PoolSpec> = {
         data_format: "channels_last",
       },
     }],
+    onnx(layer, at) {
+      const k = layer.kernel, s = layer.stride ?? k;
+      return {
+        nodes: [{
+          op: "MaxPool",
+          inputs: [at.input],
+          output: `pool${at.index}`,
+          attributes: { kernel_shape: [k, k], strides: [s, s], pads: [0, 0, 0, 0], ceil_mode: 0 },
+        }],
+        initializers: [],
+        channels: at.channels,
+      };
+    },
   },
 };
