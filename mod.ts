@@ -23,16 +23,22 @@
  * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
  * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
- * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
+ * {@linkcode exportLayersModel} for `tf.loadLayersModel`, {@linkcode exportOnnx} for ONNX Runtime
+ * and Triton); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
- * {@linkcode meanAveragePrecision}, {@linkcode confusions}); and backend selection
- * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a real GPU, else onednn
+ * {@linkcode meanAveragePrecision}, {@linkcode confusions}); reading numbers in pictures as people
+ * have them ({@linkcode readImage} / {@linkcode decodeImage} for any PNG or JPEG,
+ * {@linkcode normalizeImage} for dark ink on lit paper or light ink on dark, {@linkcode prepareImage}
+ * to a tensor, {@linkcode readNumbers} = detect + {@linkcode groupNumbers} into lines and numbers,
+ * {@linkcode numberAccuracy}); and backend selection
+ * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "onednn"
  * when libdnnl loads, else "native" — OpenBLAS through FFI — when {@linkcode nativeAvailable},
- * else wasm; `loadModel`, `predict`,
- * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
- * seam ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the
- * run folder with its checkpoint generations ({@linkcode RunFolder}).
+ * else wasm; `loadModel`, `predict`, `detect`, `makeScenes`, `sceneStream` and `train` pick that
+ * default themselves when none was chosen); the layer kinds ({@linkcode LAYER_KINDS}) and loss
+ * terms ({@linkcode LOSS_TERMS}), each defined once; one training step seam
+ * ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the run
+ * folder with its checkpoint generations ({@linkcode RunFolder}).
  *
  * The course assignment's own recipe is one preset away: `presetConfig("assignment")` for
  * {@linkcode train}, and {@linkcode ASSIGNMENT_RULE} for {@linkcode predict} (a model trained with
@@ -80,31 +86,35 @@ export {
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
+  type ConcreteBackendName,
   type ConvEngine,
   type ConvGeometry,
+  type ConvKernels,
+  type ConvShape,
   currentBackend,
   decideAuto,
   describeBackend,
-  type EngineName,
+  type DescribedBackend,
   ensureBackend,
   lastAutoDecision,
   nativeAvailable,
   nativeNotice,
   type Prober,
   type ProbeResult,
+  type ThreadBackend,
   type ThreadBackendName,
+  unavailableNotices,
   useBackend,
 } from "./src/backends/backend.ts";
 export { type ProbeOptions, trainingProbe } from "./src/training/probe.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
+export { detect, loadModel, makeScenes, predict, readNumbers, sceneStream } from "./src/library.ts";
 export {
-  makeScenes,
   type Sampling,
   type SceneBatch,
   type SceneOptions,
   type Scenes,
   type SceneSource,
-  sceneStream,
   type SceneStreamOptions,
   singleTargets,
 } from "./src/data/scenes.ts";
@@ -119,14 +129,49 @@ export {
   type Model,
   type ModelCost,
   modelCost,
+  POOL_ARCH,
+  S8_ARCH,
   WIDE_ARCH,
 } from "./src/model/model.ts";
-export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  type ConvLayer,
+  type ConvSpec,
+  LAYER_KINDS,
+  type LayerKindName,
+  type LayerKinds,
+  type PoolSpec,
+} from "./src/layers/table.ts";
+export type {
+  ArrayLayer,
+  LayerExports,
+  LayerKind,
+  LayerPlace,
+  OnnxInitializer,
+  OnnxNode,
+  OnnxPart,
+  OnnxPlace,
+  Shape4,
+  Tfjs,
+  Window,
+} from "./src/layers/layer.ts";
+export { loss, lossAndGradient, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  LOSS_TERMS,
+  lossParts,
+  type LossSettings,
+  type LossTerm,
+  type LossTermName,
+  type LossTerms,
+  meanParts,
+  sumParts,
+  type TermTensors,
+  type TermWindow,
+  zeroParts,
+} from "./src/model/loss/terms.ts";
 export {
   type BoxReduction,
   type ChannelLayout,
   CLASSES,
-  lossParts,
   OUTPUT,
   OUTPUT_CHANNELS,
   TARGET,
@@ -135,7 +180,6 @@ export {
 export {
   type EpochRecord,
   type InterruptedRecord,
-  type LossRecord,
   train,
   type TrainOptions,
   type TrainResult,
@@ -147,12 +191,7 @@ export {
   TRAIN_PRESETS,
   type TrainConfig,
 } from "./src/training/config.ts";
-export {
-  type BatchLoss,
-  GradientPool,
-  type GradientPoolOptions,
-  type PoolGradients,
-} from "./src/training/pool.ts";
+export { GradientPool, type GradientPoolOptions } from "./src/training/pool.ts";
 export {
   createStep,
   type GradientStep,
@@ -173,7 +212,6 @@ export {
   decodeOutput,
   DEFAULT_RULE,
   type ForwardRunner,
-  predict,
   type Prediction,
   type PredictionRule,
   predictionRule,
@@ -181,7 +219,6 @@ export {
   type WindowSelection,
 } from "./src/model/predict.ts";
 export {
-  loadModel,
   PRETRAINED_ASSIGNMENT,
   PRETRAINED_DETECTOR,
   PRETRAINED_MODEL,
@@ -196,6 +233,23 @@ export {
   type LayersExport,
   layersTopology,
 } from "./src/model/layers_export.ts";
+export {
+  encodeOnnx,
+  exportOnnx,
+  hwioToOihw,
+  ONNX_INPUT,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  ONNX_OUTPUT,
+  type OnnxExport,
+  type OnnxGraph,
+  onnxGraph,
+} from "./src/model/onnx_export.ts";
+export {
+  type ExportWeight,
+  type ExportWeights,
+  readExportWeights,
+} from "./src/model/export_weights.ts";
 export { iou, type LocalizationMetrics, localizationMetrics, voteBox } from "./src/metrics.ts";
 export {
   type GridSpec,
@@ -205,7 +259,7 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/pictures/draw.ts";
-export { detect, type Detection, type DetectOptions } from "./src/detection/detect.ts";
+export { type Detection, type DetectOptions } from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,
@@ -220,3 +274,46 @@ export {
   type TrueBox,
 } from "./src/detection/map.ts";
 export { type ConfusionOptions, type Confusions, confusions } from "./src/detection/confusions.ts";
+export {
+  checkGray,
+  type GrayConversion,
+  grayFromRgba,
+  type GrayImage,
+  type GrayOptions,
+  LUMA,
+  type RgbaImage,
+  shrinkGray,
+} from "./src/data/gray.ts";
+export {
+  type DecodedImage,
+  decodeImage,
+  type DecodeImageOptions,
+  type ImageFormat,
+  imageFormat,
+  type ImageHeader,
+  imageHeader,
+  readImage,
+} from "./src/data/image_file.ts";
+export {
+  type NormalizedImage,
+  normalizeImage,
+  type NormalizeOptions,
+  type Polarity,
+} from "./src/data/normalize.ts";
+export {
+  type PreparedImage,
+  prepareGray,
+  prepareImage,
+  type PrepareImageOptions,
+  type PrepareOptions,
+} from "./src/data/prepare.ts";
+export {
+  groupNumbers,
+  type GroupOptions,
+  type NumberAccuracy,
+  numberAccuracy,
+  type Reading,
+  type ReadNumber,
+  type ReadOptions,
+  type TrueNumber,
+} from "./src/detection/read.ts";

@@ -11,10 +11,8 @@ import {
 import { ASSIGNMENT_RULE } from "../src/model/predict.ts";
 import { useBackend } from "../src/backends/backend.ts";
 
-const quiet = { notice: () => {} };
-
 Deno.test("--preset detector sets the detector's flags; flags given on the command line win", () => {
-  const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS, quiet)!;
+  const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS)!;
   assert.equal(detector.preset, "detector");
   assert.equal(detector.digits, "1-4");
   assert.equal(detector.size, 128);
@@ -22,13 +20,12 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   const mine = parseFlags(
     expandPreset(["--epochs", "2", "--preset", "detector", "--out=runs/x"]),
     TRAIN_FLAGS,
-    quiet,
   )!;
   assert.equal(mine.epochs, 2);
   assert.equal(mine.out, "runs/x");
   assert.equal(mine.size, 128);
   // no preset: the defaults (the assignment's localizer), positives holding the whole digit
-  const plain = parseFlags(expandPreset([]), TRAIN_FLAGS, quiet)!;
+  const plain = parseFlags(expandPreset([]), TRAIN_FLAGS)!;
   assert.equal(plain.preset, "localizer");
   assert.equal(plain.digits, "1");
   assert.equal(plain.size, 64);
@@ -36,12 +33,12 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   assert.equal(plain.arch, "wide");
   // every preset's flags are flags the parser knows
   for (const name of Object.keys(TRAIN_PRESETS)) {
-    assert.ok(parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS, quiet));
+    assert.ok(parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS));
   }
 });
 
 Deno.test("--preset assignment makes the assignment's choices; presetConfig gives the same settings", () => {
-  const a = parseFlags(expandPreset(["--preset=assignment"]), TRAIN_FLAGS, quiet)!;
+  const a = parseFlags(expandPreset(["--preset=assignment"]), TRAIN_FLAGS)!;
   assert.equal(a.preset, "assignment");
   assert.equal(a.minCover, 0, "any-overlap targets");
   assert.equal(a.box, "mean", "the mean squared box error");
@@ -69,7 +66,7 @@ Deno.test("--preset: an unknown name is a one-line usage error", () => {
     );
     return true;
   });
-  assert.throws(() => parseFlags(["--preset=huge"], TRAIN_FLAGS, quiet), UsageError);
+  assert.throws(() => parseFlags(["--preset=huge"], TRAIN_FLAGS), UsageError);
 });
 
 Deno.test("resolveModel: a folder with model.json wins, else a shipped model by name, else one line", async () => {

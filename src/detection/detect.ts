@@ -21,7 +21,6 @@ import {
   predictionRule,
   type WindowSelection,
 } from "../model/predict.ts";
-import { ensureBackend } from "../backends/backend.ts";
 import { OUTPUT } from "../model/layout.ts";
 import type { Box } from "../data/multi_scenes.ts";
 
@@ -246,7 +245,6 @@ export async function detect(
   images: Tensor4D,
   options: DetectOptions & { batchSize?: number; step?: ForwardRunner } = {},
 ): Promise<Detection[][]> {
-  await ensureBackend();
   checkImages(model, images);
   const [n, h, w] = images.shape;
   const { batchSize = 16, step, ...given } = options;

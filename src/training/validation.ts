@@ -10,6 +10,7 @@ import type { Mnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
 import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
+import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../model/loss/terms.ts";
 import { type DecodeOptions, decodeOutput, predictionRule } from "../model/predict.ts";
 import { makeScenes, singleTargets } from "../data/scenes.ts";
 import { makeMultiScenes, type SceneObject } from "../data/multi_scenes.ts";
@@ -116,7 +117,7 @@ export async function evaluate(
 ): Promise<ValRecord> {
   const batchSize = options.batchSize ?? 250;
   const rule = predictionRule(model, options);
-  const sums = [0, 0, 0];
+  let sums = zeroParts();
   const counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const labels: number[] = [], boxes: number[] = [], trueLabels: number[] = [];
   const trueBoxes: number[] = [];
@@ -131,10 +132,9 @@ export async function evaluate(
       ]) as [Tensor4D, Tensor4D];
       const parts = tf.tidy(() => {
         const p = loss(out, target, { box: options.box });
-        return tf.stack([p.detection, p.classification, p.regression]);
+        return tf.stack(LOSS_TERMS.map((term) => p[term.name]));
       });
-      const v = await parts.data();
-      for (let j = 0; j < 3; j++) sums[j] += v[j];
+      sums = sumParts([sums, lossParts(await parts.data())]);
       if (c.objects) {
         const [, h, w] = c.images.shape;
         found.push(
@@ -160,10 +160,7 @@ export async function evaluate(
   const pr = precisionRecall(counts);
   const n = m.count;
   const record: ValRecord = {
-    detection: sums[0] / n,
-    classification: sums[1] / n,
-    regression: sums[2] / n,
-    total: (sums[0] + sums[1] + sums[2]) / n,
+    ...meanParts(sums, n),
     accuracy: m.accuracy,
     meanIou: m.meanIou,
     hitRate: m.hitRate,
