@@ -135,7 +135,7 @@ Deno.test("lossAndGradient: the gradient is the derivative of the loss (central 
   }
 });
 
-Deno.test("lossAndGradient equals tfjs's loss term by term, labels outside 0–9 included", async () => {
+Deno.test("lossAndGradient equals tfjs's loss and its tape gradient term by term (box sum and mean), labels outside 0–9 included", async () => {
   await useBackend("cpu");
   const rng = makeRng(9);
   const windows = 12;
@@ -147,16 +147,43 @@ Deno.test("lossAndGradient equals tfjs's loss term by term, labels outside 0–9
     targets[w * 6 + 1] = [0, 9, 4, 11, -1, 3.7][w % 6]; // oneHot gives zeros outside 0–9
     for (let j = 2; j < 6; j++) targets[w * 6 + j] = rng.next();
   }
-  const got = lossAndGradient(out, targets, new Float32Array(out.length));
-  const want = tf.tidy(() => {
-    const p = loss(tf.tensor4d(out, [1, 3, 4, 15]), tf.tensor4d(targets, [1, 3, 4, 6]));
-    return Object.fromEntries(LOSS_TERMS.map((t) => [t.name, p[t.name].dataSync()[0]]));
-  });
-  for (const { name } of LOSS_TERMS) {
-    assert.ok(
-      Math.abs(got[name] - want[name]) <= 1e-4 * Math.abs(want[name]),
-      `${name}: ${got[name]} vs ${want[name]}`,
-    );
+  for (const box of ["sum", "mean"] as const) {
+    const grad = new Float32Array(out.length);
+    const got = lossAndGradient(out, targets, grad, { box });
+    const y = tf.tensor4d(targets, [1, 3, 4, 6]);
+    const want = tf.tidy(() => {
+      const p = loss(tf.tensor4d(out, [1, 3, 4, 15]), y, { box });
+      return Object.fromEntries(LOSS_TERMS.map((t) => [t.name, p[t.name].dataSync()[0]]));
+    });
+    // each term's gradient on its own, from tfjs's tape, beside the hand-written one
+    for (const term of LOSS_TERMS) {
+      assert.ok(
+        Math.abs(got[term.name] - want[term.name]) <= 1e-4 * Math.abs(want[term.name]),
+        `${box} ${term.name}: ${got[term.name]} vs ${want[term.name]}`,
+      );
+      const tape = tf.tidy(() =>
+        tf.grad((o: tf.Tensor) => loss(o as tf.Tensor4D, y, { box })[term.name])(
+          tf.tensor4d(out, [1, 3, 4, 15]),
+        ).dataSync() as Float32Array
+      );
+      const mine = new Float32Array(out.length);
+      // the hand-written gradient of this term alone: the channels it writes
+      const channels = term.name === "detection"
+        ? [0]
+        : term.name === "classification"
+        ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        : [11, 12, 13, 14];
+      for (let w = 0; w < windows; w++) {
+        for (const c of channels) mine[w * 15 + c] = grad[w * 15 + c];
+      }
+      for (let i = 0; i < out.length; i++) {
+        assert.ok(
+          Math.abs(mine[i] - tape[i]) <= 1e-5 + 1e-4 * Math.abs(tape[i]),
+          `${box} d${term.name}/dout[${i}]: ${mine[i]} vs tape ${tape[i]}`,
+        );
+      }
+    }
+    y.dispose();
   }
   assert.throws(
     () => lossAndGradient(out, targets.subarray(6), new Float32Array(out.length)),

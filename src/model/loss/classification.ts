@@ -1,7 +1,8 @@
 /**
  * The classification term: negative log-likelihood of the label under the softmax of the 10 class
  * logits, on the true-positive windows only; its gradient is `softmax − onehot`. A label outside
- * 0–9 gives an all-zero one-hot, as tfjs's `oneHot` does.
+ * 0–9 gives an all-zero one-hot, as tfjs's `oneHot` does: the term is then 0, and so is its
+ * gradient.
  *
  * @module
  */
@@ -31,10 +32,11 @@ export const classification: LossTerm<"classification"> = {
     // as tfjs: oneHot(cast(label, int32)), all zeros outside 0–9
     const label = Math.trunc(target[t + TARGET.label]);
     const hot = label >= 0 && label < CLASSES ? label : -1;
+    if (hot < 0) return 0; // −Σ 0 · log p: no loss, no gradient
     for (let j = FIRST; j < END; j++) {
       const p = Math.exp(out[o + j] - logSum);
       dOut[o + j] += mask * (p - (j - FIRST === hot ? 1 : 0));
     }
-    return hot >= 0 ? mask * (logSum - out[o + FIRST + hot]) : 0;
+    return mask * (logSum - out[o + FIRST + hot]);
   },
 };
