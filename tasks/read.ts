@@ -39,7 +39,7 @@ const FLAGS = {
   size: { default: 256, help: "Side of the generated scene", check: positiveInt },
   /** Digits in the generated scene, "min-max". */
   digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
-  // scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections
+  // scoreThreshold, iouThreshold, classAgnostic, containment, select, vote, maxDetections
   ...DETECTION_FLAGS,
   /** Most digits kept per picture. */
   maxDetections: { default: 200, help: "Most digits per picture", check: positiveInt },
