@@ -18,6 +18,7 @@ import {
   type SceneObject,
 } from "./multi_scenes.ts";
 import { encodeObjects, singleObjects } from "./multi_encode.ts";
+import { makeReadingScenes } from "./reading_scenes.ts";
 import { makeRng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
@@ -121,6 +122,13 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed">
    * window covers (./multi_encode.ts); default 0, the assignment's any-overlap rule.
    */
   minCover?: number;
+  /** Targets: which digit a window covering several takes (./multi_encode.ts); default "area". */
+  assign?: "area" | "centre";
+  /**
+   * "reading": the number reader's mix of written numbers, scattered digits and paper
+   * (./reading_scenes.ts, `size` default 128) instead of `digits`.
+   */
+  recipe?: "digits" | "reading";
 }
 
 /** One batch of a {@linkcode sceneStream}. Dispose `images` (and `targets`) when done. */
@@ -169,6 +177,8 @@ export async function* sceneStream(
     grid,
     digits,
     minCover,
+    assign,
+    recipe = "digits",
     ...sceneOptions
   } = options;
   const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
@@ -194,12 +204,23 @@ export async function* sceneStream(
     // Let the consumer run first: the batch is made when it next awaits.
     await new Promise((resolve) => setTimeout(resolve, 0));
     const { epoch, batch, count, seed } = plan[step];
+    if (recipe === "reading") {
+      const size = sceneOptions.size ?? 128;
+      const r = makeReadingScenes(source, { count, seed, size });
+      return {
+        images: tf.tensor4d(r.pixels, [count, size, size, 1]),
+        ...firstObjects(r.objects),
+        objects: r.objects,
+        epoch,
+        batch,
+        targets: grid ? encodeObjects(r.objects, grid, { minCover, assign }) : undefined,
+      };
+    }
     if (multi) {
       const m = await makeMultiScenes(source, { ...sceneOptions, count, seed, digits });
-      const labels = Int32Array.from(m.objects, (o) => o[0].label);
-      const boxes = Float32Array.from(m.objects.flatMap((o) => o[0].box));
-      const targets = grid ? encodeObjects(m.objects, grid, { minCover }) : undefined;
-      return { images: m.images, labels, boxes, objects: m.objects, epoch, batch, targets };
+      const targets = grid ? encodeObjects(m.objects, grid, { minCover, assign }) : undefined;
+      const first = firstObjects(m.objects);
+      return { images: m.images, ...first, objects: m.objects, epoch, batch, targets };
     }
     const scenes = await makeScenes(source, { ...sceneOptions, count, seed });
     const targets = grid ? singleTargets(scenes, grid, minCover) : undefined;
@@ -224,6 +245,19 @@ export async function* sceneStream(
       if (pending) tf.dispose([pending.images, ...(pending.targets ? [pending.targets] : [])]);
     }
   }
+}
+
+/**
+ * The first digit of each scene as `labels` and `boxes` (label −1 and an empty box for a scene
+ * without digits).
+ */
+export function firstObjects(
+  objects: readonly (readonly SceneObject[])[],
+): { labels: Int32Array; boxes: Float32Array } {
+  return {
+    labels: Int32Array.from(objects, (o) => o[0]?.label ?? -1),
+    boxes: Float32Array.from(objects.flatMap((o) => o[0]?.box ?? [0, 0, 0, 0])),
+  };
 }
 
 /**

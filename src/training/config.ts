@@ -99,6 +99,22 @@ export const TRAIN_FLAGS = {
       }
     },
   },
+  // What the scenes show: "digits" (--digits per scene, like the assignment's) or "reading" (the
+  // number reader's mix: written numbers with touching digits, scattered digits of 10–48 px, a
+  // share on lit paper; src/data/reading_scenes.ts). --digits does not apply to "reading".
+  scenes: {
+    default: "digits",
+    help: "Training scenes: digits (--digits per scene) or reading (numbers, sizes, paper)",
+    choices: ["digits", "reading"],
+  },
+  // Which digit a window covering several reports: the one covering most of it, or the one whose
+  // centre is nearest the window's centre (written numbers: a window holds its digit and parts of
+  // the neighbours).
+  assign: {
+    default: "area",
+    help: "Targets: a window covering several digits takes the largest (area) or nearest (centre)",
+    choices: ["area", "centre"],
+  },
   // Side of the training and validation scenes (64: the assignment's).
   size: { default: 64, help: "Side of the training scenes in pixels", check: positiveInt },
   // Which windows are positives: a window is positive for a digit when it covers at least this
@@ -157,6 +173,10 @@ export interface TrainConfig {
   box: string;
   /** Digits per training scene, "min-max" ("1": the single-digit localizer). */
   digits: string;
+  /** "digits" or "reading" (see TRAIN_FLAGS). */
+  scenes: string;
+  /** "area" or "centre" (see TRAIN_FLAGS). */
+  assign: string;
   /** Side of the training and validation scenes. */
   size: number;
   /** Least fraction of a digit's box (of the best window's cover) a positive window covers. */
