@@ -116,6 +116,18 @@ export const DETECTION_FLAGS = {
   },
   /** Most detections kept per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
+  /** Pyramid levels. */
+  scales: {
+    default: "auto",
+    help: "Image pyramid: auto (1, 1/2, 1/4, … while a level holds a window) or factors like 1,0.5",
+    check: (v: string): string | undefined => {
+      if (v === "auto") return undefined;
+      const f = v.split(",").map(Number);
+      return f.length > 0 && f.every((x) => x > 0)
+        ? undefined
+        : "must be auto or a comma-separated list of factors > 0, e.g. 1,0.5";
+    },
+  },
 };
 
 /**
@@ -135,9 +147,11 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   containment: number;
   vote: number;
   maxDetections: number;
+  scales: number[] | "auto";
 } {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections } = flags;
-  return { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections };
+  const scales = flags.scales === "auto" ? "auto" : flags.scales.split(",").map(Number);
+  return { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections, scales };
 }
 
 /**

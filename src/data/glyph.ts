@@ -57,14 +57,15 @@ export function inkRows(source: SceneSource, index: number): [number, number] {
 /**
  * Draws digit `index` of `source` with `pose`: every output pixel samples the digit bilinearly at
  * the inverse-mapped point (zero outside the 28 × 28 grid), on the smallest canvas holding the
- * mapped square around the digit's grid.
+ * mapped square around the digit's grid, whose centre sits on a pixel corner (the canvas size and
+ * position of that centre follow from the pose alone).
  *
  * @example
  * ```ts
  * import { renderGlyph } from "./glyph.ts";
  * const source = { images: new Uint8Array(784).fill(255), labels: new Uint8Array([1]), count: 1 };
  * const g = renderGlyph(source, 0, { scaleY: 2, scaleX: 1, angle: 0, shear: 0 });
- * console.log(g.height, g.width); // 60 32
+ * console.log(g.height, g.width); // 59 29
  * ```
  */
 export function renderGlyph(source: SceneSource, index: number, pose: GlyphPose): Glyph {
@@ -95,8 +96,10 @@ export function renderGlyph(source: SceneSource, index: number, pose: GlyphPose)
       minX = Math.min(minX, ox), maxX = Math.max(maxX, ox);
     }
   }
-  const cy = Math.ceil(-minY), cx = Math.ceil(-minX);
-  const height = cy + Math.floor(maxY) + 1, width = cx + Math.floor(maxX) + 1;
+  // Canvas position of the grid centre: half-integer like the grid's own (13.5), so an unrotated
+  // digit at scale 1 lands on whole pixels.
+  const cy = Math.ceil(-minY - 0.5) + 0.5, cx = Math.ceil(-minX - 0.5) + 0.5;
+  const height = Math.ceil(cy + maxY), width = Math.ceil(cx + maxX);
   const pixels = new Float32Array(height * width);
   const digit = source.images.subarray(index * DIGIT_PIXELS, (index + 1) * DIGIT_PIXELS);
   let top = height, bottom = 0, left = width, right = 0;
