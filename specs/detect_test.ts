@@ -222,7 +222,11 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
       }
     }
   }
-  const halfImages = tf.tensor4d(half, [n, h >> 1, w >> 1, 1]);
+  // The level is their 2×2 means (to float32 rounding; the proposals then use tf's own, since an
+  // objectness at the threshold may flip with the last bit).
+  const halfImages = tf.avgPool(scenes.images, 2, 2, "valid") as tf.Tensor4D;
+  const pooled = await halfImages.data();
+  assert.ok(half.every((v, k) => Math.abs(v - pooled[k]) < 1e-6), "the ½ level is the 2×2 means");
   const [full, small] = tf.tidy(() => [model.apply(scenes.images), model.apply(halfImages)]);
   const p1 = await windowProposals(full, model.geometry, { ...options, imageSize: [h, w] });
   const p2 = await windowProposals(small, model.geometry, {
@@ -235,6 +239,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     ...options,
     batchSize: 3,
     scales: [1, 0.5],
+    levelRange: [0, Infinity],
   });
   for (let i = 0; i < n; i++) {
     const expected = await selectDetections([...p1[i], ...p2[i]], options);
@@ -246,6 +251,12 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     }
   }
   assert.ok(p2.some((list) => list.length > 0), "the half level proposes something");
+  // With level ranges, the finest level keeps boxes up to 36 px, the coarsest from 28 px on.
+  const ranged = await detect(model, scenes.images, { ...options, scales: [1, 0.5] });
+  for (const d of ranged.flat()) {
+    const side = Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
+    assert.ok(d.level === 1 ? side <= 36 : side >= 28, `level ${d.level}: ${side}`);
+  }
   model.dispose();
   scenes.images.dispose();
 });

@@ -13,7 +13,7 @@
  */
 import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
-import { voteBox } from "../metrics.ts";
+import { iou, voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import { checkImages, type ForwardRunner } from "../model/predict.ts";
 import { ensureBackend } from "../backends/backend.ts";
@@ -60,72 +60,80 @@ export interface DetectOptions {
 export interface NmsOptions {
   /** Drop a box whose IoU with a kept box of the same label is ≥ this; default 0.3. */
   iouThreshold?: number;
+  /**
+   * Also drop a box that lies mostly inside a kept one: when the kept box covers ≥ this fraction
+   * of its area, in (0, 1]; default off. A part of a digit read as another digit (the loop of a
+   * 9 as a 0) is such a box.
+   */
+  insideThreshold?: number;
   /** Most boxes kept; default 20. */
   maxDetections?: number;
   /** Suppress across labels too; default false (class-aware). */
   classAgnostic?: boolean;
 }
 
-function checkNms(options: NmsOptions): Required<NmsOptions> {
-  const { iouThreshold = 0.3, maxDetections = 20, classAgnostic = false } = options;
+function checkNms(options: NmsOptions): Required<Omit<NmsOptions, "insideThreshold">> & {
+  insideThreshold: number;
+} {
+  const {
+    iouThreshold = 0.3,
+    insideThreshold = Infinity,
+    maxDetections = 20,
+    classAgnostic = false,
+  } = options;
   if (!(iouThreshold >= 0 && iouThreshold <= 1)) {
     throw new RangeError(`iouThreshold must be in [0, 1], got ${iouThreshold}`);
+  }
+  if (!(insideThreshold > 0 && insideThreshold <= 1) && insideThreshold !== Infinity) {
+    throw new RangeError(`insideThreshold must be in (0, 1], got ${insideThreshold}`);
   }
   if (!Number.isInteger(maxDetections) || maxDetections < 0) {
     throw new RangeError(`maxDetections must be a non-negative integer, got ${maxDetections}`);
   }
-  return { iouThreshold, maxDetections, classAgnostic };
+  return { iouThreshold, insideThreshold, maxDetections, classAgnostic };
 }
 
 /**
- * Class-aware greedy non-maximum suppression with `tf.image.nonMaxSuppressionAsync`, one call
- * per label: boxes are taken best score first (ties: earlier first), a box is dropped when its IoU
- * with an already kept box of the same label is ≥ `iouThreshold`; the survivors of all labels are
- * returned best score first, at most `maxDetections`. With `classAgnostic`, one NMS over all
- * labels.
+ * Greedy non-maximum suppression: boxes are taken best score first (ties: earlier first); a box
+ * is dropped when a kept box of the same label (any label with `classAgnostic`) overlaps it with
+ * IoU ≥ `iouThreshold`, or covers ≥ `insideThreshold` of its area; at most `maxDetections` are
+ * kept, best score first.
  *
  * @example
  * ```ts
- * import { useBackend } from "../backends/backend.ts";
- * await useBackend("cpu");
  * import { nonMaxSuppression } from "./detect.ts";
  * const kept = await nonMaxSuppression([
  *   { label: 3, score: 0.9, box: [0, 10, 0, 10] },
  *   { label: 3, score: 0.8, box: [1, 11, 0, 10] }, // IoU 0.82 with the first: dropped
  *   { label: 5, score: 0.7, box: [1, 11, 0, 10] }, // another label: kept
- * ]);
+ *   { label: 5, score: 0.6, box: [2, 6, 2, 6] }, // inside the 5 above: dropped at 0.8
+ * ], { insideThreshold: 0.8 });
  * console.log(kept.map((d) => d.score)); // [0.9, 0.7]
  * ```
  */
+// deno-lint-ignore require-await
 export async function nonMaxSuppression(
   detections: readonly Detection[],
   options: NmsOptions = {},
 ): Promise<Detection[]> {
-  const { iouThreshold, maxDetections, classAgnostic } = checkNms(options);
-  const byLabel = new Map<number, Detection[]>();
-  for (const d of detections) {
-    const key = classAgnostic ? 0 : d.label;
-    const list = byLabel.get(key);
-    if (list) list.push(d);
-    else byLabel.set(key, [d]);
-  }
+  const { iouThreshold, insideThreshold, maxDetections, classAgnostic } = checkNms(options);
+  const order = detections.map((_, i) => i).sort((a, b) =>
+    detections[b].score - detections[a].score || a - b
+  );
   const kept: Detection[] = [];
-  for (const list of byLabel.values()) {
-    // tf boxes are [y1, x1, y2, x2].
-    const boxes = new Float32Array(list.length * 4);
-    list.forEach((d, i) => boxes.set([d.box[0], d.box[2], d.box[1], d.box[3]], 4 * i));
-    const [b, s] = [
-      tf.tensor2d(boxes, [list.length, 4]),
-      tf.tensor1d(list.map((d) => d.score)),
-    ];
-    const selected = await tf.image.nonMaxSuppressionAsync(b, s, maxDetections, iouThreshold);
-    const indices = await selected.data();
-    tf.dispose([b, s, selected]);
-    for (const i of indices) kept.push(list[i]);
+  for (const i of order) {
+    if (kept.length >= maxDetections) break;
+    const d = detections[i];
+    const area = (d.box[1] - d.box[0]) * (d.box[3] - d.box[2]);
+    const suppressed = kept.some((k) => {
+      if (!classAgnostic && k.label !== d.label) return false;
+      const inter = Math.max(0, Math.min(d.box[1], k.box[1]) - Math.max(d.box[0], k.box[0])) *
+        Math.max(0, Math.min(d.box[3], k.box[3]) - Math.max(d.box[2], k.box[2]));
+      return iou(d.box, k.box) >= iouThreshold || (area > 0 && inter / area >= insideThreshold);
+    });
+    if (!suppressed) kept.push(d);
   }
-  // Stable sort: equal scores keep label order then NMS order.
-  kept.sort((x, y) => y.score - x.score);
-  return kept.slice(0, maxDetections);
+  return kept;
 }
 
 /** Options of {@linkcode windowProposals}. */
