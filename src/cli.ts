@@ -97,6 +97,12 @@ export const DETECTION_FLAGS = {
   scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
   /** NMS IoU threshold. */
   iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** Drop a box mostly inside a kept one (1: off unless wholly inside… see detect.ts). */
+  insideThreshold: {
+    default: 1,
+    help: "NMS also drops a box this much inside a kept one (fraction of its area; 1: wholly)",
+    check: (v: number): string | undefined => v > 0 && v <= 1 ? undefined : "must be in (0, 1]",
+  },
   /** One NMS over all labels instead of one per label. */
   classAgnostic: {
     default: false as boolean,
@@ -148,10 +154,20 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   vote: number;
   maxDetections: number;
   scales: number[] | "auto";
+  insideThreshold?: number;
 } {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections } = flags;
   const scales = flags.scales === "auto" ? "auto" : flags.scales.split(",").map(Number);
-  return { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections, scales };
+  return {
+    scoreThreshold,
+    iouThreshold,
+    classAgnostic,
+    containment,
+    vote,
+    maxDetections,
+    scales,
+    ...(flags.insideThreshold < 1 ? { insideThreshold: flags.insideThreshold } : {}),
+  };
 }
 
 /**
