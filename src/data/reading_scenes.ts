@@ -87,3 +87,77 @@ export function makeReadingScenes(
   }
   return { size, pixels, objects, numbers };
 }
+
+/**
+ * Makes reading scenes on a Worker thread (./reading_worker.ts), the same as
+ * {@linkcode makeReadingScenes} would on this one: while a training step runs on this thread and
+ * the gradient Workers, the next batch is drawn beside them. Where Workers cannot start, it makes
+ * them on this thread. Close it when done.
+ *
+ * @example
+ * ```ts
+ * import { loadMnist } from "./mnist.ts";
+ * import { ReadingSceneMaker } from "./reading_scenes.ts";
+ * const maker = ReadingSceneMaker.create((await loadMnist()).val);
+ * const batch = await maker.make({ count: 4, seed: 0 });
+ * console.log(batch.objects.length); // 4
+ * maker.close();
+ * ```
+ */
+export class ReadingSceneMaker {
+  #worker: Worker | undefined;
+  #source: SceneSource;
+  #next = 0;
+  #waiting = new Map<number, { resolve: (s: ReadingScenes) => void; reject: (e: Error) => void }>();
+
+  private constructor(source: SceneSource, worker: Worker | undefined) {
+    this.#source = source;
+    this.#worker = worker;
+    if (!worker) return;
+    worker.onmessage = (e: MessageEvent) => {
+      const { id, type } = e.data;
+      const job = this.#waiting.get(id);
+      if (!job) return;
+      this.#waiting.delete(id);
+      if (type === "made") {
+        const { size, pixels, objects, numbers } = e.data as ReadingScenes;
+        job.resolve({ size, pixels, objects, numbers });
+      } else job.reject(new Error(`Scene worker: ${e.data.message}`));
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      for (const job of this.#waiting.values()) job.reject(new Error(`Scene worker: ${e.message}`));
+      this.#waiting.clear();
+    };
+  }
+
+  /** A maker over `source`, on a Worker where one can start. */
+  static create(source: SceneSource): ReadingSceneMaker {
+    let worker: Worker | undefined;
+    try {
+      worker = new Worker(new URL("./reading_worker.ts", import.meta.url), { type: "module" });
+      worker.postMessage({ type: "init", source });
+    } catch {
+      worker = undefined;
+    }
+    return new ReadingSceneMaker(source, worker);
+  }
+
+  /** The scenes {@linkcode makeReadingScenes} makes with these options. */
+  make(options: ReadingSceneOptions): Promise<ReadingScenes> {
+    if (!this.#worker) return Promise.resolve(makeReadingScenes(this.#source, options));
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#worker!.postMessage({ type: "make", id, options });
+    });
+  }
+
+  /** Stops the Worker; pending batches are rejected. */
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    for (const job of this.#waiting.values()) job.reject(new Error("Scene maker closed"));
+    this.#waiting.clear();
+  }
+}

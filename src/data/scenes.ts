@@ -18,7 +18,7 @@ import {
   type SceneObject,
 } from "./multi_scenes.ts";
 import { encodeObjects, singleObjects } from "./multi_encode.ts";
-import { makeReadingScenes } from "./reading_scenes.ts";
+import { ReadingSceneMaker } from "./reading_scenes.ts";
 import { makeRng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
@@ -200,13 +200,16 @@ export async function* sceneStream(
       plan.push({ epoch, batch, count: Math.min(batchSize, epochSize - start), seed: batchSeed });
     }
   }
+  // Reading scenes are drawn on a Worker beside the training step.
+  let maker: ReadingSceneMaker | undefined;
   const produce = async (step: number): Promise<SceneBatch> => {
     // Let the consumer run first: the batch is made when it next awaits.
     await new Promise((resolve) => setTimeout(resolve, 0));
     const { epoch, batch, count, seed } = plan[step];
     if (recipe === "reading") {
       const size = sceneOptions.size ?? 128;
-      const r = makeReadingScenes(source, { count, seed, size });
+      maker ??= ReadingSceneMaker.create(source);
+      const r = await maker.make({ count, seed, size });
       return {
         images: tf.tensor4d(r.pixels, [count, size, size, 1]),
         ...firstObjects(r.objects),
@@ -244,6 +247,7 @@ export async function* sceneStream(
       const pending = await next.catch(() => undefined);
       if (pending) tf.dispose([pending.images, ...(pending.targets ? [pending.targets] : [])]);
     }
+    maker?.close();
   }
 }
 
