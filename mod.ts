@@ -23,10 +23,15 @@
  * pipeline ({@linkcode loadMnist}, {@linkcode makeScenes}, {@linkcode boundingBoxes},
  * {@linkcode encodeTargets}); the model ({@linkcode buildModel}, {@linkcode loss}, {@linkcode train},
  * {@linkcode predict}, {@linkcode loadModel}, {@linkcode saveModel}, and
- * {@linkcode exportLayersModel} for `tf.loadLayersModel`); metrics ({@linkcode iou},
+ * {@linkcode exportLayersModel} for `tf.loadLayersModel`, {@linkcode exportOnnx} for ONNX Runtime
+ * and Triton); metrics ({@linkcode iou},
  * {@linkcode localizationMetrics}); pictures ({@linkcode renderPredictions}); multi-digit detection
  * ({@linkcode detect} with the shipped detector `loadModel(PRETRAINED_DETECTOR)`,
- * {@linkcode meanAveragePrecision}, {@linkcode confusions}); and backend selection
+ * {@linkcode meanAveragePrecision}, {@linkcode confusions}); reading numbers in pictures as people
+ * have them ({@linkcode readImage} / {@linkcode decodeImage} for any PNG or JPEG,
+ * {@linkcode normalizeImage} for dark ink on lit paper or light ink on dark, {@linkcode prepareImage}
+ * to a tensor, {@linkcode readNumbers} = detect + {@linkcode groupNumbers} into lines and numbers,
+ * {@linkcode numberAccuracy}); and backend selection
  * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
  * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
  * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
@@ -179,6 +184,29 @@ export {
   type LayersExport,
   layersTopology,
 } from "./src/model/layers_export.ts";
+export {
+  encodeOnnx,
+  exportOnnx,
+  hwioToOihw,
+  ONNX_INPUT,
+  ONNX_IR_VERSION,
+  ONNX_LAYERS,
+  ONNX_OPSET,
+  ONNX_OUTPUT,
+  type OnnxExport,
+  type OnnxGraph,
+  onnxGraph,
+  type OnnxInitializer,
+  type OnnxLayerExport,
+  type OnnxLayerInput,
+  type OnnxLayerPart,
+  type OnnxNode,
+} from "./src/model/onnx_export.ts";
+export {
+  type ExportWeight,
+  type ExportWeights,
+  readExportWeights,
+} from "./src/model/export_weights.ts";
 export { iou, type LocalizationMetrics, localizationMetrics, voteBox } from "./src/metrics.ts";
 export {
   type GridSpec,
@@ -203,3 +231,47 @@ export {
   type TrueBox,
 } from "./src/detection/map.ts";
 export { type ConfusionOptions, type Confusions, confusions } from "./src/detection/confusions.ts";
+export {
+  checkGray,
+  type GrayConversion,
+  grayFromRgba,
+  type GrayImage,
+  type GrayOptions,
+  LUMA,
+  type RgbaImage,
+  shrinkGray,
+} from "./src/data/gray.ts";
+export {
+  type DecodedImage,
+  decodeImage,
+  type DecodeImageOptions,
+  type ImageFormat,
+  imageFormat,
+  type ImageHeader,
+  imageHeader,
+  readImage,
+} from "./src/data/image_file.ts";
+export {
+  type NormalizedImage,
+  normalizeImage,
+  type NormalizeOptions,
+  type Polarity,
+} from "./src/data/normalize.ts";
+export {
+  type PreparedImage,
+  prepareGray,
+  prepareImage,
+  type PrepareImageOptions,
+  type PrepareOptions,
+} from "./src/data/prepare.ts";
+export {
+  groupNumbers,
+  type GroupOptions,
+  type NumberAccuracy,
+  numberAccuracy,
+  type Reading,
+  type ReadNumber,
+  readNumbers,
+  type ReadOptions,
+  type TrueNumber,
+} from "./src/detection/read.ts";

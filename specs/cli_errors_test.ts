@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
+import { encodePng } from "./image_fixtures.ts";
 
 // Every task, run as a subprocess: bad flags → one `error:` line naming the flag, exit 2, nothing
 // written; bad MNIST files or checkpoints → one line naming the file and the problem, exit 1;
 // `--help` → exit 0 with every flag and its default.
-type Task = "train" | "visualize" | "sliding" | "bench" | "detect" | "evaluate";
+type Task = "train" | "visualize" | "sliding" | "bench" | "detect" | "evaluate" | "read";
 
 interface Result {
   code: number;
@@ -55,6 +56,7 @@ const OUT: Record<Task, (tmp: string) => string> = {
   bench: (t) => `${t}/out`,
   detect: (t) => `${t}/out/d.png`,
   evaluate: (t) => `${t}/out`,
+  read: (t) => `${t}/out/r.png`,
 };
 
 // [task, args, the flag the message must name]
@@ -95,6 +97,18 @@ USAGE.push(
   ["detect", ["--max-detections=0"], "--max-detections"],
   ["detect", ["--score-threshold=2"], "--score-threshold"],
 );
+common("read", "--seed", "--size");
+USAGE.push(
+  ["detect", ["--polarity=up"], "--polarity"],
+  ["detect", ["--invert", "--polarity=light-ink"], "--invert"],
+  ["read", ["--polarity=up"], "--polarity"],
+  ["read", ["--invert", "--polarity=light-ink"], "--invert"],
+  ["read", ["--number-gap=-1"], "--number-gap"],
+  ["read", ["--min-score=2"], "--min-score"],
+  ["read", ["--line-overlap=abc"], "--line-overlap"],
+  ["read", ["--normalize=maybe"], "--normalize"],
+  ["read", ["--model=models/default", "--size=20"], "--size"],
+);
 common("evaluate", "--count", "--count");
 USAGE.push(
   ["evaluate", ["--model=models/default", "--size=39"], "--size"],
@@ -124,7 +138,7 @@ Deno.test("every task: bad flags → one line naming the flag, exit 2, nothing w
 });
 
 Deno.test("every task: --help exits 0 and lists each flag with its default", async () => {
-  const tasks: Task[] = ["train", "visualize", "sliding", "bench", "detect", "evaluate"];
+  const tasks: Task[] = ["train", "visualize", "sliding", "bench", "detect", "evaluate", "read"];
   const results = await all(tasks.map((t) => () => run(t, ["--help"])));
   tasks.forEach((task, i) => {
     const r = results[i];
@@ -302,6 +316,69 @@ Deno.test("missing or corrupt checkpoints → one line naming the file and the p
       const line = errorLine(r, what);
       assert.ok(line.includes(file), `${what}: names ${file}: ${line}`);
       assert.match(line, problem, what);
+      assert.ok(!(await exists(out)), `${what}: wrote to --out`);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("detect and read: bad --image files → one line naming the file, nothing written", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const png = await Deno.readFile("models/default/curves.png");
+    const files: Record<string, Uint8Array> = {
+      "text.png": new TextEncoder().encode("not a picture at all"),
+      "cut.png": png.subarray(0, png.length - 100),
+      "empty.jpg": new Uint8Array(),
+      "doc.pdf": new TextEncoder().encode("%PDF-1.4 …"),
+    };
+    for (const [name, bytes] of Object.entries(files)) {
+      await Deno.writeFile(`${tmp}/${name}`, bytes);
+    }
+    // [file, problem, exit code]
+    const cases: [string, RegExp, number][] = [
+      [`${tmp}/absent.png`, /Cannot read .*absent\.png \(no such file\)/, 1],
+      [`${tmp}/text.png`, /text\.png is not a PNG or JPEG picture/, 1],
+      [`${tmp}/cut.png`, /cut\.png is a truncated PNG/, 1],
+      [`${tmp}/empty.jpg`, /empty\.jpg is empty \(0 bytes\)/, 1],
+      [
+        `${tmp}/doc.pdf`,
+        /doc\.pdf is a PDF document, which is not read; convert it to PNG or JPEG/,
+        1,
+      ],
+      [tmp, /Cannot read .* \(it is a folder\)/, 1],
+    ];
+    const jobs: [Task, string, string[], RegExp, number][] = [];
+    cases.forEach(([file, problem, code], i) => {
+      for (const task of ["detect", "read"] as const) {
+        const out = `${tmp}/out-${task}-${i}`;
+        jobs.push([task, out, [`--image=${file}`, `--out=${out}/x.png`], problem, code]);
+      }
+    });
+    // a picture smaller than the window is bad usage
+    const small = `${tmp}/small.png`;
+    await Deno.writeFile(
+      small,
+      await encodePng({ width: 30, height: 20, colorType: 0, depth: 8, sample: () => [0] }),
+    );
+    for (const task of ["detect", "read"] as const) {
+      jobs.push([
+        task,
+        `${tmp}/out-${task}-small`,
+        [`--image=${small}`, `--out=${tmp}/out-${task}-small/x.png`],
+        /small\.png is 30×20; it must be at least 40×40/,
+        2,
+      ]);
+    }
+    const results = await all(jobs.map(([task, , args]) => () => run(task, args)));
+    for (let i = 0; i < jobs.length; i++) {
+      const [task, out, args, problem, code] = jobs[i];
+      const r = results[i];
+      const what = `${task} ${args.join(" ")}`;
+      assert.equal(r.code, code, `${what}: exit code (stderr: ${r.stderr})`);
+      assert.match(errorLine(r, what), problem, what);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: stderr is one line`);
       assert.ok(!(await exists(out)), `${what}: wrote to --out`);
     }
   } finally {

@@ -1,23 +1,215 @@
 /**
  * End to end in a real headless Chromium (Debian's `chromium`, driven by puppeteer-core): the
  * gallery on webgpu (SwiftShader) and on wasm agrees with the library's `predict` in Deno on the
- * same scenes; the window map, draw and detect views work; a forced unavailable backend falls
+ * same scenes; the window map and detect views work; a number written on the writing pad with
+ * mouse strokes and pictures given to the detect view (file input, and a drag-and-drop
+ * DataTransfer) are read exactly as Deno reads the same pixels; a forced unavailable backend falls
  * back with a message; in-page training lowers the loss; no console errors. Screenshots go to
  * runs/web/.
  */
 import assert from "node:assert/strict";
-import type { Page } from "npm:puppeteer-core@24.43.1";
+import type { ElementHandle, Page } from "npm:puppeteer-core@24.43.1";
 import { useBackend } from "../src/backends/backend.ts";
 import { tf } from "../src/deps.ts";
 import { loadModel } from "../src/model/checkpoint.ts";
-import { iou } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { predict } from "../src/model/predict.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { launchChromium, serveApp, SKIP_BROWSER } from "./web_support.ts";
+import { grayFromRgba, type GrayImage, shrinkGray } from "../src/data/gray.ts";
+import { decodeImage } from "../src/data/image_file.ts";
+import { prepareGray } from "../src/data/prepare.ts";
+import { readNumbers } from "../src/detection/read.ts";
+import { PRETRAINED_DETECTOR } from "../src/model/checkpoint.ts";
+import { encodePng } from "./image_fixtures.ts";
+import { numbersPicture, pencil } from "./number_pictures.ts";
 
 const SEED = 3;
 const SHOTS = "runs/web";
+
+/** A reading as the page keeps it in `dataset.reading`. */
+interface PageReading {
+  polarity: string;
+  numbers: { text: string; box: number[]; digits: { label: number; box: number[] }[] }[];
+  detections: number;
+}
+
+/** What Deno reads in grey pixels: the page's pipeline (prepareGray, readNumbers, minScore 0.5). */
+async function denoReading(gray: GrayImage): Promise<PageReading> {
+  await useBackend("wasm");
+  const { model } = await loadModel(PRETRAINED_DETECTOR);
+  const { tensor, image } = prepareGray(gray);
+  const [reading] = await readNumbers(model, tensor, { group: { minScore: 0.5 } });
+  tensor.dispose();
+  model.dispose();
+  return {
+    polarity: image.polarity,
+    numbers: reading.numbers,
+    detections: reading.detections.filter((d) => d.score >= 0.5).length,
+  };
+}
+
+/** The page read what Deno reads: polarity, texts, digit labels, boxes within 1 px. */
+function assertSameReading(page: PageReading, deno: PageReading, what: string): void {
+  const show = (r: PageReading) => `${r.polarity}: ${r.numbers.map((n) => n.text).join(" ")}`;
+  assert.equal(show(page), show(deno), what);
+  assert.equal(page.detections, deno.detections, `${what}: digits`);
+  page.numbers.forEach((n, i) => {
+    const m = deno.numbers[i];
+    for (let k = 0; k < 4; k++) {
+      assert.ok(
+        Math.abs(n.box[k] - m.box[k]) <= 1,
+        `${what}: ${n.text} box [${n.box}] vs [${m.box}]`,
+      );
+    }
+    assert.deepEqual(n.digits.map((d) => d.label), m.digits.map((d) => d.label));
+  });
+}
+
+/**
+ * Writes "17" and then "4" on the writing pad with mouse strokes (digits 52 px tall on the pad,
+ * 26 px for the detector); after the last stroke the page's reading must equal Deno's on the
+ * pad's own pixels, find dark ink, and box the ink.
+ */
+async function writingPad(page: Page, _tmp: string): Promise<void> {
+  await page.waitForFunction(() =>
+    document.getElementById("write-section")!.dataset.state === "ready"
+  );
+  await page.$eval("#write-pad", (e) => e.scrollIntoView({ block: "center" }));
+  const pad = (await (await page.$("#write-pad"))!.boundingBox())!;
+  const size = await page.$eval(
+    "#write-pad",
+    (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height],
+  );
+  const to = (
+    x: number,
+    y: number,
+  ) => [pad.x + x * pad.width / size[0], pad.y + y * pad.height / size[1]];
+  const stroke = async (points: number[][]) => {
+    const [x0, y0] = to(points[0][0], points[0][1]);
+    await page.mouse.move(x0, y0);
+    await page.mouse.down();
+    for (const [x, y] of points.slice(1)) {
+      const [px, py] = to(x, y);
+      await page.mouse.move(px, py, { steps: 10 });
+    }
+    await page.mouse.up();
+  };
+  await stroke([[150, 70], [150, 122]]); // 1
+  await stroke([[178, 72], [210, 72], [190, 122]]); // 7
+  await stroke([[330, 70], [318, 104], [346, 104]]); // 4, a number of its own
+  await stroke([[338, 86], [338, 122]]);
+  await page.waitForFunction(() => {
+    const d = document.getElementById("write-section")!.dataset;
+    return d.busy === "0" && d.reading;
+  });
+  const shown = JSON.parse(
+    await page.$eval("#write-section", (e) => (e as HTMLElement).dataset.reading!),
+  ) as PageReading;
+  const rgba = await page.$eval("#write-pad", (c) => {
+    const canvas = c as HTMLCanvasElement;
+    return Array.from(
+      canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data,
+    );
+  });
+  const gray = shrinkGray(
+    grayFromRgba({ width: size[0], height: size[1], pixels: new Uint8Array(rgba) }),
+    2,
+  );
+  const deno = await denoReading(gray);
+  assertSameReading(shown, deno, "writing pad");
+  assert.equal(shown.polarity, "dark-ink");
+  assert.ok(shown.detections >= 2, `digits found on the pad: ${JSON.stringify(shown)}`);
+  // the numbers lie on the ink (rows 70–122 of the pad, 35–61 for the detector)
+  for (const n of shown.numbers) {
+    assert.ok(n.box[0] >= 30 && n.box[1] <= 66, `${n.text}: [${n.box}]`);
+  }
+  console.log(`writing pad read: ${shown.numbers.map((n) => n.text).join(" ")}`);
+  await (await page.$("#write-section"))!.screenshot({ path: `${SHOTS}/write.png` });
+}
+
+/**
+ * Gives the detect view (1) a PNG of pencil numbers on lit paper through its file input, (2) an
+ * RGBA PNG of dark strokes on a transparent layer dropped as a DataTransfer, (3) a text file
+ * dropped: the two pictures are read as Deno reads the same files, the text file is refused.
+ */
+async function droppedPictures(page: Page, tmp: string): Promise<void> {
+  const { val } = await loadMnist({
+    dir: new URL("../fixtures/mnist", import.meta.url),
+    testCount: 0,
+  });
+  const clean = numbersPicture(val, { seed: 5, width: 192, height: 140 });
+  const paper = pencil(clean, { seed: 5 });
+  const paperPng = await encodePng({
+    width: 192,
+    height: 140,
+    colorType: 2,
+    depth: 8,
+    sample: (x, y) => Array(3).fill(Math.round(255 * paper.data[y * 192 + x])),
+  });
+  const inkPng = await encodePng({
+    width: 192,
+    height: 140,
+    colorType: 6,
+    depth: 8,
+    sample: (x, y) => [20, 20, 40, Math.round(255 * clean.data[y * 192 + x])],
+  });
+  await Deno.writeFile(`${tmp}/paper.png`, paperPng);
+  const state = () => page.$eval("#detect-section", (e) => ({ ...(e as HTMLElement).dataset }));
+  const waitFor = (name: string) =>
+    page.waitForFunction(
+      (n) => {
+        const d = document.getElementById("detect-section")!.dataset;
+        return d.name === n && d.state !== "busy";
+      },
+      {},
+      name,
+    );
+
+  const input = await page.$("#detect-file") as ElementHandle<HTMLInputElement>;
+  await input.uploadFile(`${tmp}/paper.png`);
+  await waitFor("paper.png");
+  let d = await state();
+  assert.equal(d.state, "ready", String(d.error));
+  assertSameReading(
+    JSON.parse(d.reading!),
+    await denoReading(await decodeImage(paperPng)),
+    "paper.png",
+  );
+  assert.equal(JSON.parse(d.reading!).polarity, "dark-ink");
+  console.log(`paper.png read: ${d.text} (true: ${clean.numbers.map((n) => n.text).join(" ")})`);
+  await (await page.$("#detect-section"))!.screenshot({ path: `${SHOTS}/drop-paper.png` });
+
+  const dropFile = (name: string, type: string, bytes: Uint8Array) =>
+    page.$eval(
+      "#detect-section",
+      (host, name, type, b64) => {
+        const bytes = Uint8Array.from(atob(b64 as string), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], name as string, { type: type as string }));
+        host.dispatchEvent(
+          new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }),
+        );
+      },
+      name,
+      type,
+      btoa(String.fromCharCode(...bytes)),
+    );
+  await dropFile("ink.png", "image/png", inkPng);
+  await waitFor("ink.png");
+  d = await state();
+  assert.equal(d.state, "ready", String(d.error));
+  const deno = await denoReading(await decodeImage(inkPng)); // matte: white under dark ink
+  assertSameReading(JSON.parse(d.reading!), deno, "ink.png");
+  assert.equal(deno.polarity, "dark-ink");
+  await (await page.$("#detect-section"))!.screenshot({ path: `${SHOTS}/drop-ink.png` });
+
+  await dropFile("notes.png", "image/png", new TextEncoder().encode("not a picture"));
+  await waitFor("notes.png");
+  d = await state();
+  assert.equal(d.state, "error");
+  assert.match(d.error!, /^Could not read notes\.png: the browser cannot decode it as a picture/);
+}
 
 interface PageResults {
   backend: string;
@@ -133,6 +325,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await Deno.mkdir(SHOTS, { recursive: true });
+    const tmp = await Deno.makeTempDir({ prefix: "slidewin-web-pictures-" });
     const ref = await denoReference();
     const app = await serveApp();
     const browser = await launchChromium();
@@ -160,77 +353,45 @@ Deno.test({
         await page.close();
       });
 
-      await t.step("wasm (?backend=wasm): gallery, draw and detect", async () => {
-        const page = await browser.newPage();
-        const errors: string[] = [];
-        const results = await open(page, `${app.url}?seed=${SEED}&backend=wasm`, errors);
-        assert.equal(results.backend, "wasm");
-        assert.match(results.backendReason, /asked for by \?backend=wasm/);
-        const ties = assertAgrees(results, ref);
-        console.log(
-          `wasm: ${ties} of 30 scenes chose another (tied) window; timings ${
-            JSON.stringify(results.timings)
-          }`,
-        );
-        await page.screenshot({ path: `${SHOTS}/gallery-wasm.png` });
-        // detect view rendered a scene with detections
-        await page.$eval("#detect-section", (e) => e.scrollIntoView()); // drawn when seen
-        await page.waitForFunction(
-          () => document.getElementById("detect-section")!.dataset.state === "ready",
-        );
-        const detect = await page.$eval(
-          "#detect-section",
-          (e) => ({ ...(e as HTMLElement).dataset }),
-        );
-        // the shipped detector finds each digit once (mAP@0.5 0.99; ±1 for touching digits)
-        assert.equal(detect.model, "detector");
-        assert.ok(
-          Number(detect.truths) >= 1 &&
-            Math.abs(Number(detect.detections) - Number(detect.truths)) <= 1,
-          JSON.stringify(detect),
-        );
-        await (await page.$("#detect-section"))!.screenshot({ path: `${SHOTS}/detect.png` });
-        // draw a "7" about 20 px tall (like the training digits) at rows 50–71, columns 62–80
-        await page.$eval("#draw-pad", (e) => e.scrollIntoView({ block: "center" }));
-        const pad = (await (await page.$("#draw-pad"))!.boundingBox())!;
-        const toPage = (x: number, y: number) => [
-          pad.x + x * pad.width / 128,
-          pad.y + y * pad.height / 128,
-        ];
-        const [x0, y0] = toPage(63, 52);
-        await page.mouse.move(x0, y0);
-        await page.mouse.down();
-        for (const p of [[79, 51], [71, 70]] as const) {
-          const [x, y] = toPage(p[0], p[1]);
-          await page.mouse.move(x, y, { steps: 8 });
-        }
-        await page.mouse.up();
-        await page.waitForFunction(() => {
-          const d = document.getElementById("draw-section")!.dataset;
-          return d.box && d.busy === "0";
-        });
-        const box = JSON.parse(
-          await page.$eval("#draw-section", (e) => (e as HTMLElement).dataset.box!),
-        ) as number[];
-        // the oracle: the ink's own box, read back from the pad
-        const ink = await page.$eval("#draw-pad", (c) => {
-          const d = (c as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, 128, 128).data;
-          let top = 128, bottom = 0, left = 128, right = 0;
-          for (let r = 0; r < 128; r++) {
-            for (let q = 0; q < 128; q++) {
-              if (d[4 * (r * 128 + q)] === 0) continue;
-              top = Math.min(top, r), bottom = Math.max(bottom, r + 1);
-              left = Math.min(left, q), right = Math.max(right, q + 1);
-            }
-          }
-          return [top, bottom, left, right];
-        });
-        assert.ok(iou(box, ink) >= 0.5, `box [${box}] vs ink [${ink}]: IoU ${iou(box, ink)}`);
-        await (await page.$("#draw-section"))!.screenshot({ path: `${SHOTS}/draw.png` });
+      await t.step(
+        "wasm (?backend=wasm): gallery, detect, writing pad, dropped pictures",
+        async () => {
+          const page = await browser.newPage();
+          const errors: string[] = [];
+          const results = await open(page, `${app.url}?seed=${SEED}&backend=wasm`, errors);
+          assert.equal(results.backend, "wasm");
+          assert.match(results.backendReason, /asked for by \?backend=wasm/);
+          const ties = assertAgrees(results, ref);
+          console.log(
+            `wasm: ${ties} of 30 scenes chose another (tied) window; timings ${
+              JSON.stringify(results.timings)
+            }`,
+          );
+          await page.screenshot({ path: `${SHOTS}/gallery-wasm.png` });
+          // detect view rendered a scene with detections
+          await page.$eval("#detect-section", (e) => e.scrollIntoView()); // drawn when seen
+          await page.waitForFunction(
+            () => document.getElementById("detect-section")!.dataset.state === "ready",
+          );
+          const detect = await page.$eval(
+            "#detect-section",
+            (e) => ({ ...(e as HTMLElement).dataset }),
+          );
+          // the shipped detector finds each digit once (mAP@0.5 0.99; ±1 for touching digits)
+          assert.equal(detect.model, "detector");
+          assert.ok(
+            Number(detect.truths) >= 1 &&
+              Math.abs(Number(detect.detections) - Number(detect.truths)) <= 1,
+            JSON.stringify(detect),
+          );
+          await (await page.$("#detect-section"))!.screenshot({ path: `${SHOTS}/detect.png` });
+          await writingPad(page, tmp);
+          await droppedPictures(page, tmp);
 
-        assert.deepEqual(errors, []);
-        await page.close();
-      });
+          assert.deepEqual(errors, []);
+          await page.close();
+        },
+      );
 
       await t.step("webgpu forced but unavailable: falls back and says so", async () => {
         const page = await browser.newPage();
@@ -281,6 +442,7 @@ Deno.test({
     } finally {
       await browser.cleanup();
       await app.close();
+      await Deno.remove(tmp, { recursive: true });
     }
   },
 });

@@ -68,6 +68,6 @@ Deno.test("deno task web / export: bad flags are one line on stderr, exit 2", as
   const missing = await run("export", ["--model", "/nonexistent/dir"]).output();
   const err = new TextDecoder().decode(missing.stderr).trim();
   assert.equal(missing.code, 1, err);
-  assert.match(err, /^error: Cannot read model\.json/);
+  assert.match(err, /^error: No model at \/nonexistent\/dir\/model\.json; pass --model DIR/);
   assert.equal(err.split("\n").length, 1);
 });

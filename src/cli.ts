@@ -352,3 +352,51 @@ export function defineTask<S extends FlagSpecs>(
       }),
   };
 }
+
+/**
+ * The flags of the tasks that read a picture file (`deno task detect`, `deno task read`):
+ * `--image`, and how it is prepared (src/data/prepare.ts); {@linkcode pictureOptions} reads them
+ * back.
+ */
+export const PICTURE_FLAGS = {
+  /** A PNG or JPEG to run on instead of a generated scene. */
+  image: { default: "", help: "PNG or JPEG picture to read (default: a seeded scene)" },
+  /** Dark ink on light paper, without asking the picture. */
+  invert: {
+    default: false as boolean,
+    help: "The picture is dark ink on light paper (same as --polarity=dark-ink)",
+  },
+  /** Which way the ink goes. */
+  polarity: {
+    default: "auto",
+    help: "Ink of --image: auto (found from the picture), dark-ink or light-ink",
+    choices: ["auto", "dark-ink", "light-ink"],
+  },
+  /** Background removal and contrast. */
+  normalize: {
+    default: true as boolean,
+    help: "Remove the background and stretch the contrast of --image (--no-normalize: keep it)",
+  },
+};
+
+/**
+ * The `prepareGray` options set by the {@linkcode PICTURE_FLAGS} of parsed `flags`; throws a
+ * {@linkcode UsageError} when `--invert` contradicts `--polarity`.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags, PICTURE_FLAGS, pictureOptions } from "./cli.ts";
+ * const flags = parseFlags(["--invert", "--no-normalize"], PICTURE_FLAGS)!;
+ * console.log(pictureOptions(flags)); // { polarity: "dark-ink", normalize: false }
+ * ```
+ */
+export function pictureOptions(flags: FlagValues<typeof PICTURE_FLAGS>): {
+  polarity: "auto" | "dark-ink" | "light-ink";
+  normalize: boolean;
+} {
+  const polarity = flags.polarity as "auto" | "dark-ink" | "light-ink";
+  if (flags.invert && polarity === "light-ink") {
+    throw new UsageError("--invert means --polarity=dark-ink; drop one of them");
+  }
+  return { polarity: flags.invert ? "dark-ink" : polarity, normalize: flags.normalize };
+}

@@ -1,7 +1,9 @@
 /**
  * `deno task detect` — issue 9: detects digits in one scene and draws them. The scene is a seeded
- * multi-digit scene (true boxes drawn in green) or a PNG (`--image`, grayscale or colour, any size
- * ≥ the window; white digits on black, or black on white with `--invert`).
+ * multi-digit scene (true boxes drawn in green) or a picture (`--image`: any PNG or JPEG, any size
+ * ≥ the window, dark ink on light paper or light ink on dark — found from the picture, or forced
+ * with `--invert` / `--polarity` — with its background and contrast normalised unless
+ * `--no-normalize`; tasks/lib/picture.ts).
  *
  * Writes the picture to `--out` and prints the detections.
  */
@@ -15,25 +17,25 @@ import {
   mnistFlag,
   modelFlag,
   nonNegativeInt,
+  PICTURE_FLAGS,
+  pictureOptions,
   positiveInt,
   unit,
   UsageError,
 } from "../src/cli.ts";
 import { detect } from "../src/detection/detect.ts";
-import { tf } from "../src/deps.ts";
+import type { Tensor4D } from "../src/deps.ts";
 import { renderDetections } from "../src/pictures/draw_detections.ts";
 import { writeFileAtomic } from "../src/io.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
-import { decodePng } from "../src/pictures/png.ts";
+import { loadPicture } from "./lib/picture.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
   model: modelFlag("detector"),
-  /** A PNG to run on instead of a generated scene. */
-  image: { default: "", help: "PNG to detect digits in (default: a seeded scene)" },
-  /** Black digits on white: invert the PNG first. */
-  invert: { default: false, help: "Invert the PNG (black digits on white)" },
+  // image, invert, polarity, normalize
+  ...PICTURE_FLAGS,
   /** Seed of the generated scene. */
   seed: { default: 0, help: "Seed of the generated scene", check: nonNegativeInt },
   /** Side of the generated scene. */
@@ -55,24 +57,6 @@ const FLAGS = {
   out: { default: "runs/detect/detections.png", help: "Output PNG" },
 };
 
-/** A PNG as a `[1, H, W, 1]` tensor in [0, 1]: luma of RGB, composited on black, maybe inverted. */
-async function readScene(path: string, invert: boolean): Promise<tf.Tensor4D> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new Error(`Cannot read --image ${path} (${(error as Error).message}); check the path`);
-  }
-  const { width, height, pixels } = await decodePng(bytes);
-  const gray = new Float32Array(width * height);
-  for (let p = 0; p < gray.length; p++) {
-    const [r, g, b, a] = pixels.subarray(4 * p, 4 * p + 4);
-    const v = (0.299 * r + 0.587 * g + 0.114 * b) / 255 * (a / 255);
-    gray[p] = invert ? 1 - v : v;
-  }
-  return tf.tensor4d(gray, [1, height, width, 1]);
-}
-
 /** The task: usage, flags and what it does. */
 export const task = defineTask({
   usage: "deno task detect",
@@ -85,19 +69,20 @@ export const task = defineTask({
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
     await useBackend(flags.backend as BackendName);
     const { model } = await loadModel(where);
-    let images: tf.Tensor4D;
+    let images: Tensor4D;
     let truths: SceneObject[] | undefined;
     if (flags.image) {
-      images = await readScene(flags.image, flags.invert);
-      const [, h, w] = images.shape;
-      const { size } = model.geometry;
-      if (h < size || w < size) {
-        images.dispose();
-        throw new UsageError(`--image is ${w}×${h}; it must be at least ${size}×${size}`);
-      }
+      const loaded = await loadPicture(flags.image, { ...picture, window: model.geometry.size })
+        .catch((error) => {
+          model.dispose();
+          throw error;
+        });
+      images = loaded.tensor;
+      console.log(loaded.description);
     } else {
       if (flags.size < model.geometry.size) {
         model.dispose();

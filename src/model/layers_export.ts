@@ -8,8 +8,7 @@
  *
  * @module
  */
-import { loadTensors } from "./checkpoint.ts";
-import { type Tensor, tf } from "../deps.ts";
+import { readExportWeights } from "./export_weights.ts";
 import { writeFileAtomic } from "../io.ts";
 import { type ArchLayer, type Model, variableShapes } from "./model.ts";
 
@@ -138,71 +137,40 @@ export async function exportLayersModel(
   if (typeof outDir !== "string" || outDir === "") {
     throw new TypeError("outDir must be a folder path");
   }
-  let arch: readonly ArchLayer[];
-  let tensors: Map<string, Tensor>;
-  let owned = false;
-  let extra: Record<string, unknown> = {};
-  if (typeof source === "string" || source instanceof URL) {
-    await tf.ready(); // loading makes tensors: the engine needs a backend
-    const loaded = await loadTensors(source, "model.json");
-    if (!Array.isArray(loaded.json.architecture)) {
-      tf.dispose([...loaded.tensors.values()]);
-      throw new Error(`${source} is not a slidewin checkpoint (no architecture); train one first`);
-    }
-    arch = loaded.json.architecture;
-    tensors = loaded.tensors;
-    extra = loaded.json.extra ?? {};
-    owned = true;
-  } else {
-    arch = source.arch;
-    tensors = source.variables;
+  const { arch, weights: named, extra } = await readExportWeights(source);
+  const chunks: Float32Array[] = [];
+  const weights = [];
+  for (const [name, w] of named) {
+    weights.push({ name, shape: w.shape, dtype: "float32" });
+    chunks.push(w.data);
   }
-  try {
-    const shapes = variableShapes(arch);
-    if ([...tensors.keys()].join() !== [...shapes.keys()].join()) {
-      throw new Error(
-        `Weights [${[...tensors.keys()]}] do not match the architecture's [${[...shapes.keys()]}]`,
-      );
-    }
-    const chunks: Float32Array[] = [];
-    const weights = [];
-    for (const [name, t] of tensors) {
-      if (t.shape.join() !== shapes.get(name)!.join()) {
-        throw new Error(`Weight "${name}" has shape [${t.shape}], need [${shapes.get(name)}]`);
-      }
-      weights.push({ name, shape: [...t.shape], dtype: "float32" });
-      chunks.push(await t.data() as Float32Array);
-    }
-    const bytes = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
-    const view = new DataView(bytes.buffer);
-    let at = 0;
-    for (const chunk of chunks) {
-      for (let i = 0; i < chunk.length; i++, at += 4) view.setFloat32(at, chunk[i], true);
-    }
-    const json = {
-      format: "layers-model",
-      generatedBy: "slidewin",
-      convertedBy: null,
-      modelTopology: {
-        class_name: "Sequential",
-        config: layersTopology(arch).config,
-        keras_version: "tfjs-layers 4.22.0",
-        backend: "tensor_flow.js",
-      },
-      weightsManifest: [{ paths: [LAYERS_SHARD], weights }],
-      userDefinedMetadata: {
-        slidewin: {
-          architecture: arch,
-          output: "per window: objectness logit, 10 class logits, box [top, bottom, left, right]",
-          ...(Object.keys(extra).length ? { extra } : {}),
-        },
-      },
-    };
-    const dir = outDir.replace(/\/+$/, "") || "/";
-    await writeFileAtomic(`${dir}/${LAYERS_SHARD}`, bytes);
-    await writeFileAtomic(`${dir}/model.json`, JSON.stringify(json, null, 1) + "\n");
-    return { json: `${dir}/model.json`, weights: `${dir}/${LAYERS_SHARD}`, bytes: bytes.length };
-  } finally {
-    if (owned) tf.dispose([...tensors.values()]);
+  const bytes = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
+  const view = new DataView(bytes.buffer);
+  let at = 0;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; i++, at += 4) view.setFloat32(at, chunk[i], true);
   }
+  const json = {
+    format: "layers-model",
+    generatedBy: "slidewin",
+    convertedBy: null,
+    modelTopology: {
+      class_name: "Sequential",
+      config: layersTopology(arch).config,
+      keras_version: "tfjs-layers 4.22.0",
+      backend: "tensor_flow.js",
+    },
+    weightsManifest: [{ paths: [LAYERS_SHARD], weights }],
+    userDefinedMetadata: {
+      slidewin: {
+        architecture: arch,
+        output: "per window: objectness logit, 10 class logits, box [top, bottom, left, right]",
+        ...(Object.keys(extra).length ? { extra } : {}),
+      },
+    },
+  };
+  const dir = outDir.replace(/\/+$/, "") || "/";
+  await writeFileAtomic(`${dir}/${LAYERS_SHARD}`, bytes);
+  await writeFileAtomic(`${dir}/model.json`, JSON.stringify(json, null, 1) + "\n");
+  return { json: `${dir}/model.json`, weights: `${dir}/${LAYERS_SHARD}`, bytes: bytes.length };
 }

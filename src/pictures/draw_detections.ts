@@ -1,7 +1,8 @@
 /**
  * A picture of one scene with its detections (issue 9): the scene upscaled with nearest neighbour,
  * true boxes in green stroked just outside their edges, detections in red stroked just inside,
- * each detection tagged "label score" at its top-left corner, under a header line. Same
+ * each detection tagged "label score" at its top-left corner, numbers read in blue with their text
+ * and confidence, under a header line. Same
  * conventions as {@link ./draw.ts}: image coordinate `x` lands on picture pixel
  * `origin + round(x · scale)`.
  *
@@ -27,7 +28,15 @@ export interface DetectionsPictureOptions {
   scale?: number;
   /** A line above the scene. */
   header?: string;
+  /**
+   * Numbers read (src/detection/read.ts), drawn in blue around their digits, tagged
+   * "text confidence" above the box; the digits' own tags then show the label only.
+   */
+  numbers?: readonly { text: string; confidence: number; box: readonly number[] }[];
 }
+
+/** Colour of the numbers' boxes and tags. */
+export const NUMBER_COLOR: readonly [number, number, number] = [20, 110, 235];
 
 function fillPaint(ck: CanvasKit, rgb: readonly number[]): Paint {
   const paint = new ck.Paint();
@@ -57,7 +66,7 @@ export async function renderDetections(
   image: Float32Array | Tensor,
   options: DetectionsPictureOptions & { imageSize?: readonly [number, number] },
 ): Promise<Uint8Array> {
-  const { detections, truths = [], scale = 3, header = "" } = options;
+  const { detections, truths = [], scale = 3, header = "", numbers = [] } = options;
   if (!Number.isInteger(scale) || scale < 1) {
     throw new RangeError(`scale must be an integer ≥ 1 (nearest upscaling), got ${scale}`);
   }
@@ -123,6 +132,7 @@ export async function renderDetections(
   const red = fillPaint(ck, PRED_COLOR);
   const white = fillPaint(ck, [255, 255, 255]);
   const dark = fillPaint(ck, [30, 30, 30]);
+  const blue = fillPaint(ck, NUMBER_COLOR);
   for (const t of truths) {
     const e = edges(t.box);
     if (e[1] > e[0] && e[3] > e[2]) frame(canvas, ck, green, e, stroke);
@@ -131,14 +141,28 @@ export async function renderDetections(
     const e = edges(d.box);
     if (!(e[1] > e[0] && e[3] > e[2])) continue;
     frame(canvas, ck, red, e, -stroke);
-    const text = `${d.label} ${d.score.toFixed(2)}`;
+    const text = numbers.length ? `${d.label}` : `${d.label} ${d.score.toFixed(2)}`;
     const width = font.getGlyphWidths(font.getGlyphIDs(text)).reduce((a, b) => a + b, 0);
     const tagH = Math.ceil(font.getSize() * 1.2);
     canvas.drawRect(ck.XYWHRect(e[2], e[0], Math.ceil(width) + 4, tagH), red);
     canvas.drawText(text, e[2] + 2, e[0] + tagH - Math.ceil(font.getSize() * 0.25), white, font);
   }
+  for (const n of numbers) {
+    const e = edges(n.box);
+    if (!(e[1] > e[0] && e[3] > e[2])) continue;
+    const gap = 2 * stroke; // around the digits' frames
+    frame(canvas, ck, blue, [e[0] - gap, e[1] + gap, e[2] - gap, e[3] + gap], stroke);
+    const text = `${n.text} ${n.confidence.toFixed(2)}`;
+    const width = font.getGlyphWidths(font.getGlyphIDs(text)).reduce((a, b) => a + b, 0);
+    const tagH = Math.ceil(font.getSize() * 1.2);
+    // above the box, or below it when the top of the scene is too close
+    const top = e[0] - gap - stroke - tagH >= y0 ? e[0] - gap - stroke - tagH : e[1] + gap + stroke;
+    const left = e[2] - gap - stroke;
+    canvas.drawRect(ck.XYWHRect(left, top, Math.ceil(width) + 4, tagH), blue);
+    canvas.drawText(text, left + 2, top + tagH - Math.ceil(font.getSize() * 0.25), white, font);
+  }
   if (header) canvas.drawText(header, x0, DETECTIONS_MARGIN + 16, dark, headerFont);
-  [green, red, white, dark].forEach((p) => p.delete());
+  [green, red, white, dark, blue].forEach((p) => p.delete());
   font.delete();
   headerFont.delete();
   return encodeSurface(surface);

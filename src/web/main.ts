@@ -14,7 +14,7 @@ import { chooseBackend } from "./backends.ts";
 import { drawGallery, drawWindowMap, runGallery } from "./gallery.ts";
 import { loadLocalizer } from "./localizer.ts";
 import { setupDetect } from "./detect_view.ts";
-import { setupDraw } from "./draw_view.ts";
+import { setupWrite } from "./write_view.ts";
 import { setupTrain } from "./train_view.ts";
 
 const started = performance.now();
@@ -64,12 +64,12 @@ async function main(): Promise<void> {
   });
   // for the console and the specs: the engine, the model and the scenes in use
   Object.assign(globalThis, { slidewin: { tf, model, gallery, predict, makeScenes, loadMnist } });
-  setupDraw($("draw-section"), model);
   setupTrain($("train-section"), { mnistDir: new URL("mnist/", location.href) });
   document.documentElement.dataset.state = "ready";
   console.log(`slidewin: ready on ${tf.getBackend()}`);
-  // the detect view comes after the gallery (on SwiftShader its 256×256 shaders take a while);
-  // it runs the shipped detector (models/detector), or the localizer where that is not served
+  // the writing pad and the detect view come after the gallery (on SwiftShader their larger
+  // shaders take a while); they run the shipped detector (models/detector), or the localizer
+  // where that is not served
   let modelName = "detector";
   const detector = await loadLocalizer(new URL("detector/model.json", location.href).href)
     .catch((error) => {
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       modelName = "localizer";
       return model;
     });
+  setupWrite($("write-section"), detector, { modelName });
   await setupDetect($("detect-section"), detector, {
     mnistDir: new URL("mnist/", location.href),
     modelName,

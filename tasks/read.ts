@@ -1,0 +1,168 @@
+/**
+ * `deno task read` — reads the numbers in a picture: detects the digits (src/detection/detect.ts)
+ * and groups them into lines and numbers (src/detection/read.ts). The picture is `--image` (any
+ * PNG or JPEG, dark ink on light paper or light ink on dark; tasks/lib/picture.ts) or a seeded
+ * multi-digit scene. Prints each number with its box and confidence, lines top to bottom, and
+ * draws them (`--out`).
+ */
+import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
+import {
+  backendFlag,
+  defineTask,
+  DETECTION_FLAGS,
+  detectionOptions,
+  mnistFlag,
+  modelFlag,
+  nonNegativeInt,
+  PICTURE_FLAGS,
+  pictureOptions,
+  positiveInt,
+  unit,
+  UsageError,
+} from "../src/cli.ts";
+import { type ReadNumber, readNumbers } from "../src/detection/read.ts";
+import type { Tensor4D } from "../src/deps.ts";
+import { renderDetections } from "../src/pictures/draw_detections.ts";
+import { writeFileAtomic } from "../src/io.ts";
+import { loadMnist } from "../src/data/mnist.ts";
+import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
+import { loadPicture } from "./lib/picture.ts";
+
+const FLAGS = {
+  /** Folder of a trained model, or a shipped model by name. */
+  model: modelFlag("detector"),
+  // image, invert, polarity, normalize
+  ...PICTURE_FLAGS,
+  /** Seed of the generated scene. */
+  seed: { default: 0, help: "Seed of the generated scene", check: nonNegativeInt },
+  /** Side of the generated scene. */
+  size: { default: 256, help: "Side of the generated scene", check: positiveInt },
+  /** Digits in the generated scene, "min-max". */
+  digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
+  // scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections
+  ...DETECTION_FLAGS,
+  /** Most digits kept per picture. */
+  maxDetections: { default: 200, help: "Most digits per picture", check: positiveInt },
+  /** Digits with a lower score are not read. */
+  minScore: {
+    default: 0.5,
+    help: "Smallest (rescored) score of a digit that is read",
+    check: unit,
+  },
+  /** Share of the smaller height two digits of a line overlap by. */
+  lineOverlap: {
+    default: 0.5,
+    help: "Vertical overlap (share of the smaller height) that puts digits on one line",
+    check: unit,
+  },
+  /** Gap that ends a number, in digit heights. */
+  numberGap: {
+    default: 0.6,
+    help: "A gap wider than this times the taller digit's height starts a new number",
+    check: (v: number): string | undefined => v >= 0 ? undefined : "must be ≥ 0",
+  },
+  /** Upscaling of the picture. */
+  scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
+  /** Folder holding MNIST IDX files; default the npm package. */
+  mnist: mnistFlag(),
+  /** tfjs backend. */
+  backend: backendFlag("auto"),
+  /** Output PNG. */
+  out: { default: "runs/read/numbers.png", help: "Output PNG" },
+};
+
+const box = (b: readonly number[]) => `[${b.map((v) => v.toFixed(1)).join(", ")}]`;
+
+/** The lines of the report: one per number, grouped by line top to bottom. */
+function report(numbers: readonly ReadNumber[]): string[] {
+  return numbers.map((n) =>
+    `line ${n.line + 1}  ${n.text.padEnd(8)} box ${box(n.box)}  confidence ` +
+    `${n.confidence.toFixed(3)}  (${
+      n.digits.map((d) => `${d.label} ${d.score.toFixed(2)}`).join(", ")
+    })`
+  );
+}
+
+/** The task: usage, flags and what it does. */
+export const task = defineTask({
+  usage: "deno task read",
+  about: "Reads the numbers in a PNG or JPEG (or a seeded scene): digits grouped into lines " +
+    "and numbers, printed with boxes and confidence, and drawn.",
+  flags: FLAGS,
+  async run(flags) {
+    let digits: [number, number];
+    try {
+      digits = parseDigitRange(flags.digits, "--digits");
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const picture = pictureOptions(flags);
+    const where = await resolveModel(flags.model);
+    await useBackend(flags.backend as BackendName);
+    const { model } = await loadModel(where);
+    try {
+      let images: Tensor4D;
+      let truths: SceneObject[] | undefined;
+      let source: string;
+      if (flags.image) {
+        const loaded = await loadPicture(flags.image, { ...picture, window: model.geometry.size });
+        images = loaded.tensor;
+        source = flags.image;
+        console.log(loaded.description);
+      } else {
+        if (flags.size < model.geometry.size) {
+          throw new UsageError(
+            `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
+          );
+        }
+        const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
+        const scenes = await makeMultiScenes(val, {
+          count: 1,
+          seed: flags.seed,
+          size: flags.size,
+          digits,
+        });
+        images = scenes.images;
+        truths = scenes.objects[0];
+        source = `seed ${flags.seed}`;
+      }
+      try {
+        const [reading] = await readNumbers(model, images, {
+          ...detectionOptions(flags),
+          maxDetections: flags.maxDetections,
+          group: {
+            minScore: flags.minScore,
+            lineOverlap: flags.lineOverlap,
+            numberGap: flags.numberGap,
+          },
+        });
+        const { numbers } = reading;
+        const lines = numbers.length ? numbers[numbers.length - 1].line + 1 : 0;
+        const header = `${source}: ${numbers.length} number${numbers.length === 1 ? "" : "s"} ` +
+          `on ${lines} line${lines === 1 ? "" : "s"}: ` +
+          (numbers.map((n, i) => (i && n.line !== numbers[i - 1].line ? "| " : "") + n.text).join(
+            " ",
+          ) || "none") +
+          (truths ? ` · true digits ${truths.map((t) => t.label).join(" ")}` : "");
+        const png = await renderDetections(images, {
+          detections: reading.detections.filter((d) => d.score >= flags.minScore),
+          truths,
+          numbers,
+          scale: flags.scale,
+          header,
+        });
+        await writeFileAtomic(flags.out, png);
+        for (const line of report(numbers)) console.log(line);
+        console.log(`${header}\nwrote ${flags.out}`);
+      } finally {
+        images.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+});
+
+if (import.meta.main) await task.main();
