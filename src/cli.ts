@@ -122,6 +122,18 @@ export const DETECTION_FLAGS = {
   },
   /** Most detections kept per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
+  /** Sizes each pyramid level answers for. */
+  levelRange: {
+    default: "18,40",
+    help:
+      "Box sides (level pixels) a pyramid level keeps: min,max (finest: any smaller; coarsest: any larger)",
+    check: (v: string): string | undefined => {
+      const [lo, hi, more] = v.split(",").map(Number);
+      return more === undefined && lo >= 0 && hi >= lo
+        ? undefined
+        : "must look like 14,36 (0 ≤ min ≤ max)";
+    },
+  },
   /** Pyramid levels. */
   scales: {
     default: "auto",
@@ -154,6 +166,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   vote: number;
   maxDetections: number;
   scales: number[] | "auto";
+  levelRange: [number, number];
   insideThreshold?: number;
 } {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, vote, maxDetections } = flags;
@@ -166,6 +179,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
     vote,
     maxDetections,
     scales,
+    levelRange: flags.levelRange.split(",").map(Number) as [number, number],
     ...(flags.insideThreshold < 1 ? { insideThreshold: flags.insideThreshold } : {}),
   };
 }

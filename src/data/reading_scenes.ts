@@ -8,7 +8,7 @@
  */
 import { makeWrittenScenes, type WrittenNumber } from "./written.ts";
 import { onPaper } from "./paper.ts";
-import { normalizeScratch } from "./normalize_tmp.ts";
+import { normalizeImage } from "./normalize.ts";
 import type { SceneSource } from "./render.ts";
 import type { SceneObject } from "./multi_scenes.ts";
 import { makeRng } from "../rng.ts";
@@ -77,11 +77,11 @@ export function makeReadingScenes(
         }
         : { numbers: [1, 3], length: [1, 6], height: [10, 40] }),
     });
-    let ink = scene.pixels;
+    const at = pixels.subarray(s * area, (s + 1) * area);
     if (rng.next() < paper) {
-      ink = normalizeScratch(onPaper(ink, size, size, { seed: rng.seed() }), size, size).out;
-    }
-    pixels.set(ink, s * area);
+      const picture = onPaper(scene.pixels, size, size, { seed: rng.seed() });
+      normalizeImage({ width: size, height: size, data: picture }, { out: at });
+    } else at.set(scene.pixels);
     objects.push(scene.objects[0]);
     numbers.push(single ? [] : scene.numbers[0]);
   }

@@ -42,6 +42,8 @@ export interface DetectOptions {
   maxDetections?: number;
   /** Suppress across labels too (one digit per place); default false (class-aware). */
   classAgnostic?: boolean;
+  /** NMS also drops a box a kept one covers this much of, in (0, 1]; default off. */
+  insideThreshold?: number;
   /**
    * Exponent k of a rescoring by the fraction f of the predicted box inside its window:
    * score = objectness · classProb · fᵏ; default 2 (0: no rescoring). A window that sees the
@@ -371,6 +373,23 @@ function resizeLevel(
   return { level, scale: [sy, sx] };
 }
 
+/** Options of {@linkcode detect}: decoding, the pyramid and batching. */
+export interface PyramidOptions extends DetectOptions {
+  /** Images per forward pass; default 16. */
+  batchSize?: number;
+  /** Runs the forward passes (e.g. a `GradientPool`); default `model.apply`. */
+  step?: ForwardRunner;
+  /** Pyramid levels (factors applied to the image); default "auto". */
+  scales?: readonly number[] | "auto";
+  /**
+   * With several levels, the sizes each level answers for (SNIP's valid ranges): a proposal is
+   * kept only when its box's longer side, in the level's pixels, lies in `[min, max]` (the
+   * finest level keeps anything smaller, the coarsest anything larger); default [18, 40]:
+   * digits the net was trained on sizes of, with overlap between levels.
+   */
+  levelRange?: readonly [number, number];
+}
+
 /**
  * Detects digits in images `[N, H, W, 1]` (any H, W ≥ the window): runs the model on every level
  * of an image pyramid (OverFeat's multi-scale; `scales`, default "auto": 1, ½, ¼, … while a level
@@ -391,19 +410,7 @@ function resizeLevel(
 export async function detect(
   model: Model,
   images: Tensor4D,
-  options: DetectOptions & {
-    batchSize?: number;
-    step?: ForwardRunner;
-    /** Pyramid levels (factors applied to the image); default "auto". */
-    scales?: readonly number[] | "auto";
-    /**
-     * With several levels, the sizes each level answers for (SNIP's valid ranges): a proposal is
-     * kept only when its box's longer side, in the level's pixels, lies in `[min, max]` (the
-     * finest level keeps anything smaller, the coarsest anything larger); default [14, 36]:
-     * digits the net was trained on sizes of, with overlap between levels.
-     */
-    levelRange?: readonly [number, number];
-  } = {},
+  options: PyramidOptions = {},
 ): Promise<Detection[][]> {
   await ensureBackend();
   checkImages(model, images);
@@ -413,7 +420,7 @@ export async function detect(
     step,
     scales = "auto",
     vote = 0.5,
-    levelRange = [14, 36],
+    levelRange = [18, 40],
     ...rest
   } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
