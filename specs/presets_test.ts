@@ -8,7 +8,9 @@ const quiet = { notice: () => {} };
 Deno.test("--preset detector sets the detector's flags; flags given on the command line win", () => {
   const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS, quiet)!;
   assert.equal(detector.preset, "detector");
-  assert.equal(detector.digits, "1-4");
+  assert.equal(detector.scenes, "reading");
+  assert.equal(detector.assign, "centre");
+  assert.equal(detector.epochs, 16);
   assert.equal(detector.size, 128);
   assert.equal(detector.out, "runs/detector");
   const mine = parseFlags(
@@ -23,6 +25,8 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   const plain = parseFlags(expandPreset([]), TRAIN_FLAGS, quiet)!;
   assert.equal(plain.preset, "localizer");
   assert.equal(plain.digits, "1");
+  assert.equal(plain.scenes, "digits");
+  assert.equal(plain.assign, "area");
   assert.equal(plain.size, 64);
   assert.equal(plain.minCover, 1);
   assert.equal(plain.arch, "wide");
