@@ -32,11 +32,13 @@
  * {@linkcode normalizeImage} for dark ink on lit paper or light ink on dark, {@linkcode prepareImage}
  * to a tensor, {@linkcode readNumbers} = detect + {@linkcode groupNumbers} into lines and numbers,
  * {@linkcode numberAccuracy}); and backend selection
- * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "native" —
- * OpenBLAS through FFI — when {@linkcode nativeAvailable}, else wasm; `loadModel`, `predict`,
- * `makeScenes` and `train` pick that default themselves when none was chosen); one training step
- * seam ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the
- * run folder with its checkpoint generations ({@linkcode RunFolder}).
+ * ({@linkcode useBackend} over the table {@linkcode BACKENDS}: webgpu on a GPU, else "onednn"
+ * when libdnnl loads, else "native" — OpenBLAS through FFI — when {@linkcode nativeAvailable},
+ * else wasm; `loadModel`, `predict`, `detect`, `makeScenes`, `sceneStream` and `train` pick that
+ * default themselves when none was chosen); the layer kinds ({@linkcode LAYER_KINDS}) and loss
+ * terms ({@linkcode LOSS_TERMS}), each defined once; one training step seam
+ * ({@linkcode createStep}: tfjs's tape, or a {@linkcode GradientPool} on all cores); and the run
+ * folder with its checkpoint generations ({@linkcode RunFolder}).
  *
  * @module
  */
@@ -80,35 +82,43 @@ export {
   type BackendDescriptor,
   type BackendName,
   BACKENDS,
+  type ConcreteBackendName,
   type ConvEngine,
   type ConvGeometry,
+  type ConvKernels,
+  type ConvShape,
   currentBackend,
   decideAuto,
   describeBackend,
-  type EngineName,
+  type DescribedBackend,
   ensureBackend,
   lastAutoDecision,
   nativeAvailable,
   nativeNotice,
   type Prober,
   type ProbeResult,
+  type ThreadBackend,
   type ThreadBackendName,
+  unavailableNotices,
   useBackend,
 } from "./src/backends/backend.ts";
 export { type ProbeOptions, trainingProbe } from "./src/training/probe.ts";
 export { loadMnist, type LoadMnistOptions, type Mnist, type MnistSplit } from "./src/data/mnist.ts";
+export { detect, loadModel, makeScenes, predict, readNumbers, sceneStream } from "./src/library.ts";
 export {
-  makeScenes,
   type SceneBatch,
   type SceneOptions,
   type Scenes,
   type SceneSource,
-  sceneStream,
   type SceneStreamOptions,
 } from "./src/data/scenes.ts";
 export { boundingBoxes } from "./src/data/boxes.ts";
 export { encodeTargets } from "./src/data/encode.ts";
-export { encodeObjects, singleObjects } from "./src/data/multi_encode.ts";
+export {
+  encodeObjects,
+  type EncodeObjectsOptions,
+  singleObjects,
+} from "./src/data/multi_encode.ts";
 export {
   type ArchLayer,
   buildModel,
@@ -117,14 +127,49 @@ export {
   type Model,
   type ModelCost,
   modelCost,
+  POOL_ARCH,
+  S8_ARCH,
   WIDE_ARCH,
 } from "./src/model/model.ts";
-export { loss, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  type ConvLayer,
+  type ConvSpec,
+  LAYER_KINDS,
+  type LayerKindName,
+  type LayerKinds,
+  type PoolSpec,
+} from "./src/layers/table.ts";
+export type {
+  ArrayLayer,
+  LayerExports,
+  LayerKind,
+  LayerPlace,
+  OnnxInitializer,
+  OnnxNode,
+  OnnxPart,
+  OnnxPlace,
+  Shape4,
+  Tfjs,
+  Window,
+} from "./src/layers/layer.ts";
+export { loss, lossAndGradient, type LossOptions, type LossParts } from "./src/model/loss.ts";
+export {
+  LOSS_TERMS,
+  lossParts,
+  type LossSettings,
+  type LossTerm,
+  type LossTermName,
+  type LossTerms,
+  meanParts,
+  sumParts,
+  type TermTensors,
+  type TermWindow,
+  zeroParts,
+} from "./src/model/loss/terms.ts";
 export {
   type BoxReduction,
   type ChannelLayout,
   CLASSES,
-  lossParts,
   OUTPUT,
   OUTPUT_CHANNELS,
   TARGET,
@@ -133,19 +178,13 @@ export {
 export {
   type EpochRecord,
   type InterruptedRecord,
-  type LossRecord,
   train,
   type TrainOptions,
   type TrainResult,
   type ValRecord,
 } from "./src/training/train.ts";
 export { defaultTrainConfig, type TrainConfig } from "./src/training/config.ts";
-export {
-  type BatchLoss,
-  GradientPool,
-  type GradientPoolOptions,
-  type PoolGradients,
-} from "./src/training/pool.ts";
+export { GradientPool, type GradientPoolOptions } from "./src/training/pool.ts";
 export {
   createStep,
   type GradientStep,
@@ -164,13 +203,11 @@ export {
   type DecodeOptions,
   decodeOutput,
   type ForwardRunner,
-  predict,
   type Prediction,
   type PredictOptions,
   type WindowSelection,
 } from "./src/model/predict.ts";
 export {
-  loadModel,
   PRETRAINED_DETECTOR,
   PRETRAINED_MODEL,
   PRETRAINED_MODELS,
@@ -190,17 +227,11 @@ export {
   hwioToOihw,
   ONNX_INPUT,
   ONNX_IR_VERSION,
-  ONNX_LAYERS,
   ONNX_OPSET,
   ONNX_OUTPUT,
   type OnnxExport,
   type OnnxGraph,
   onnxGraph,
-  type OnnxInitializer,
-  type OnnxLayerExport,
-  type OnnxLayerInput,
-  type OnnxLayerPart,
-  type OnnxNode,
 } from "./src/model/onnx_export.ts";
 export {
   type ExportWeight,
@@ -216,7 +247,7 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/pictures/draw.ts";
-export { detect, type Detection, type DetectOptions } from "./src/detection/detect.ts";
+export { type Detection, type DetectOptions, type PyramidOptions } from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,
@@ -271,7 +302,6 @@ export {
   numberAccuracy,
   type Reading,
   type ReadNumber,
-  readNumbers,
   type ReadOptions,
   type TrueNumber,
 } from "./src/detection/read.ts";

@@ -10,13 +10,20 @@ import {
 } from "../src/backends/auto.ts";
 import {
   autoKey,
+  type Backend,
   BACKENDS,
+  type ConvEngine,
   decideAuto,
   type Prober,
   type ProbeResult,
+  useBackend,
 } from "../src/backends/backend.ts";
+import { oneDnn } from "../src/backends/onednn/dnnl.ts";
+import { openBlas } from "../src/backends/native/openblas.ts";
+import { getThreadsCount } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { trainingProbe } from "../src/training/probe.ts";
 import { VERSION } from "../src/version.ts";
+import { S8_ARCH } from "../src/model/model.ts";
 
 const native = BACKENDS.find((b) => b.name === "native")!;
 const wasm = BACKENDS.find((b) => b.name === "wasm")!;
@@ -163,21 +170,33 @@ Deno.test("decideAuto: a miss probes and caches; a hit does not probe; a changed
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("the key changes with OPENBLAS_CORETYPE and names machine and versions", async () => {
+Deno.test("the key holds every candidate's facts (library, its settings) and names machine and versions", async () => {
   const before = Deno.env.get("OPENBLAS_CORETYPE");
   try {
     Deno.env.set("OPENBLAS_CORETYPE", "Haswell");
-    const a = await autoKey("p", ["native", "wasm"]);
+    const a = await autoKey("p", [native, wasm]);
     Deno.env.set("OPENBLAS_CORETYPE", "SkylakeX");
-    const b = await autoKey("p", ["native", "wasm"]);
+    const b = await autoKey("p", [native, wasm]);
     assert.notEqual(keyText(a), keyText(b));
-    assert.equal(a.openblasCoretype, "Haswell");
+    assert.equal(a["native.OPENBLAS_CORETYPE"], "Haswell");
+    for (const [k, v] of Object.entries(native.cacheFacts())) {
+      if (k !== "OPENBLAS_CORETYPE") assert.equal(a[`native.${k}`], v);
+    }
     assert.equal(a.slidewin, VERSION);
     assert.equal(a.cores, navigator.hardwareConcurrency);
     assert.equal(a.os, `${Deno.build.os}/${Deno.build.arch}`);
     assert.equal(typeof a.tfjs, "string");
-    assert.equal(typeof a.gpu, "string");
-    assert.notEqual(keyText(a), keyText(await autoKey("q", ["native", "wasm"])));
+    assert.equal(a.candidates, "native,wasm");
+    assert.notEqual(keyText(a), keyText(await autoKey("q", [native, wasm])));
+    // oneDNN's library and OpenMP settings key the decision too
+    const onednn = BACKENDS.find((x) => x.name === "onednn")!;
+    const omp = Deno.env.get("OMP_NUM_THREADS");
+    Deno.env.set("OMP_NUM_THREADS", "3");
+    const c = await autoKey("p", [onednn, native, wasm]);
+    if (omp === undefined) Deno.env.delete("OMP_NUM_THREADS");
+    else Deno.env.set("OMP_NUM_THREADS", omp);
+    assert.equal(c["onednn.OMP_NUM_THREADS"], "3");
+    assert.equal(typeof c["onednn.library"], "string");
     // field order does not matter
     assert.equal(keyText({ x: 1, y: "2" }), keyText({ y: "2", x: 1 }));
   } finally {
@@ -198,7 +217,7 @@ Deno.test("a corrupt cache is measured again and rewritten; an unwritable folder
     assert.equal(d.backend, "native");
     assert.equal(d.note, undefined);
     assert.equal(
-      (await readAutoCache(cacheFile, await autoKey("fake", ["native", "wasm"])))?.backend,
+      (await readAutoCache(cacheFile, await autoKey("fake", [native, wasm])))?.backend,
       "native",
     );
   }
@@ -236,6 +255,12 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
   assert.equal(d2.backend, "native");
   assert.equal(d2.how, "order");
   assert.equal(d2.note, "every probe failed");
+  const labelled = { ...fakeProber({ native: 2000, wasm: 900 }).prober, label: "wide, batch 32" };
+  const dl = await decideAuto({ probe: labelled, cacheFile: null, candidates, mode: "probe" });
+  assert.match(
+    autoNotice(dl),
+    /^auto: native \(probe of wide, batch 32, [\d.]+ s: native 2 000 img\/s/,
+  );
   const quiet = fakeProber({ native: 1, wasm: 2 });
   const d3 = await decideAuto({ probe: quiet.prober, cacheFile: null, candidates, mode: "order" });
   assert.equal(quiet.calls.length, 0);
@@ -251,7 +276,9 @@ Deno.test("decideAuto: failed probes are skipped; all failed, order mode or no p
 
 Deno.test("the real probe: a few training steps per candidate, a throwing one skipped with its reason", async () => {
   const broken = { ...wasm, name: "broken" } as unknown as typeof wasm;
-  const probe = trainingProbe({ batchSize: 8, budgetMs: 1000, steps: 3 });
+  const probe = trainingProbe({ arch: S8_ARCH, batchSize: 8, budgetMs: 1000, steps: 3 });
+  assert.equal(probe.label, "s8, batch 8", "the probe says which architecture it measures");
+  assert.equal(trainingProbe().label, "wide, batch 32", "by default what train trains");
   assert.match(
     probe.about,
     /^training steps after a warm-up round, batch 8, \d+ threads, \[\{"kind":"conv"/,
@@ -267,6 +294,75 @@ Deno.test("the real probe: a few training steps per candidate, a throwing one sk
   assert.equal(results[1].backend, "broken");
   assert.match(results[1].error!, /^Unknown backend "broken"/);
   assert.equal(pickFastest(results), "wasm");
+});
+
+/**
+ * A spy of `backend`: counts its holds on one thread, and for a backend that trains on its own
+ * convolution engine, records the thread count its library has at every convolution.
+ */
+function threadSpy(backend: Backend, threadsNow: () => number) {
+  const seen: number[] = [];
+  let holds = 0, held = 0;
+  const spy = {
+    ...backend,
+    singleThreaded() {
+      holds++;
+      held++;
+      const release = backend.singleThreaded();
+      return () => {
+        held--;
+        release();
+      };
+    },
+  } as Backend;
+  if (backend.method === "native") {
+    (spy as { convEngine(): ConvEngine | null }).convEngine = () => {
+      const engine = backend.convEngine()!;
+      return {
+        name: engine.name,
+        conv(g) {
+          const k = engine.conv(g);
+          return {
+            forward: (io) => (seen.push(threadsNow()), k.forward(io)),
+            backwardData: (io) => (seen.push(threadsNow()), k.backwardData(io)),
+            backwardWeights: (io) => (seen.push(threadsNow()), k.backwardWeights(io)),
+          };
+        },
+      };
+    };
+  }
+  return { spy, seen, holds: () => holds, held: () => held };
+}
+
+Deno.test("the probe times every CPU candidate on one thread and counts its rate per thread", async () => {
+  const cpu: { backend: Backend; threads: () => number }[] = [
+    { backend: BACKENDS.find((b) => b.name === "onednn")!, threads: () => oneDnn()!.threads() },
+    { backend: native, threads: () => openBlas()!.threads() },
+    { backend: wasm, threads: () => getThreadsCount() },
+  ];
+  for (const { backend, threads } of cpu) {
+    if (await backend.unavailable()) continue; // its library is not installed here
+    await useBackend(backend.name);
+    const before = threads();
+    const { spy, seen, holds, held } = threadSpy(backend, threads);
+    const probe = trainingProbe({
+      arch: S8_ARCH,
+      batchSize: 4,
+      budgetMs: 200,
+      steps: 2,
+      threads: 2,
+    });
+    const [result] = await probe.measure([spy]);
+    assert.ok(result.imagesPerSecond! > 0, `${backend.name}: ${result.error}`);
+    assert.equal(result.threads, 2, `${backend.name}: the rate counts once per thread`);
+    assert.ok(holds() >= 2, `${backend.name}: held on one thread for the warm-up and the timing`);
+    assert.equal(held(), 0, `${backend.name}: released after`);
+    if (backend.method === "native") {
+      assert.ok(seen.length > 0, `${backend.name}: convolutions ran on its engine`);
+      assert.deepEqual([...new Set(seen)], [1], `${backend.name}: every convolution on 1 thread`);
+    } else assert.equal(threads(), 1, `${backend.name} runs on one thread`);
+    assert.equal(threads(), before, `${backend.name}: its thread count is back`);
+  }
 });
 
 Deno.test("VERSION is deno.json's version", async () => {
@@ -321,7 +417,9 @@ Deno.test("deno task train: auto probes once, says why, records it in config.jso
     // two or more candidates here: measured, and cached for the next run
     assert.match(
       line,
-      new RegExp(`^auto: \\w+ \\(probe [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`),
+      new RegExp(
+        `^auto: \\w+ \\(probe of wide, batch 8, [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`,
+      ),
     );
     const r2 = await train([...tiny, `--out=${dir}/b`], env);
     assert.equal(r2.code, 0, r2.stderr);

@@ -11,9 +11,9 @@ import {
 } from "../src/backends/backend.ts";
 
 Deno.test("useBackend selects cpu and wasm and describes them", async () => {
-  assert.equal(await useBackend("cpu"), "cpu");
+  assert.equal((await useBackend("cpu")).name, "cpu");
   assert.match(describeBackend(), /^cpu/);
-  assert.equal(await useBackend("wasm"), "wasm");
+  assert.equal(await useBackend("wasm"), backendNamed("wasm"), "the descriptor travels");
   assert.match(describeBackend(), /^wasm \(XNNPACK (SIMD|no SIMD), \d+ threads?\)$/);
 });
 
@@ -36,7 +36,7 @@ Deno.test("auto picks webgpu on a hardware GPU, else onednn, else native, else w
     ? "native"
     : "wasm";
   assert.equal(await resolveAuto(), want);
-  if (want !== "webgpu") assert.equal(await useBackend("auto"), want);
+  if (want !== "webgpu") assert.equal((await useBackend("auto")).name, want);
 });
 
 Deno.test("isSoftwareAdapter recognises llvmpipe and fallback adapters", () => {

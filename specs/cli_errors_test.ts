@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodePng } from "./image_fixtures.ts";
 
-// Every task, run as a subprocess: bad flags → one `error:` line naming the flag, exit 2, nothing
+// The user-facing tasks, run as subprocesses: bad flags → one `error:` line naming the flag, exit 2, nothing
 // written; bad MNIST files or checkpoints → one line naming the file and the problem, exit 1;
 // `--help` → exit 0 with every flag and its default.
 type Task = "train" | "visualize" | "sliding" | "bench" | "detect" | "evaluate" | "read";
@@ -24,7 +24,7 @@ async function run(task: Task, args: string[]): Promise<Result> {
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
 
-/** Runs `jobs` two at a time (the machine has 2 cores). */
+/** Runs `jobs` `width` at a time (3: the 2 cores stay busy while a task starts). */
 async function all<T>(jobs: (() => Promise<T>)[], width = 3): Promise<T[]> {
   const out: T[] = new Array(jobs.length);
   let next = 0;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { backendFlag, mnistFlag, parseFlags, positiveInt, UsageError } from "../src/cli.ts";
-import { BACKEND_NAMES, BACKENDS } from "../src/backends/backend.ts";
+import { mnistFlag, parseFlags, positiveInt, UsageError } from "../src/cli.ts";
+import { BACKEND_NAMES, backendFlag, BACKENDS } from "../src/backends/backend.ts";
 import { TRAIN_FLAGS } from "../src/training/config.ts";
 
 const SPECS = {
@@ -11,27 +11,15 @@ const SPECS = {
 };
 
 Deno.test("parseFlags: --key=value, --key value, --no-flag, defaults", () => {
-  const notices: string[] = [];
-  const f = parseFlags(["--epochs", "5", "--mnist=dir", "--no-resume"], SPECS, {
-    notice: (l) => notices.push(l),
-  });
+  const f = parseFlags(["--epochs", "5", "--mnist=dir", "--no-resume"], SPECS);
   assert.deepEqual(f, { epochs: 5, mnist: "dir", backend: "wasm", resume: false });
-  assert.deepEqual(notices, []);
   assert.equal(parseFlags(["--help"], SPECS), null);
 });
 
-Deno.test("parseFlags: an old spelling still works, with one notice naming the new one", () => {
-  const notices: string[] = [];
-  const f = parseFlags(["--mnist-dir", "fixtures/mnist"], SPECS, {
-    notice: (l) => notices.push(l),
-  });
-  assert.equal(f?.mnist, "fixtures/mnist");
-  assert.deepEqual(notices, ["notice: --mnist-dir is now spelled --mnist"]);
-  // train's config key stays mnistDir (the library's TrainConfig); its flag is --mnist too
-  const t = parseFlags(["--mnist=x"], TRAIN_FLAGS, { notice: () => {} });
-  assert.equal(t?.mnistDir, "x");
-  const old = parseFlags(["--mnist-dir=y"], TRAIN_FLAGS, { notice: () => {} });
-  assert.equal(old?.mnistDir, "y");
+Deno.test("parseFlags: a flag spelled apart from its key; the pre-1.0 --mnist-dir is gone", () => {
+  // train's config key stays mnistDir (the library's TrainConfig); its flag is --mnist
+  assert.equal(parseFlags(["--mnist=x"], TRAIN_FLAGS)?.mnistDir, "x");
+  assert.throws(() => parseFlags(["--mnist-dir=y"], TRAIN_FLAGS), /Unknown flag --mnist-dir/);
 });
 
 Deno.test("parseFlags: --backend takes exactly the names of the backend table", () => {

@@ -14,7 +14,7 @@ import { windowGrid } from "../src/geometry.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
 import { iou } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
+import { buildModel, S8_ARCH } from "../src/model/model.ts";
 import { type Box, makeMultiScenes } from "../src/data/multi_scenes.ts";
 import { makeRng } from "../src/rng.ts";
 
@@ -153,7 +153,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   await useBackend("wasm");
   const size = 128;
   const scenes = await makeMultiScenes(train, { count: 4, seed: 3, size, digits: [2, 5] });
-  const grid = windowGrid(DEFAULT_ARCH, size);
+  const grid = windowGrid(S8_ARCH, size);
   const { rows, cols, stride, offset } = grid;
   const values = new Float32Array(4 * rows * cols * 15);
   for (const [i, objects] of scenes.objects.entries()) {

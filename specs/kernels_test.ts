@@ -43,7 +43,7 @@ const convCases: {
   { x: [2, 6, 5, 2], k: [2, 3], co: 3, s: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   { x: [1, 4, 4, 1], k: sq(3), co: 1, s: 1, pad: [[0, 0], [4, 0], [0, 3], [0, 0]] },
   { x: [1, 9, 9, 1], k: sq(1), co: 3, s: 3, pad: "valid" },
-  // strided input gradients go by phases (src/kernels/conv_backprop.ts): the default model's
+  // strided input gradients go by phases (src/backends/wasm/conv_backprop.ts): the default model's
   // layer shapes, a stride above the kernel, and odd sizes with "same"
   { x: [2, 15, 15, 4], k: sq(4), co: 6, s: 2, pad: "valid" },
   { x: [1, 17, 16, 1], k: sq(6), co: 5, s: 2, pad: "valid" },

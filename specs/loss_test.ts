@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
-import { loss } from "../src/model/loss.ts";
+import { loss, lossAndGradient } from "../src/model/loss.ts";
+import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../src/model/loss/terms.ts";
 import { makeRng } from "../src/rng.ts";
 
 function randomCase(seed: number, n = 3, rows = 4, cols = 5) {
@@ -103,4 +104,76 @@ Deno.test("loss rejects mismatched shapes, naming the argument", async () => {
     () => loss(tf.zeros([1, 2, 2, 15]) as tf.Tensor4D, tf.zeros([1, 3, 2, 6]) as tf.Tensor4D),
     /target must have shape \[1, 2, 2, 6\]/,
   );
+});
+
+Deno.test("lossAndGradient: the gradient is the derivative of the loss (central differences)", () => {
+  const rng = makeRng(3);
+  const windows = 6;
+  const out = new Float64Array(windows * 15).map(() => rng.uniform(-2, 2));
+  const targets = new Float32Array(windows * 6);
+  for (let w = 0; w < windows; w++) {
+    targets[w * 6] = w % 3 === 0 ? 0 : 1;
+    targets[w * 6 + 1] = rng.int(10);
+    for (let j = 2; j < 6; j++) targets[w * 6 + j] = rng.next();
+    out[w * 15] = w % 2 ? 1.5 : -1.5; // away from the mask's step at 0
+  }
+  for (const box of ["sum", "mean"] as const) {
+    const grad = new Float32Array(out.length);
+    lossAndGradient(Float32Array.from(out), targets, grad, { box });
+    const total = (o: Float64Array) =>
+      lossAndGradient(Float32Array.from(o), targets, new Float32Array(o.length), { box }).total;
+    for (let i = 0; i < out.length; i++) {
+      const h = 1e-2, plus = out.slice(), minus = out.slice();
+      plus[i] += h;
+      minus[i] -= h;
+      const numeric = (total(plus) - total(minus)) / (2 * h);
+      assert.ok(
+        Math.abs(numeric - grad[i]) <= 2e-3 * (1 + Math.abs(numeric)),
+        `${box} ${i}: ${numeric} vs ${grad[i]}`,
+      );
+    }
+  }
+});
+
+Deno.test("lossAndGradient equals tfjs's loss term by term, labels outside 0–9 included", async () => {
+  await useBackend("cpu");
+  const rng = makeRng(9);
+  const windows = 12;
+  const out = new Float32Array(windows * 15).map(() => rng.uniform(-2, 2));
+  const targets = new Float32Array(windows * 6);
+  for (let w = 0; w < windows; w++) {
+    out[w * 15] = 1; // every window a positive prediction
+    targets[w * 6] = 1;
+    targets[w * 6 + 1] = [0, 9, 4, 11, -1, 3.7][w % 6]; // oneHot gives zeros outside 0–9
+    for (let j = 2; j < 6; j++) targets[w * 6 + j] = rng.next();
+  }
+  const got = lossAndGradient(out, targets, new Float32Array(out.length));
+  const want = tf.tidy(() => {
+    const p = loss(tf.tensor4d(out, [1, 3, 4, 15]), tf.tensor4d(targets, [1, 3, 4, 6]));
+    return Object.fromEntries(LOSS_TERMS.map((t) => [t.name, p[t.name].dataSync()[0]]));
+  });
+  for (const { name } of LOSS_TERMS) {
+    assert.ok(
+      Math.abs(got[name] - want[name]) <= 1e-4 * Math.abs(want[name]),
+      `${name}: ${got[name]} vs ${want[name]}`,
+    );
+  }
+  assert.throws(
+    () => lossAndGradient(out, targets.subarray(6), new Float32Array(out.length)),
+    /must hold the same windows/,
+  );
+});
+
+Deno.test("loss terms: one table names the parts; sums and means keep the total their sum", () => {
+  assert.deepEqual(LOSS_TERMS.map((t) => t.name), ["detection", "classification", "regression"]);
+  const a = lossParts([1, 2, 3]), b = lossParts([4, 5, 6]);
+  assert.deepEqual(sumParts([a, b]), { detection: 5, classification: 7, regression: 9, total: 21 });
+  assert.deepEqual(meanParts(sumParts([a, b]), 2), {
+    detection: 2.5,
+    classification: 3.5,
+    regression: 4.5,
+    total: 10.5,
+  });
+  assert.deepEqual(zeroParts(), { detection: 0, classification: 0, regression: 0, total: 0 });
+  assert.throws(() => lossParts([1, 2]), /values must hold 3 loss terms, got 2/);
 });

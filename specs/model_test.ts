@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
 import {
+  ARCHITECTURES,
   type ArchLayer,
   buildModel,
   DEFAULT_ARCH,
   modelCost,
   POOL_ARCH,
+  S8_ARCH,
+  WIDE_ARCH,
 } from "../src/model/model.ts";
+import { defaultTrainConfig } from "../src/training/config.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { makeRng } from "../src/rng.ts";
 
@@ -16,13 +20,27 @@ Deno.test("pool architecture: window 40, stride 4, 7×7 grid on 64×64", () => {
   assert.equal(modelCost(POOL_ARCH).params, 114_639);
 });
 
-Deno.test("default architecture: window 40, stride 8, 4×4 grid on 64×64, params counted", async () => {
+Deno.test("DEFAULT_ARCH is what deno task train trains (wide); buildModel() builds the small s8", async () => {
+  assert.equal(ARCHITECTURES[defaultTrainConfig().arch], DEFAULT_ARCH);
+  assert.equal(DEFAULT_ARCH, WIDE_ARCH);
+  assert.equal(modelCost(DEFAULT_ARCH).params, 464239);
   await useBackend("cpu");
-  const model = buildModel(DEFAULT_ARCH, { seed: 1 });
+  const model = buildModel();
+  assert.deepEqual(model.arch, S8_ARCH);
+  model.dispose();
+  const shipped = JSON.parse(
+    await Deno.readTextFile(new URL("../models/default/model.json", import.meta.url)),
+  );
+  assert.deepEqual(shipped.architecture, DEFAULT_ARCH, "the shipped model is what train trains");
+});
+
+Deno.test("s8 architecture: window 40, stride 8, 4×4 grid on 64×64, params counted", async () => {
+  await useBackend("cpu");
+  const model = buildModel(S8_ARCH, { seed: 1 });
   assert.deepEqual(model.geometry, { size: 40, stride: 8, offset: 0 });
   assert.deepEqual(model.grid(64), { size: 40, stride: 8, offset: 0, rows: 4, cols: 4 });
   const counted = [...model.variables.values()].reduce((s, v) => s + v.size, 0);
-  const cost = modelCost(DEFAULT_ARCH);
+  const cost = modelCost(S8_ARCH);
   assert.equal(cost.params, counted);
   assert.ok(cost.params >= 100_000 && cost.params <= 150_000, `params ${cost.params}`);
   const x = tf.zeros([2, 64, 64, 1]) as tf.Tensor4D;

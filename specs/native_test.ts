@@ -1,5 +1,5 @@
 /**
- * The "native" backend (src/native/): OpenBLAS convolutions on the wasm heap, checked against
+ * The "native" backend (src/backends/native/): OpenBLAS convolutions on the wasm heap, checked against
  * tfjs-cpu on random shapes, and the "auto" choice with and without the library. The kernel
  * specs are skipped (and say so) where OpenBLAS is not installed; the auto specs always run.
  */
@@ -10,7 +10,7 @@ import "../src/gradients.ts";
 import { col2im, colsShape, im2col } from "../src/backends/native/im2col.ts";
 import { Adam } from "../src/training/adam.ts";
 import { loss } from "../src/model/loss.ts";
-import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
+import { buildModel, S8_ARCH } from "../src/model/model.ts";
 import { makeRng } from "../src/rng.ts";
 import { randArray as rand, relErr } from "./support.ts";
 
@@ -229,7 +229,7 @@ Deno.test({
     }
     const run = async (backend: "wasm" | "native") => {
       await useBackend(backend);
-      const model = buildModel(DEFAULT_ARCH, { seed: 3 });
+      const model = buildModel(S8_ARCH, { seed: 3 });
       const adam = new Adam(model.variables);
       const x = tf.tensor4d(xs, [8, 64, 64, 1]), y = tf.tensor4d(target, [8, 4, 4, 6]);
       const losses: number[] = [];
@@ -264,7 +264,7 @@ async function autoIn(env: Record<string, string>): Promise<string[]> {
   const code = `import { nativeNotice, useBackend } from "${
     new URL("../src/backends/backend.ts", import.meta.url).href
   }";
-console.log(await useBackend("auto"));
+console.log((await useBackend("auto")).name);
 console.log(nativeNotice());`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", code],
@@ -360,7 +360,7 @@ Deno.test({
   fn: async () => {
     const { GradientPool } = await import("../src/training/pool.ts");
     await useBackend("native");
-    const model = buildModel(DEFAULT_ARCH, { seed: 4 });
+    const model = buildModel(S8_ARCH, { seed: 4 });
     const adam = new Adam(model.variables);
     const pool = await GradientPool.create(model.arch, { workers: 1 });
     const x = tf.tensor4d(rand(6 * 64 * 64, 400).map((v) => Math.max(0, v)), [6, 64, 64, 1]);

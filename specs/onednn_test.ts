@@ -1,19 +1,17 @@
 /**
  * The oneDNN engine (src/backends/onednn/) against tfjs-cpu: its three convolution primitives
  * (forward with bias and fused ReLU, backward-data, backward-weights with the bias gradient) on a
- * range of geometries; the training step of src/backends/native/step.ts run on them (gradients and
- * loss parts of every named architecture); and backend "onednn" through tfjs (kernels, gradients
+ * range of geometries (the array network on it: specs/array_net_test.ts); its thread policy; and
+ * backend "onednn" through tfjs (kernels, gradients
  * under the tape, `model.apply`). Skipped where libdnnl is not installed, failing under CI.
  */
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { backendNamed, BACKENDS, useBackend } from "../src/backends/backend.ts";
 import { dnnlMissingReason, oneDnn } from "../src/backends/onednn/dnnl.ts";
-import { NativeStep } from "../src/backends/native/step.ts";
-import { loss } from "../src/model/loss.ts";
-import { ARCHITECTURES, type ArchLayer, buildModel } from "../src/model/model.ts";
+import { ARCHITECTURES, buildModel } from "../src/model/model.ts";
 import { GradientPool } from "../src/training/pool.ts";
-import { assertStepMatches, batch, randArray, relErr } from "./support.ts";
+import { batch, randArray, relErr } from "./support.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const dnnl = oneDnn();
@@ -129,76 +127,12 @@ Deno.test({
   },
 });
 
-const STEP_CASES: { name: string; arch: readonly ArchLayer[]; n: number; size: number }[] = [
-  ...(["s8", "strided", "s8w48"] as const).map((name) => ({
-    name,
-    arch: ARCHITECTURES[name],
-    n: 3,
-    size: 64,
-  })),
-  { name: "s8, batch 1", arch: ARCHITECTURES.s8, n: 1, size: 64 },
-  {
-    name: "padded convs and a 3/2 pool",
-    arch: [
-      { kind: "conv", kernel: 3, filters: 6, padding: 1 },
-      { kind: "pool", kernel: 3, stride: 2 },
-      { kind: "conv", kernel: 5, filters: 8, stride: 2, padding: 2 },
-      { kind: "conv", kernel: 1, filters: 15, activation: "linear" },
-    ],
-    n: 2,
-    size: 23,
-  },
-];
-
-for (const c of STEP_CASES) {
-  Deno.test({
-    name: `native step on oneDNN: gradients and loss parts equal tfjs-cpu's (${c.name})`,
-    ignore,
-    fn: async () => {
-      assert.ok(dnnl, dnnlMissingReason);
-      await useBackend("cpu");
-      const model = buildModel(c.arch, { seed: 7 });
-      const grid = model.grid(c.size);
-      const { images, targets } = batch(c.n, c.size, grid, 11);
-      const imageShape: Shape4 = [c.n, c.size, c.size, 1];
-      const targetShape: Shape4 = [c.n, grid.rows, grid.cols, 6];
-      const vars = [...model.variables.values()];
-      const head = model.variables.get(`conv${c.arch.length - 1}/bias`)!;
-      head.assign(tf.tensor1d(Array.from({ length: 15 }, (_, i) => (i === 0 ? 0.5 : 0))));
-      const want = tf.tidy(() => {
-        const x = tf.tensor4d(images, imageShape), y = tf.tensor4d(targets, targetShape);
-        let parts: tf.Tensor[] = [];
-        const { grads } = tf.variableGrads(() => {
-          const p = loss(model.apply(x), y);
-          parts = [p.detection, p.classification, p.regression].map((t) => tf.keep(t));
-          return p.total;
-        }, vars);
-        return {
-          grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
-          parts: parts.map((t) => t.dataSync()[0]),
-        };
-      });
-      const step = new NativeStep(c.arch, dnnl);
-      const weights = vars.map((v) => v.dataSync() as Float32Array);
-      step.gradients(weights, { images, imageShape, targets, targetShape });
-      const got = step.gradients(weights, { images, imageShape, targets, targetShape });
-      assertStepMatches(got, want, vars.map((v) => v.shape));
-      const out = step.forward(weights, images, imageShape);
-      const ref = tf.tidy(() =>
-        model.apply(tf.tensor4d(images, imageShape)).dataSync() as Float32Array
-      );
-      assert.ok(relErr(out, ref) <= 1e-4, "forward equals model.apply");
-      model.dispose();
-    },
-  });
-}
-
 Deno.test({
   name:
     "backend onednn: in the table before native, a candidate of auto where it loads, says why it is missing",
   fn: async () => {
     const b = backendNamed("onednn");
-    assert.equal(b.step, "native");
+    assert.equal(b.method, "native");
     assert.equal(await b.pickedByAuto(), dnnl !== null);
     const names = BACKENDS.map((d) => d.name);
     assert.ok(names.indexOf("onednn") < names.indexOf("native"), "onednn first by order");
@@ -309,5 +243,24 @@ Deno.test({
     }
     tf.dispose([x, y]);
     model.dispose();
+  },
+});
+
+Deno.test({
+  name: "oneDNN single-thread holds nest per calling thread; the default comes back with the last",
+  ignore,
+  fn: () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    const before = dnnl.threads();
+    const a = dnnl.singleThreaded();
+    const b = backendNamed("onednn").singleThreaded();
+    assert.equal(dnnl.threads(), 1);
+    a();
+    a(); // idempotent
+    assert.equal(dnnl.threads(), 1, "b still holds it");
+    b();
+    assert.equal(dnnl.threads(), before);
+    assert.match(dnnl.openmp(), /omp/);
+    assert.equal(backendNamed("onednn").cacheFacts().openmp, dnnl.openmp());
   },
 });

@@ -25,7 +25,6 @@ import {
   hwioToOihw,
   ONNX_INPUT,
   ONNX_IR_VERSION,
-  ONNX_LAYERS,
   ONNX_OPSET,
   ONNX_OUTPUT,
   onnxGraph,
@@ -33,6 +32,8 @@ import {
 import { ARCHITECTURES, type ArchLayer, buildModel, type Model } from "../src/model/model.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeScenes } from "../src/data/scenes.ts";
+import { makeMultiScenes } from "../src/data/multi_scenes.ts";
+import { LAYER_KINDS, type LayerKindName } from "../src/layers/table.ts";
 import { loadOrt, ortRequired, ortRun, ortSession } from "../tasks/lib/ort.ts";
 import { randArray } from "./support.ts";
 
@@ -55,7 +56,7 @@ const { train } = await loadMnist({ dir: new URL("../fixtures/mnist/", import.me
 async function scenes(size: 64 | 256): Promise<tf.Tensor4D> {
   const s = size === 64
     ? await makeScenes(train, { count: 3, seed: 5 })
-    : await makeScenes(train, { count: 2, seed: 6, size: 256, digits: [1, 4] });
+    : await makeMultiScenes(train, { count: 2, seed: 6, size: 256, digits: [1, 4] });
   return s.images;
 }
 
@@ -258,7 +259,9 @@ Deno.test("the file: opset 13, IR 7, NCHW input with dynamic N/H/W, metadata, we
 
 Deno.test("every layer kind of every architecture has an ONNX export entry", () => {
   const kinds = new Set(Object.values(ARCHITECTURES).flatMap((a) => a.map((l) => l.kind)));
-  for (const kind of kinds) assert.equal(typeof ONNX_LAYERS[kind], "function", kind);
+  for (const kind of kinds) {
+    assert.equal(typeof LAYER_KINDS[kind as LayerKindName].exports.onnx, "function", kind);
+  }
 });
 
 Deno.test("bad input: missing weights, no checkpoint, no path — one clear line each", async () => {

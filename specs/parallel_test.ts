@@ -6,7 +6,7 @@ import { Adam } from "../src/training/adam.ts";
 import { encodeTargets } from "../src/data/encode.ts";
 import { loss } from "../src/model/loss.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import { buildModel, DEFAULT_ARCH, type Model } from "../src/model/model.ts";
+import { buildModel, type Model, S8_ARCH } from "../src/model/model.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { GradientPool, shardSizes } from "../src/training/pool.ts";
@@ -18,7 +18,7 @@ const { train } = await loadMnist({ dir: "fixtures/mnist", testCount: 4 });
 /** Seeded real scenes and their targets for the default 7×7 grid. */
 async function batch(n: number, seed: number): Promise<[tf.Tensor4D, tf.Tensor4D]> {
   const scenes = await makeScenes(train, { count: n, seed });
-  return [scenes.images, encodeTargets(scenes.boxes, scenes.labels, windowGrid(DEFAULT_ARCH, 64))];
+  return [scenes.images, encodeTargets(scenes.boxes, scenes.labels, windowGrid(S8_ARCH, 64))];
 }
 
 /** The oracle: one tf.variableGrads over the whole batch on this thread. */
@@ -211,7 +211,7 @@ Deno.test("forward splits the batch over the workers and equals model.apply (was
           const e = relError(got.dataSync(), want.dataSync());
           assert.ok(e <= 1e-4, `${backend}, n=${n}, ${size}px: relative error ${e}`);
           const a = await predict(model, scenes.images);
-          const b = await predict(model, scenes.images, { pool });
+          const b = await predict(model, scenes.images, { step: pool });
           assert.deepEqual(b.labels, a.labels);
           assert.deepEqual(b.windows, a.windows);
           tf.dispose([got, want, scenes.images]);
@@ -231,7 +231,7 @@ Deno.test("a pool's create and close leave the main thread's tensor count where 
   await useBackend("wasm");
   const before = tf.memory().numTensors;
   for (const workers of [0, 1]) {
-    const step = await createStep(DEFAULT_ARCH, { backend: "wasm", workers, engine: "tape" });
+    const step = await createStep(S8_ARCH, { backend: "wasm", workers, method: "tape" });
     step.close();
     assert.equal(tf.memory().numTensors, before, `${workers} workers: tensors leaked`);
   }

@@ -3,10 +3,8 @@ import { parseFlags, UsageError } from "../src/cli.ts";
 import { expandPreset, TRAIN_FLAGS, TRAIN_PRESETS } from "../src/training/config.ts";
 import { PRETRAINED_DETECTOR, PRETRAINED_MODEL, resolveModel } from "../src/model/checkpoint.ts";
 
-const quiet = { notice: () => {} };
-
 Deno.test("--preset detector sets the detector's flags; flags given on the command line win", () => {
-  const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS, quiet)!;
+  const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS)!;
   assert.equal(detector.preset, "detector");
   assert.equal(detector.scenes, "reading");
   assert.equal(detector.assign, "centre");
@@ -16,13 +14,12 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   const mine = parseFlags(
     expandPreset(["--epochs", "2", "--preset", "detector", "--out=runs/x"]),
     TRAIN_FLAGS,
-    quiet,
   )!;
   assert.equal(mine.epochs, 2);
   assert.equal(mine.out, "runs/x");
   assert.equal(mine.size, 128);
   // no preset: the defaults (the assignment's localizer), positives holding the whole digit
-  const plain = parseFlags(expandPreset([]), TRAIN_FLAGS, quiet)!;
+  const plain = parseFlags(expandPreset([]), TRAIN_FLAGS)!;
   assert.equal(plain.preset, "localizer");
   assert.equal(plain.digits, "1");
   assert.equal(plain.scenes, "digits");
@@ -32,7 +29,7 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   assert.equal(plain.arch, "wide");
   // every preset's flags are flags the parser knows
   for (const name of Object.keys(TRAIN_PRESETS)) {
-    assert.ok(parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS, quiet));
+    assert.ok(parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS));
   }
 });
 
@@ -42,7 +39,7 @@ Deno.test("--preset: an unknown name is a one-line usage error", () => {
     assert.match(e.message, /^--preset must be one of localizer, detector, got "huge"$/);
     return true;
   });
-  assert.throws(() => parseFlags(["--preset=huge"], TRAIN_FLAGS, quiet), UsageError);
+  assert.throws(() => parseFlags(["--preset=huge"], TRAIN_FLAGS), UsageError);
 });
 
 Deno.test("resolveModel: a folder with model.json wins, else a shipped model by name, else one line", async () => {

@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { useBackend } from "../src/backends/backend.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { detect } from "../src/detection/detect.ts";
-import { groupNumbers, numberAccuracy, READ_DETECTION, readNumbers } from "../src/detection/read.ts";
+import {
+  groupNumbers,
+  numberAccuracy,
+  READ_DETECTION,
+  readNumbers,
+} from "../src/detection/read.ts";
 import { type Tensor4D, tf } from "../src/deps.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { loadModel, PRETRAINED_DETECTOR } from "../src/model/checkpoint.ts";

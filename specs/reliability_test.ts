@@ -7,6 +7,7 @@ import { quietly, tinyConfig } from "./support.ts";
 import { lockDir, LockedError } from "../src/training/lock.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import type { ArchLayer } from "../src/model/model.ts";
+import type { LossParts } from "../src/model/loss/terms.ts";
 import { makeRng } from "../src/rng.ts";
 import { train } from "../src/training/train.ts";
 import { latestGeneration } from "../src/training/run_folder.ts";
@@ -88,7 +89,8 @@ Deno.test("NaN/Inf loss stops training with a clear error and keeps the last goo
   try {
     const before = tf.memory().numTensors;
     // 3 steps per epoch: step 4 is the second batch of epoch 2.
-    const lossHook = (parts: number[], step: number) => step === 4 ? [NaN, 1, 1] : parts;
+    const lossHook = (parts: LossParts<number>, step: number) =>
+      step === 4 ? { ...parts, detection: NaN } : parts;
     await assert.rejects(
       () => train(tiny(out), { mnist, ...quiet, lossHook }),
       /Training loss became NaN at epoch 2, batch 2 \(step 5.*last good checkpoint is in/,
@@ -100,7 +102,12 @@ Deno.test("NaN/Inf loss stops training with a clear error and keeps the last goo
     assert.equal(JSON.parse(await Deno.readTextFile(`${out}/metrics.json`)).length, 1);
     await assert.rejects(() => Deno.stat(`${out}/.lock`), Deno.errors.NotFound, "lock released");
     await assert.rejects(
-      () => train(tiny(`${out}2`), { mnist, ...quiet, lossHook: () => [1, Infinity, 1] }),
+      () =>
+        train(tiny(`${out}2`), {
+          mnist,
+          ...quiet,
+          lossHook: (p) => ({ ...p, classification: Infinity }),
+        }),
       /Training loss became infinite at epoch 1, batch 1 .*no checkpoint was written/,
     );
     await assert.rejects(() => Deno.stat(`${out}2`), Deno.errors.NotFound, "nothing written");

@@ -1,8 +1,12 @@
 /** Helpers shared by the specs (no tests here). */
 import assert from "node:assert/strict";
 import { makeRng } from "../src/rng.ts";
+import { tf } from "../src/deps.ts";
+import { loss } from "../src/model/loss.ts";
+import type { BoxReduction } from "../src/model/layout.ts";
 import { defaultTrainConfig, type TrainConfig } from "../src/training/config.ts";
-import type { ArchLayer } from "../src/model/model.ts";
+import type { ArchLayer, Model } from "../src/model/model.ts";
+import { LOSS_TERMS, type LossParts } from "../src/model/loss/terms.ts";
 
 /** `n` seeded values, uniform in [−1, 1), or integers 0–2 when `ints` (to make ties). */
 export function randArray(n: number, seed: number, ints = false): Float32Array {
@@ -42,18 +46,21 @@ export function batch(n: number, size: number, grid: { rows: number; cols: numbe
 
 /**
  * Asserts a training step's loss parts and gradients equal a reference's (relative error ≤ 1e-4),
- * and that the case exercises the class and box terms; `shapes` name the gradients in messages.
+ * and that the case exercises the conditional terms; `shapes` name the gradients in messages.
  */
 export function assertStepMatches(
-  got: { parts: ArrayLike<number>; grads: Float32Array[] },
-  want: { parts: ArrayLike<number>; grads: ArrayLike<number>[] },
+  got: { parts: LossParts<number>; grads: Float32Array[] },
+  want: { parts: LossParts<number>; grads: ArrayLike<number>[] },
   shapes: readonly (readonly number[])[],
 ): void {
-  for (let i = 0; i < 3; i++) {
-    const err = Math.abs(got.parts[i] - want.parts[i]) / Math.max(1e-6, Math.abs(want.parts[i]));
-    assert.ok(err <= 1e-4, `part ${i}: ${got.parts[i]} vs ${want.parts[i]}`);
+  for (const { name } of LOSS_TERMS) {
+    const [g, w] = [got.parts[name], want.parts[name]];
+    const err = Math.abs(g - w) / Math.max(1e-6, Math.abs(w));
+    assert.ok(err <= 1e-4, `${name}: ${g} vs ${w}`);
   }
-  assert.ok(want.parts[1] > 0, "the case must exercise the class and box terms");
+  for (const term of LOSS_TERMS.filter((t) => t.conditional)) {
+    assert.ok(want.parts[term.name] > 0, "the case must exercise the conditional terms");
+  }
   for (const [i, g] of got.grads.entries()) {
     assert.equal(g.length, want.grads[i].length);
     const err = relErr(g, want.grads[i]);
@@ -82,4 +89,30 @@ export function tinyConfig(out: string, more: Partial<TrainConfig> = {}): TrainC
 /** Training options that print nothing and train `arch`. */
 export function quietly(arch: readonly ArchLayer[]) {
   return { log: () => {}, progress: { terminal: false, write: () => {} }, arch };
+}
+
+/**
+ * The loss parts and gradients of `model` by tfjs's tape on the active backend: the oracle the
+ * hand-written steps are held to.
+ */
+export function tapeReference(
+  model: Model,
+  images: { data: Float32Array; shape: [number, number, number, number] },
+  targets: { data: Float32Array; shape: [number, number, number, number] },
+  box: BoxReduction = "sum",
+): { parts: LossParts<number>; grads: Float32Array[] } {
+  const vars = [...model.variables.values()];
+  return tf.tidy(() => {
+    const x = tf.tensor4d(images.data, images.shape), y = tf.tensor4d(targets.data, targets.shape);
+    let kept: LossParts<tf.Tensor> | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const p = loss(model.apply(x), y, { box });
+      kept = { ...p };
+      for (const k of Object.keys(p) as (keyof typeof p)[]) kept[k] = tf.keep(p[k]);
+      return p.total;
+    }, vars);
+    const parts = {} as LossParts<number>;
+    for (const k of Object.keys(kept!) as (keyof LossParts)[]) parts[k] = kept![k].dataSync()[0];
+    return { parts, grads: vars.map((v) => grads[v.name].dataSync() as Float32Array) };
+  });
 }

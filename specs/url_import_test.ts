@@ -41,7 +41,7 @@ Deno.test({
     try {
       const program = `
 import * as sw from "${origin}/mod.ts";
-const backend = await sw.useBackend("wasm");
+const backend = (await sw.useBackend("wasm")).name;
 const { model } = await sw.loadModel();
 const g = sw.windowGeometry(model.arch);
 const counts = [sw.windowCount(model.arch, 64), sw.windowCount(model.arch, 128)];
@@ -88,6 +88,57 @@ console.log(JSON.stringify({ backend, g, counts, targets: targets.shape, correct
       assert.deepEqual(result.targets, [30, n, n, 6]);
       assert.ok(result.correct >= 27, `only ${result.correct}/30 correct`);
       assert.ok(result.iou > 0 && result.iou <= 1);
+    } finally {
+      await close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "mod.ts imported from a URL by a program that never chooses a backend: it gets the default",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { origin, close } = serveTree();
+    const dir = await Deno.makeTempDir({ prefix: "slidewin-importer-" });
+    try {
+      const program = `
+import * as sw from "${origin}/mod.ts";
+const { model } = await sw.loadModel();
+const mnist = await sw.loadMnist();
+const scenes = await sw.makeScenes(mnist.test, { count: 8, seed: 7 });
+const pred = await sw.predict(model, scenes.images);
+const [found] = await sw.detect(model, scenes.images);
+console.log(JSON.stringify({ backend: sw.currentBackend().name, labels: pred.labels.length,
+  detections: Array.isArray(found) }));
+`;
+      const file = `${dir}/importer.ts`;
+      await Deno.writeTextFile(file, program);
+      const host = new URL(origin).host;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-config",
+          "--no-lock",
+          `--reload=${origin}`,
+          `--allow-import=${host}`,
+          `--allow-net=${host}`,
+          "--allow-read",
+          "--allow-env",
+          "--allow-sys",
+          file,
+        ],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `importer failed:\n${stderr.slice(-2000)}`);
+      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      // no --allow-ffi: auto by the table's order falls through onednn and native to wasm
+      assert.deepEqual(result, { backend: "wasm", labels: 8, detections: true });
     } finally {
       await close();
       await Deno.remove(dir, { recursive: true });

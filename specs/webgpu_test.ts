@@ -11,7 +11,7 @@ const xs = rand(2 * 8 * 8, 1), w1s = rand(3 * 3 * 1 * 4, 2), w2s = rand(3 * 3 * 
 
 /** A few SGD steps of conv→relu→maxpool→conv; returns the losses and the final forward output. */
 async function train(backend: "webgpu" | "wasm"): Promise<{ losses: number[]; out: Float32Array }> {
-  assert.equal(await useBackend(backend), backend);
+  assert.equal((await useBackend(backend)).name, backend);
   const x = tf.tensor4d(xs, [2, 8, 8, 1]);
   const w1 = tf.variable(tf.tensor4d(w1s, [3, 3, 1, 4]));
   const w2 = tf.variable(tf.tensor4d(w2s, [3, 3, 4, 2]));

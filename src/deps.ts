@@ -1,6 +1,8 @@
 /**
- * The one place that pins third-party versions. Every module imports tfjs from here, so the
- * library and the tasks share one engine (and one set of registered kernels).
+ * tfjs-core, imported once: every module imports tfjs from here, so the library and the tasks share
+ * one engine (and one set of registered kernels). The other tfjs packages (the backends, the
+ * gradients' bundle) are imported with the same pinned version, 4.22.0, where they are used: the
+ * library must work imported from a URL, without an import map.
  *
  * @module
  */

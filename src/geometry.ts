@@ -16,26 +16,10 @@
  * @module
  */
 
-/** One layer of a convolutional stack. Kernels are square; the same rule applies on both axes. */
-export type LayerSpec =
-  | {
-    /** A convolution (or a fully connected layer turned into one). */
-    kind: "conv";
-    /** Kernel side, a positive integer. */
-    kernel: number;
-    /** Step between kernel positions; default 1. */
-    stride?: number;
-    /** Zero padding on each side; default 0. */
-    padding?: number;
-  }
-  | {
-    /** A pooling layer (max or average: the geometry is the same). */
-    kind: "pool";
-    /** Pool side, a positive integer. */
-    kernel: number;
-    /** Step between pool positions; default = kernel. */
-    stride?: number;
-  };
+import { checkInteger, type Window } from "./layers/layer.ts";
+import { kindOf, type LayerKindName, type LayerSpec } from "./layers/table.ts";
+
+export type { LayerSpec } from "./layers/table.ts";
 
 /** Where the windows of a stack lie along one axis, in input pixels. */
 export interface WindowGeometry {
@@ -48,27 +32,14 @@ export interface WindowGeometry {
 }
 
 /** A layer with its defaults filled in. */
-export interface ResolvedLayer {
-  /** "conv" or "pool". */
-  kind: "conv" | "pool";
-  /** Kernel side. */
-  kernel: number;
-  /** Step between kernel positions. */
-  stride: number;
-  /** Zero padding on each side (always 0 for pools). */
-  padding: number;
-}
-
-function checkInteger(value: unknown, min: number, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-    const need = min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`;
-    throw new RangeError(`${what} must be ${need}, got ${JSON.stringify(value)}`);
-  }
-  return value;
+export interface ResolvedLayer extends Window {
+  /** The layer's kind ("conv" or "pool"). */
+  kind: LayerKindName;
 }
 
 /**
- * Checks one layer and fills in its defaults (conv stride 1, pool stride = kernel, padding 0).
+ * Checks one layer and fills in its defaults (conv stride 1, pool stride = kernel, padding 0):
+ * the window arithmetic of its kind (./layers/).
  *
  * @example
  * ```ts
@@ -81,26 +52,8 @@ export function resolveLayer(layer: LayerSpec, index = 0): ResolvedLayer {
   if (layer === null || typeof layer !== "object") {
     throw new TypeError(`${where} must be an object like { kind: "conv", kernel: 3 }`);
   }
-  if (layer.kind !== "conv" && layer.kind !== "pool") {
-    throw new TypeError(
-      `${where}: kind must be "conv" or "pool", got ${
-        JSON.stringify((layer as { kind: unknown }).kind)
-      }`,
-    );
-  }
-  const kernel = checkInteger(layer.kernel, 1, `${where} (${layer.kind}): kernel`);
-  const stride = checkInteger(
-    layer.stride ?? (layer.kind === "pool" ? kernel : 1),
-    1,
-    `${where} (${layer.kind}): stride`,
-  );
-  const padding = layer.kind === "conv"
-    ? checkInteger(layer.padding ?? 0, 0, `${where} (conv): padding`)
-    : 0;
-  if (layer.kind === "pool" && "padding" in layer && (layer as { padding?: number }).padding) {
-    throw new RangeError(`${where} (pool): pooling layers take no padding`);
-  }
-  return { kind: layer.kind, kernel, stride, padding };
+  const window = kindOf(layer, where).window(layer, `${where} (${layer.kind})`);
+  return { kind: layer.kind, ...window };
 }
 
 /**

@@ -38,6 +38,7 @@ import {
   type Model,
   modelCost,
 } from "../src/model/model.ts";
+import { LOSS_TERMS } from "../src/model/loss/terms.ts";
 import { predict } from "../src/model/predict.ts";
 import { encodeOnnx } from "../src/model/onnx_export.ts";
 import { readExportWeights } from "../src/model/export_weights.ts";
@@ -131,7 +132,7 @@ function rowsFor(backends: readonly Backend[], cores: number): Row[] {
     ...(backend.threads && backend.fast && cores > 1
       ? [{ backend, workers: cores - 1, tape: false }]
       : []),
-    ...(backend.step === "native" ? [{ backend, workers: 0, tape: true }] : []),
+    ...(backend.method === "native" ? [{ backend, workers: 0, tape: true }] : []),
   ]);
 }
 
@@ -175,7 +176,7 @@ async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
     backend,
     workers,
     box: "sum",
-    ...(tape ? { engine: "tape" as const } : {}),
+    ...(tape ? { method: "tape" as const } : {}),
   });
   try {
     const trainStep = async () => {
@@ -185,7 +186,7 @@ async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
     };
     // described while training runs (the pool sets OpenBLAS to one thread per caller)
     const description = describeBackend() + (workers > 0 ? ` + ${workers} Worker(s)` : "") +
-      (tape ? ", gradients by tfjs's tape" : backend.step === "native" ? ", native step" : "");
+      (tape ? ", gradients by tfjs's tape" : backend.method === "native" ? ", native step" : "");
     const t0 = performance.now();
     await trainStep();
     const firstStepMs = performance.now() - t0;
@@ -403,6 +404,7 @@ async function describeRun(ctx: BenchContext, peak: CpuPeak | null) {
     openblasCoretype: Deno.env.get("OPENBLAS_CORETYPE") ?? null,
     archName: flags.arch,
     arch,
+    lossTerms: LOSS_TERMS.map((t) => t.name),
     inputSize: 64,
     batchSize: flags.batchSize,
     threads: ctx.cores,

@@ -22,7 +22,7 @@ import { describeBackend, useBackend } from "../src/backends/backend.ts";
 import { Adam } from "../src/training/adam.ts";
 import { encodeTargets } from "../src/data/encode.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import { buildModel, DEFAULT_ARCH } from "../src/model/model.ts";
+import { buildModel, S8_ARCH } from "../src/model/model.ts";
 import { makeScenes, sceneStream } from "../src/data/scenes.ts";
 import { GradientPool, type GradientPoolOptions } from "../src/training/pool.ts";
 import { median } from "./lib/stats.ts";
@@ -83,7 +83,7 @@ if (import.meta.main) {
   await useBackend("wasm");
   console.log(`main: ${describeBackend()}; ${navigator.hardwareConcurrency} cores`);
   const { train } = await loadMnist();
-  const model = buildModel(DEFAULT_ARCH, { seed: 1 });
+  const model = buildModel(S8_ARCH, { seed: 1 });
   const grid = model.grid(64);
   const adam = new Adam(model.variables);
   const pools = new Map<string, GradientPool>();

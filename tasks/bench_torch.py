@@ -21,30 +21,59 @@ except ImportError:
     sys.exit(3)
 
 
+def conv(layer, c):
+    """A conv layer of src/layers/conv.ts: Conv2d (+ ReLU unless linear); its output channels."""
+    modules = [nn.Conv2d(c, layer["filters"], layer["kernel"],
+                         stride=layer.get("stride", 1), padding=layer.get("padding", 0))]
+    if layer.get("activation", "relu") == "relu":
+        modules.append(nn.ReLU())
+    return modules, layer["filters"]
+
+
+def pool(layer, c):
+    """A pool layer of src/layers/pool.ts: MaxPool2d; its output channels."""
+    k = layer["kernel"]
+    return [nn.MaxPool2d(k, stride=layer.get("stride", k))], c
+
+
+# One entry per layer kind of the table in src/layers/table.ts (specs/layers_table_test.ts checks
+# that they match); an architecture with any other kind is an error, never a silent stand-in.
+LAYERS = {"conv": conv, "pool": pool}
+
+
 def build(arch, in_channels=1):
     layers, c = [], in_channels
-    for layer in arch:
-        if layer["kind"] == "conv":
-            layers.append(nn.Conv2d(c, layer["filters"], layer["kernel"],
-                                    stride=layer.get("stride", 1), padding=layer.get("padding", 0)))
-            if layer.get("activation", "relu") == "relu":
-                layers.append(nn.ReLU())
-            c = layer["filters"]
-        else:
-            k = layer["kernel"]
-            layers.append(nn.MaxPool2d(k, stride=layer.get("stride", k)))
+    for i, layer in enumerate(arch):
+        make = LAYERS.get(layer.get("kind"))
+        if make is None:
+            raise ValueError(f"arch[{i}]: no PyTorch layer for kind {layer.get('kind')!r} "
+                             f"(known: {', '.join(LAYERS)}); add it to LAYERS in tasks/bench_torch.py")
+        modules, c = make(layer, c)
+        layers += modules
     return nn.Sequential(*layers)
+
+
+def detection(out, target, mask):
+    return F.binary_cross_entropy_with_logits(out[:, 0], target[:, 0], reduction="sum")
+
+
+def classification(out, target, mask):
+    nll = F.nll_loss(F.log_softmax(out[:, 1:11], dim=1), target[:, 1].long(), reduction="none")
+    return (mask * nll).sum()
+
+
+def regression(out, target, mask):
+    return (mask * ((out[:, 11:15] - target[:, 2:6]) ** 2).sum(dim=1)).sum()
+
+
+# The terms of the loss in src/model/loss/terms.ts, in its order (bench.json lists them).
+LOSS_TERMS = {"detection": detection, "classification": classification, "regression": regression}
 
 
 def conditional_loss(out, target):
     """The assignment's loss, summed over windows and batch (box MSE summed over 4 coordinates)."""
-    obj_logit, cls, box = out[:, 0], out[:, 1:11], out[:, 11:15]
-    y0, label, ybox = target[:, 0], target[:, 1].long(), target[:, 2:6]
-    detection = F.binary_cross_entropy_with_logits(obj_logit, y0, reduction="sum")
-    mask = ((torch.sigmoid(obj_logit) > 0.5) & (y0 == 1)).float().detach()
-    nll = F.nll_loss(F.log_softmax(cls, dim=1), label, reduction="none")
-    mse = ((box - ybox) ** 2).sum(dim=1)
-    return detection + (mask * (nll + mse)).sum()
+    mask = ((torch.sigmoid(out[:, 0]) > 0.5) & (target[:, 0] == 1)).float().detach()
+    return sum(term(out, target, mask) for term in LOSS_TERMS.values())
 
 
 def main():
@@ -57,11 +86,20 @@ def main():
     with open(args.bench) as f:
         bench = json.load(f)
     arch = bench["arch"]
+    terms = bench.get("lossTerms", list(LOSS_TERMS))
+    if list(terms) != list(LOSS_TERMS):
+        print(json.dumps({"error": f"bench.json's loss terms {terms} are not this reference's "
+                                   f"{list(LOSS_TERMS)}; add them to tasks/bench_torch.py"}))
+        sys.exit(2)
     size = bench.get("inputSize", 64)
     batch = args.batch or bench.get("batchSize", 32)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    model = build(arch)
+    try:
+        model = build(arch)
+    except ValueError as error:
+        print(json.dumps({"error": str(error)}))
+        sys.exit(2)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, size, size)
     with torch.no_grad():

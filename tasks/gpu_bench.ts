@@ -16,8 +16,8 @@
  */
 import { Adam } from "../src/training/adam.ts";
 import {
-  BACKEND_NAMES,
-  type BackendName,
+  backendFlag,
+  type ConcreteBackendName,
   describeBackend,
   useBackend,
 } from "../src/backends/backend.ts";
@@ -28,7 +28,8 @@ import { writeJsonAtomic } from "../src/io.ts";
 import { createStep } from "../src/training/step.ts";
 import { TapeStep } from "../src/training/tape_step.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
-import { buildModel, DEFAULT_ARCH, type Model, modelCost } from "../src/model/model.ts";
+import { buildModel, type Model, modelCost, S8_ARCH } from "../src/model/model.ts";
+import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../src/model/loss/terms.ts";
 import { makeScenes, sceneStream } from "../src/data/scenes.ts";
 import { learningRate } from "../src/training/schedule.ts";
 import { evaluate, makeValSet } from "../src/training/validation.ts";
@@ -36,7 +37,7 @@ import { VERSION } from "../src/version.ts";
 
 const FLAGS = {
   /** The backend measured (webgpu; another for trying the script on a CPU). */
-  backend: { default: "webgpu", help: "Backend to measure", choices: BACKEND_NAMES },
+  backend: { ...backendFlag("webgpu"), help: "Backend to measure" },
   /** Batch sizes of the sweep, comma-separated. */
   batches: { default: "32,64,128,256,512", help: "Batch sizes of the sweep" },
   /** Timed steps per measurement, after 3 warm-up steps. */
@@ -73,11 +74,11 @@ async function sceneBatch(digits: MnistSplit, model: Model, count: number) {
 }
 
 /** bench's row: the step seam with a read-back per step (as `deno task bench` times it). */
-async function benchRow(backend: string, digits: MnistSplit, steps: number) {
-  const model = buildModel(DEFAULT_ARCH, { seed: 0 });
+async function benchRow(backend: ConcreteBackendName, digits: MnistSplit, steps: number) {
+  const model = buildModel(S8_ARCH, { seed: 0 });
   const adam = new Adam(model.variables);
   const { images, targets } = await sceneBatch(digits, model, 32);
-  const step = await createStep(model.arch, { backend: backend as "webgpu", box: "sum" });
+  const step = await createStep(model.arch, { backend, box: "sum" });
   const once = async () => {
     const t = performance.now();
     const { named } = await step.gradients(model, images, targets);
@@ -112,7 +113,7 @@ async function benchRow(backend: string, digits: MnistSplit, steps: number) {
 
 /** Training steps at `batch` with the loss read every `readEvery` steps: images per second. */
 async function sweepRow(digits: MnistSplit, batch: number, steps: number, readEvery: number) {
-  const model = buildModel(DEFAULT_ARCH, { seed: 0 });
+  const model = buildModel(S8_ARCH, { seed: 0 });
   const adam = new Adam(model.variables);
   const { images, targets } = await sceneBatch(digits, model, batch);
   const tape = new TapeStep({ box: "sum" });
@@ -156,7 +157,7 @@ async function shortTraining(
   },
 ) {
   const { batch, lr, epochs, trainSize, readEvery } = options;
-  const model = buildModel(DEFAULT_ARCH, { seed: 0 });
+  const model = buildModel(S8_ARCH, { seed: 0 });
   const adam = new Adam(model.variables);
   const tape = new TapeStep({ box: "sum" });
   const stepsPerEpoch = Math.ceil(trainSize / batch);
@@ -165,7 +166,7 @@ async function shortTraining(
   let steps = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     const t0 = performance.now();
-    let pending: Tensor[] = [], sums = [0, 0, 0], seen = 0;
+    let pending: Tensor[] = [], sums = zeroParts(), seen = 0;
     const read = async () => {
       const sum = tf.tidy(() => tf.addN(pending));
       const v = await sum.data();
@@ -174,7 +175,7 @@ async function shortTraining(
       if (!v.every(Number.isFinite)) {
         throw new Error(`Training loss became non-finite by step ${steps}; try a lower --lr`);
       }
-      sums = sums.map((s, j) => s + v[j]);
+      sums = sumParts([sums, lossParts(v)]);
     };
     const stream = sceneStream(mnist.train, {
       batchSize: batch,
@@ -199,16 +200,12 @@ async function shortTraining(
       epoch: epoch + 1,
       seconds,
       imagesPerSecond: seen / seconds,
-      detection: sums[0] / seen,
-      classification: sums[1] / seen,
-      regression: sums[2] / seen,
+      ...meanParts(sums, seen),
     };
     epochsOut.push(row);
     console.log(
       `  epoch ${row.epoch}: ${seconds.toFixed(1)} s, ${row.imagesPerSecond.toFixed(0)} img/s, ` +
-        `loss det ${row.detection.toFixed(3)} cls ${row.classification.toFixed(3)} reg ${
-          row.regression.toFixed(3)
-        }`,
+        `loss ${LOSS_TERMS.map((t) => `${t.short} ${row[t.name].toFixed(3)}`).join(" ")}`,
     );
   }
   const val = await makeValSet(mnist.val, { count: options.valSize, seed: 0, model });
@@ -232,12 +229,12 @@ export const task = defineTask({
       throw new UsageError(`--batches: "${flags.batches}" must be positive integers, e.g. 32,64`);
     }
     const started = performance.now();
-    const name = await useBackend(flags.backend as BackendName);
+    const { name } = await useBackend(flags.backend);
     const about = describeBackend();
     console.log(`slidewin ${VERSION}, Deno ${Deno.version.deno}, tfjs ${tf.version_core}`);
     console.log(`backend: ${about}`);
     const mnist = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-    const cost = modelCost(DEFAULT_ARCH);
+    const cost = modelCost(S8_ARCH);
     const result: Record<string, unknown> = {
       date: new Date().toISOString(),
       slidewin: VERSION,

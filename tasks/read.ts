@@ -5,10 +5,9 @@
  * multi-digit scene. Prints each number with its box and confidence, lines top to bottom, and
  * draws them (`--out`).
  */
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
-  backendFlag,
   defineTask,
   DETECTION_FLAGS,
   detectionOptions,
@@ -110,7 +109,7 @@ export const task = defineTask({
     }
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
-    await useBackend(flags.backend as BackendName);
+    await useBackend(flags.backend);
     const { model } = await loadModel(where);
     try {
       let images: Tensor4D;

@@ -5,9 +5,9 @@
  * Writes `<out>/timing.json` and `<out>/timing.png` (log–log time against input size).
  */
 import { ANDREW_LAYERS, buildAndrewNets, slideSequential } from "../src/part1/andrew.ts";
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { timingChart } from "../src/pictures/charts.ts";
-import { backendFlag, defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
+import { defineTask, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { type LayerSpec, windowCount, windowGeometry } from "../src/geometry.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io.ts";
@@ -122,7 +122,7 @@ export const task = defineTask({
     if (sizes.some((s) => !Number.isInteger(s) || s < 14)) {
       throw new UsageError(`--sizes must be integers ≥ 14 (the window), got "${flags.sizes}"`);
     }
-    const backend = await useBackend(flags.backend as BackendName);
+    const backend = (await useBackend(flags.backend)).name;
     console.log(answers());
     console.log(`\nEquivalence (backend ${backend}): ‖conv − seq‖ over all windows`);
     for (const r of await equivalenceNorms(flags.seed)) {

@@ -1,5 +1,6 @@
 /**
- * `deno task train`: trains the sliding-window localizer (see src/train.ts and src/config.ts).
+ * `deno task train`: trains the sliding-window localizer (see src/training/train.ts and
+ * src/training/config.ts).
  * Flags are listed by `--help`; bad flags print one line on stderr and exit 2 before anything is
  * written.
  *
@@ -19,7 +20,7 @@ export const task = defineTask({
 
 async function run(flags: TrainConfig): Promise<number> {
   const config = flags;
-  const { autoNotice, lastAutoDecision, nativeAvailable, nativeNotice, useBackend } = await import(
+  const { autoNotice, lastAutoDecision, unavailableNotices, useBackend } = await import(
     "../src/backends/backend.ts"
   );
   const { trainingProbe } = await import("../src/training/probe.ts");
@@ -30,14 +31,15 @@ async function run(flags: TrainConfig): Promise<number> {
     batchSize: config.batchSize,
     threads: config.workers + 1,
   });
-  const backend = await useBackend(config.backend as "auto", { probe });
+  const backend = await useBackend(config.backend, { probe });
   const auto = config.backend === "auto" ? lastAutoDecision() : undefined;
-  if (auto) console.log(autoNotice(auto));
-  // auto says whether it found the native path, and why not (when the probe chose wasm over a
-  // working native, the auto line says why); an explicit choice needs no notice
-  if (backend === "native" || (backend === "wasm" && auto && !nativeAvailable())) {
-    console.log(nativeNotice());
+  if (auto) {
+    console.log(autoNotice(auto));
+    // what auto could not consider here, and why
+    for (const line of await unavailableNotices()) console.log(line);
   }
+  const notice = backend.notice?.();
+  if (notice) console.log(notice);
   const { train } = await import("../src/training/train.ts");
   // Ctrl-C: finish the current step, save a checkpoint and exit 130; a second Ctrl-C quits now.
   const stop = new AbortController();
@@ -49,7 +51,7 @@ async function run(flags: TrainConfig): Promise<number> {
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
     const { model, interrupted } = await train(config, {
-      backend,
+      backend: backend.name,
       backendChoice: auto && { notice: autoNotice(auto), ...auto },
       signal: stop.signal,
     });

@@ -5,15 +5,8 @@
  *
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
-import { type BackendName, useBackend } from "../src/backends/backend.ts";
-import {
-  backendFlag,
-  defineTask,
-  modelFlag,
-  nonNegativeInt,
-  positiveInt,
-  UsageError,
-} from "../src/cli.ts";
+import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { defineTask, modelFlag, nonNegativeInt, positiveInt, UsageError } from "../src/cli.ts";
 import { tf } from "../src/deps.ts";
 import { renderPredictions, renderWindowMap } from "../src/pictures/draw.ts";
 import { writeFileAtomic } from "../src/io.ts";
@@ -72,25 +65,6 @@ async function openModel(name: string, isDefault: boolean) {
   };
 }
 
-/** "val accuracy 0.981 · mean IoU 0.842" from whatever validation numbers training saved. */
-function savedScores(extra: Record<string, unknown>): string {
-  const pools = [extra, extra.val, extra.metrics, extra.validation].filter((p) =>
-    p !== null && typeof p === "object"
-  ) as Record<string, unknown>[];
-  const find = (...keys: string[]) => {
-    for (const pool of pools) {
-      for (const key of keys) if (typeof pool[key] === "number") return pool[key] as number;
-    }
-    return undefined;
-  };
-  const accuracy = find("valAccuracy", "accuracy");
-  const meanIou = find("valMeanIou", "meanIou", "meanIoU");
-  const parts = [];
-  if (accuracy !== undefined) parts.push(`val accuracy ${accuracy.toFixed(3)}`);
-  if (meanIou !== undefined) parts.push(`val mean IoU ${meanIou.toFixed(3)}`);
-  return parts.length ? ` (${parts.join(" · ")})` : "";
-}
-
 const pct = (v: number) => v.toFixed(3);
 
 /** The task: usage, flags and what it does. */
@@ -106,7 +80,7 @@ export const task = defineTask({
         `--index must be below ${TEST_COUNT} (the test scenes), got ${flags.index}`,
       );
     }
-    await useBackend(flags.backend as BackendName);
+    await useBackend(flags.backend);
     const loaded = flags.untrained
       ? {
         model: buildModel(undefined, { seed: flags.seed }),
@@ -127,9 +101,7 @@ export const task = defineTask({
     const scenes = await makeScenes(mnist.test, { count: TEST_COUNT, seed: flags.seed });
     try {
       const p = await predict(model, scenes.images);
-      const name = flags.untrained
-        ? "untrained model"
-        : `model ${modelName}${savedScores(loaded.extra)}`;
+      const name = flags.untrained ? "untrained model" : `model ${modelName}`;
       let png: Uint8Array;
       let out = flags.out;
       if (!flags.windows) {
@@ -177,8 +149,7 @@ export const task = defineTask({
         objectness.dispose();
         out ||= `${outDir}/windows.png`;
       }
-      await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
-      await writeFileAtomic(out, png);
+      await writeFileAtomic(out, png); // makes the folder too
       console.log(`Wrote ${out}`);
     } finally {
       scenes.images.dispose();

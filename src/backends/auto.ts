@@ -1,16 +1,17 @@
 /**
  * What `--backend auto` means, decided by measurement: every candidate of the table (the backends
- * whose `pickedByAuto()` says yes: native and wasm on the CPU, webgpu on a real GPU) runs a few
- * real training steps (the probe, ../training/probe.ts), the fastest wins, and the decision is
- * cached per machine, library version and architecture in the user's cache folder
- * (`slidewin/auto.json`), so the probe runs once per machine, not once per run.
+ * whose `pickedByAuto()` says yes: onednn, native and wasm on the CPU, webgpu on a real GPU) runs
+ * a few real training steps of the run's model on one thread (the probe, ../training/probe.ts),
+ * the fastest wins (a CPU rate counted once per thread training will use), and the decision is
+ * cached per machine, library (each candidate's `cacheFacts()`) and architecture in the user's
+ * cache folder (`slidewin/auto.json`), so the probe runs once per machine, not once per run.
  *
  * Everything here but the file access is a pure function: {@linkcode pickFastest} decides from
- * measured rates, {@linkcode autoCacheKey} says what a decision depends on, {@linkcode autoNotice}
+ * measured rates, {@linkcode keyText} compares what a decision depends on (./backend.ts `autoKey`), {@linkcode autoNotice}
  * says why in one line.
  *
  * `SLIDEWIN_AUTO=order` turns the measurement off (the first candidate of the table wins: webgpu
- * on a real GPU, else native, else wasm), for specs and CI that want a fixed choice;
+ * on a real GPU, else onednn, else native, else wasm), for specs and CI that want a fixed choice;
  * `SLIDEWIN_AUTO=probe` asks for it.
  *
  * @module
@@ -56,6 +57,8 @@ export interface AutoDecision {
   measuredAt?: string;
   /** Why not measured (order), or why the cache could not be written, as a short note. */
   note?: string;
+  /** What the probe measured (e.g. "wide, batch 32"), when it says. */
+  measured?: string;
 }
 
 /** Options of {@linkcode pickFastest}. */
@@ -261,17 +264,18 @@ function rate(r: ProbeResult): string {
 export function autoNotice(decision: AutoDecision): string {
   const rates = decision.results.map(rate).join(", ");
   const note = decision.note ? `; ${decision.note}` : "";
+  const of = decision.measured ? ` of ${decision.measured}` : "";
   switch (decision.how) {
     case "order":
       return `auto: ${decision.backend} (table order${note ? `: ${decision.note}` : ""})`;
     case "probe":
-      return `auto: ${decision.backend} (probe${
-        decision.probeMs ? ` ${(decision.probeMs / 1000).toFixed(1)} s` : ""
+      return `auto: ${decision.backend} (probe${of}${
+        decision.probeMs ? `${of ? "," : ""} ${(decision.probeMs / 1000).toFixed(1)} s` : ""
       }: ${rates}${
         decision.cacheFile && !decision.note ? `; cached in ${decision.cacheFile}` : ""
       }${note})`;
     case "cache":
-      return `auto: ${decision.backend} (probe of ${
+      return `auto: ${decision.backend} (probe${of}${of ? " on" : " of"} ${
         decision.measuredAt?.slice(0, 10) ?? "earlier"
       }: ${rates}; from ${decision.cacheFile}${note})`;
   }

@@ -17,7 +17,7 @@ import { cpu } from "./cpu.ts";
 import { native } from "./native.ts";
 import { onednn } from "./onednn.ts";
 import { wasm } from "./wasm.ts";
-import { adapterDescription, webgpu } from "./webgpu.ts";
+import { webgpu } from "./webgpu.ts";
 import {
   autoCacheFile,
   type AutoDecision,
@@ -29,14 +29,12 @@ import {
   readAutoCache,
   writeAutoCache,
 } from "./auto.ts";
-import { envGet } from "./permissions.ts";
-import { openBlas } from "./native/openblas.ts";
 import { readCpuFacts } from "./native/cpu_core.ts";
+import type { Flag } from "../cli.ts";
 import { VERSION } from "../version.ts";
 
-export type { BackendDescriptor } from "./descriptor.ts";
-export type { ConvEngine } from "./native/step.ts";
-export type { ConvGeometry } from "./native/im2col.ts";
+export type { BackendDescriptor, DescribedBackend } from "./descriptor.ts";
+export type { ConvEngine, ConvGeometry, ConvKernels, ConvShape } from "../layers/engine.ts";
 export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
 export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
@@ -48,17 +46,38 @@ export const BACKENDS = [webgpu, onednn, native, wasm, cpu] as const;
 /** A backend of {@linkcode BACKENDS}: the value that travels from the flag to the step. */
 export type Backend = (typeof BACKENDS)[number];
 
-/** The name of a concrete backend: "webgpu", "native", "onednn", "wasm" or "cpu". */
-export type EngineName = Backend["name"];
+/** The name of a concrete backend: "webgpu", "onednn", "native", "wasm" or "cpu". */
+export type ConcreteBackendName = Backend["name"];
+
+/** A backend whose engines can run in Worker threads (the pool's shards). */
+export type ThreadBackend = Extract<Backend, { threads: true }>;
 
 /** The backends whose engines can run in Worker threads (the pool's shards). */
-export type ThreadBackendName = Extract<Backend, { threads: true }>["name"];
+export type ThreadBackendName = ThreadBackend["name"];
 
 /** A backend name accepted by {@linkcode useBackend}: a concrete one or "auto". */
-export type BackendName = "auto" | EngineName;
+export type BackendName = "auto" | ConcreteBackendName;
 
 /** Every name {@linkcode useBackend} and `--backend` accept. */
 export const BACKEND_NAMES: readonly BackendName[] = ["auto", ...BACKENDS.map((b) => b.name)];
+
+/**
+ * The `--backend` flag of the tasks that run tfjs: its choices are the names of the table, and
+ * its value a {@linkcode BackendName}.
+ *
+ * @example
+ * ```ts
+ * import { backendFlag } from "./backend.ts";
+ * console.log(backendFlag("auto").choices); // ["auto", "webgpu", "onednn", "native", "wasm", "cpu"]
+ * ```
+ */
+export function backendFlag(defaultName: BackendName = "wasm"): Flag<BackendName> {
+  return {
+    default: defaultName,
+    help: `tfjs backend: ${BACKENDS.map((b) => b.name).join(", ")}, or auto (the fastest here)`,
+    choices: BACKEND_NAMES,
+  };
+}
 
 /**
  * The descriptor of backend `name`; throws a one-line error for an unknown name.
@@ -66,7 +85,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ["auto", ...BACKENDS.map((b
  * @example
  * ```ts
  * import { backendNamed } from "./backend.ts";
- * console.log(backendNamed("wasm").step); // "tape"
+ * console.log(backendNamed("wasm").method); // "tape"
  * ```
  */
 export function backendNamed(name: string): Backend {
@@ -81,6 +100,8 @@ export function backendNamed(name: string): Backend {
 export interface Prober {
   /** What is measured (e.g. the architecture and batch): part of the cache key. */
   readonly about: string;
+  /** A short name of what is measured, for the notice (e.g. "wide, batch 32"). */
+  readonly label?: string;
   /** Each candidate's rate (or why it failed), in the candidates' order. */
   measure(candidates: readonly Backend[]): Promise<ProbeResult[]>;
 }
@@ -105,8 +126,9 @@ let lastDecision: AutoDecision | undefined;
 
 /**
  * What a probe's decision depends on here: the CPU (model, cores), OS and architecture, the
- * Deno, slidewin and tfjs versions, OpenBLAS (library, core, `OPENBLAS_CORETYPE`, thread count),
- * the GPU adapter, the candidates and what the prober measures.
+ * Deno, slidewin and tfjs versions, the candidates and what the prober measures, and every
+ * candidate's own facts (its `cacheFacts()`: its library and that library's settings, the GPU
+ * adapter), keyed `<backend>.<fact>`.
  *
  * @example
  * ```ts
@@ -114,10 +136,13 @@ let lastDecision: AutoDecision | undefined;
  * console.log((await autoKey("training steps")).slidewin); // "0.1.0"
  * ```
  */
-export async function autoKey(about: string, candidates?: readonly string[]): Promise<AutoKey> {
+export async function autoKey(about: string, candidates?: readonly Backend[]): Promise<AutoKey> {
   const cpuFacts = readCpuFacts();
-  const blas = openBlas();
-  const names = candidates ?? (await autoCandidates()).map((b) => b.name);
+  const list = candidates ?? await autoCandidates();
+  const facts: Record<string, string> = {};
+  for (const b of list) {
+    for (const [k, v] of Object.entries(b.cacheFacts())) facts[`${b.name}.${k}`] = v;
+  }
   return {
     cpu: cpuFacts ? `${cpuFacts.vendor} ${cpuFacts.name}`.trim() : "unknown",
     cores: navigator.hardwareConcurrency ?? 1,
@@ -125,12 +150,9 @@ export async function autoKey(about: string, candidates?: readonly string[]): Pr
     deno: Deno.version.deno,
     slidewin: VERSION,
     tfjs: tf.version_core,
-    blas: blas ? `${blas.config} | core ${blas.core} | ${blas.path}` : "none",
-    openblasCoretype: envGet("OPENBLAS_CORETYPE") ?? "",
-    openblasThreads: envGet("OPENBLAS_NUM_THREADS") ?? "",
-    gpu: adapterDescription() ?? "none",
-    candidates: names.join(","),
+    candidates: list.map((b) => b.name).join(","),
     probe: about,
+    ...facts,
   };
 }
 
@@ -180,26 +202,43 @@ export async function decideAuto(options: AutoOptions = {}): Promise<AutoDecisio
     return decide({ backend: first, how: "order", results: software, note: "only candidate" });
   }
   const cacheFile = options.cacheFile === null ? undefined : options.cacheFile ?? autoCacheFile();
-  const key = await autoKey(options.probe.about, candidates.map((b) => b.name));
+  const key = await autoKey(options.probe.about, candidates);
   if (cacheFile) {
     const hit = await readAutoCache(cacheFile, key);
     if (hit && candidates.some((b) => b.name === hit.backend)) {
-      return decide({ ...hit, how: "cache", cacheFile });
+      return decide({ ...hit, how: "cache", cacheFile, measured: options.probe.label });
     }
   }
   const started = performance.now();
-  const measured = await options.probe.measure(candidates);
+  const rates = await options.probe.measure(candidates);
   const probeMs = performance.now() - started;
-  const results = [...measured, ...software];
+  const results = [...rates, ...software];
+  const measured = options.probe.label;
   const fastest = pickFastest(results);
   if (!fastest) {
-    return decide({ backend: first, how: "order", results, note: "every probe failed", probeMs });
+    return decide({
+      backend: first,
+      how: "order",
+      results,
+      note: "every probe failed",
+      probeMs,
+      measured,
+    });
   }
   const measuredAt = new Date().toISOString();
   const note = cacheFile
     ? await writeAutoCache(cacheFile, key, { backend: fastest, results, measuredAt })
     : "not cached";
-  return decide({ backend: fastest, how: "probe", results, cacheFile, measuredAt, note, probeMs });
+  return decide({
+    backend: fastest,
+    how: "probe",
+    results,
+    cacheFile,
+    measuredAt,
+    note,
+    probeMs,
+    measured,
+  });
 }
 
 /**
@@ -213,8 +252,8 @@ export async function decideAuto(options: AutoOptions = {}): Promise<AutoDecisio
  * console.log(await resolveAuto()); // "native" or "wasm" on a machine without a hardware GPU
  * ```
  */
-export async function resolveAuto(options: AutoOptions = {}): Promise<EngineName> {
-  return (await decideAuto(options)).backend as EngineName;
+export async function resolveAuto(options: AutoOptions = {}): Promise<ConcreteBackendName> {
+  return (await decideAuto(options)).backend as ConcreteBackendName;
 }
 
 /**
@@ -236,28 +275,28 @@ export function lastAutoDecision(): AutoDecision | undefined {
 let active: Backend | undefined;
 
 /**
- * Selects a backend and waits until it is ready; returns the name of the one in use. "auto" is
- * decided by {@linkcode decideAuto} with `options`: the fastest candidate by measurement when a
- * prober is given (`deno task train` gives one), else webgpu on a hardware GPU, else native (wasm
- * with OpenBLAS convolutions) when OpenBLAS is found, else wasm (with the training kernels of
- * ./wasm/training_kernels.ts).
+ * Selects a backend and waits until it is ready; returns its descriptor (a value of
+ * {@linkcode BACKENDS}). "auto" is decided by {@linkcode decideAuto} with `options`: the fastest
+ * candidate by measurement when a prober is given (`deno task train` gives one), else the first
+ * candidate of the table: webgpu on a hardware GPU, else onednn when libdnnl is found, else
+ * native when OpenBLAS is found, else wasm.
  *
  * @example
  * ```ts
  * import { useBackend } from "./backend.ts";
- * console.log(await useBackend("cpu")); // "cpu"
+ * console.log((await useBackend("cpu")).name); // "cpu"
  * ```
  */
 export async function useBackend(
   name: BackendName = "auto",
   options: AutoOptions = {},
-): Promise<string> {
+): Promise<Backend> {
   if (!BACKEND_NAMES.includes(name)) backendNamed(name); // throws the one-line error
   const target = backendNamed(name === "auto" ? await resolveAuto(options) : name);
   await target.activate();
   await tf.ready();
   active = target;
-  return tf.getBackend();
+  return target;
 }
 
 /**
@@ -278,9 +317,10 @@ export function currentBackend(): Backend {
 }
 
 /**
- * Makes sure a backend is ready for a library call: when the caller has not chosen one (with
- * {@linkcode useBackend} or `tf.setBackend`), selects the default ("auto") and says nothing.
- * `loadModel`, `predict`, `detect`, `makeScenes` and `train` call it first.
+ * Makes sure a backend is ready: when the caller has not chosen one (with {@linkcode useBackend}
+ * or `tf.setBackend`), selects the default ("auto" by the table's order) and says nothing. The
+ * library's front door (../library.ts: `loadModel`, `predict`, `detect`, `makeScenes` as mod.ts
+ * exports them) and `train` call it first.
  *
  * @example
  * ```ts
@@ -290,6 +330,26 @@ export function currentBackend(): Backend {
  */
 export async function ensureBackend(): Promise<void> {
   if (tf.getBackend() == null) await useBackend("auto");
+}
+
+/**
+ * One line for each fast CPU backend of the table that cannot run here, and why (e.g. "onednn:
+ * not used, libdnnl.so.2 not found; …"): what `auto` could not consider.
+ *
+ * @example
+ * ```ts
+ * import { unavailableNotices } from "./backend.ts";
+ * for (const line of await unavailableNotices()) console.log(line);
+ * ```
+ */
+export async function unavailableNotices(): Promise<string[]> {
+  const lines: string[] = [];
+  for (const b of BACKENDS) {
+    if (b.device !== "cpu" || !b.fast) continue;
+    const why = await b.unavailable();
+    if (why) lines.push(`${b.name}: not used, ${why}`);
+  }
+  return lines;
 }
 
 /**

@@ -6,13 +6,13 @@
  */
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { tf } from "../deps.ts";
-import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { type BackendDescriptor, NO_HOLD, trySetBackend } from "./descriptor.ts";
 
 /** The cpu backend. */
 export const cpu: BackendDescriptor<"cpu", true> = {
   name: "cpu",
   summary: "plain JavaScript (tfjs-backend-cpu): slow, the reference",
-  step: "tape",
+  method: "tape",
   threads: true,
   device: "cpu",
   fast: false,
@@ -24,4 +24,6 @@ export const cpu: BackendDescriptor<"cpu", true> = {
     }
   },
   describe: () => "cpu (plain JavaScript)",
+  singleThreaded: NO_HOLD,
+  cacheFacts: () => ({}),
 };

@@ -5,19 +5,14 @@
  * @module
  */
 
-import type { ConvEngine } from "./native/step.ts";
+import type { ConvEngine } from "../layers/engine.ts";
 
-/** One tfjs backend as slidewin uses it. */
-export interface BackendDescriptor<N extends string = string, T extends boolean = boolean> {
+/** What every backend says about itself, whatever its training method. */
+export interface DescribedBackend<N extends string = string, T extends boolean = boolean> {
   /** The name `--backend` takes and `tf.getBackend()` reports. */
   readonly name: N;
   /** One line for `--help` and the docs. */
   readonly summary: string;
-  /**
-   * How a training step computes gradients on it: `"native"` runs the hand-written step of
-   * ./native/step.ts, `"tape"` tfjs's tape (`tf.variableGrads`).
-   */
-  readonly step: "native" | "tape";
   /**
    * Whether Deno Workers can run shards of a batch on their own engine of this backend (the
    * data-parallel pool of ../training/pool.ts). False for webgpu: one device, no read-backs.
@@ -27,11 +22,6 @@ export interface BackendDescriptor<N extends string = string, T extends boolean 
   readonly device: "cpu" | "gpu";
   /** Fast enough for full-size benchmark rows (false: pure JavaScript, seconds per step). */
   readonly fast: boolean;
-  /**
-   * The whole-convolution engine its `"native"` step runs on (e.g. oneDNN), or absent for
-   * OpenBLAS's `sgemm` with `im2col`; `null` when it cannot load here.
-   */
-  convEngine?(): ConvEngine | null;
   /** Why it cannot run here (one line), or `undefined` when it can. */
   unavailable(): Promise<string | undefined>;
   /** Whether `--backend auto` may pick it here (the first such one in the table's order wins). */
@@ -40,7 +30,45 @@ export interface BackendDescriptor<N extends string = string, T extends boolean 
   activate(): Promise<void>;
   /** One line about it while it is active, e.g. "wasm (XNNPACK SIMD, 1 thread)". */
   describe(): string;
+  /**
+   * Its thread policy: holds the library it computes with to one thread for the calls of the
+   * calling thread (process-wide for a library whose setting is, like OpenBLAS's) until the
+   * returned release is called; holds nest. The pool calls it on every thread when Workers share
+   * the cores, and the probe for every candidate, so that a rate is one thread's. A no-op for a
+   * backend that always runs on one thread.
+   */
+  singleThreaded(): () => void;
+  /**
+   * What its speed here depends on besides the CPU, OS and versions that ./backend.ts `autoKey`
+   * records (its library, that library's settings, the GPU adapter): part of the key of the
+   * cached `auto` decision, so that a library upgrade or a changed setting measures again.
+   */
+  cacheFacts(): Record<string, string>;
+  /** One line to tell a user who trains on it what does the work (e.g. its library), if any. */
+  notice?(): string;
 }
+
+/**
+ * One tfjs backend as slidewin uses it. Its training `method`: `"native"` runs the network on
+ * arrays (../model/array_net.ts) with every convolution on its `convEngine()`; `"tape"` runs
+ * tfjs's tape (`tf.variableGrads`) on its kernels.
+ */
+export type BackendDescriptor<N extends string = string, T extends boolean = boolean> =
+  | DescribedBackend<N, T> & {
+    /** How a training step computes gradients on it: the array network. */
+    readonly method: "native";
+    /** The convolution engine its native step runs on, or `null` when it cannot load here. */
+    convEngine(): ConvEngine | null;
+  }
+  | DescribedBackend<N, T> & {
+    /** How a training step computes gradients on it: tfjs's tape. */
+    readonly method: "tape";
+    /** No convolution engine of its own. */
+    convEngine?: undefined;
+  };
+
+/** A release that releases nothing: the thread policy of a one-thread backend. */
+export const NO_HOLD = (): () => void => () => {};
 
 /** Sets a tfjs backend, turning a refusal or a throw into `false`. */
 export async function trySetBackend(

@@ -1,15 +1,18 @@
 /**
  * Backend "native": the wasm backend's engine and heap with the convolutions (forward and both
- * gradients) done by OpenBLAS through Deno FFI (./native/), and training steps run by the
- * hand-written step of ./native/step.ts. It exists where OpenBLAS loads (`--allow-ffi`);
+ * gradients) done by OpenBLAS through Deno FFI (./native/), and training steps run by the array
+ * network of ../model/array_net.ts on OpenBLAS's `im2col` + `sgemm` (./native/im2col_engine.ts).
+ * It exists where OpenBLAS loads (`--allow-ffi`);
  * `SLIDEWIN_BLAS=off` turns it off, `SLIDEWIN_BLAS=/path/libopenblas.so` picks a library.
  *
  * @module
  */
 import { tf } from "../deps.ts";
-import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { type BackendDescriptor, NO_HOLD, trySetBackend } from "./descriptor.ts";
+import { Im2colEngine } from "./native/im2col_engine.ts";
 import { registerNativeBackend } from "./native/register.ts";
 import { blasMissingReason, openBlas } from "./native/openblas.ts";
+import { envGet } from "./permissions.ts";
 import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
 
 /**
@@ -57,11 +60,26 @@ export function nativeNotice(): string {
 export const native: BackendDescriptor<"native", true> = {
   name: "native",
   summary: "OpenBLAS convolutions through FFI and a hand-written training step (libopenblas)",
-  step: "native",
+  method: "native",
   threads: true,
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(openBlas() ? undefined : blasMissingReason),
+  convEngine() {
+    const blas = openBlas();
+    return blas ? new Im2colEngine(blas.sgemm) : null;
+  },
+  // OpenBLAS's thread count is process-wide: one holder covers this thread and the Workers
+  singleThreaded: () => openBlas()?.singleThreaded() ?? NO_HOLD(),
+  cacheFacts() {
+    const blas = openBlas();
+    return {
+      library: blas ? `${blas.config} | core ${blas.core} | ${blas.path}` : "none",
+      OPENBLAS_CORETYPE: envGet("OPENBLAS_CORETYPE") ?? "",
+      OPENBLAS_NUM_THREADS: envGet("OPENBLAS_NUM_THREADS") ?? "",
+    };
+  },
+  notice: nativeNotice,
   pickedByAuto: () => Promise.resolve(nativeAvailable()),
   async activate() {
     registerWasmTrainingKernels();

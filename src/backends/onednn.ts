@@ -1,8 +1,8 @@
 /**
  * Backend "onednn": the wasm backend's engine and heap with the convolutions (forward with bias
  * and ReLU, and both gradients) run by oneDNN — the library PyTorch's CPU convolutions run on —
- * through Deno FFI (./onednn/), and training steps run by the hand-written step of
- * ./native/step.ts with oneDNN doing every convolution. It exists where libdnnl loads
+ * through Deno FFI (./onednn/), and training steps run by the array network of
+ * ../model/array_net.ts with oneDNN doing every convolution. It exists where libdnnl loads
  * (`--allow-ffi`; Debian/Ubuntu `libdnnl2`); `SLIDEWIN_DNNL=off` turns it off,
  * `SLIDEWIN_DNNL=/path/libdnnl.so.2` picks a library.
  *
@@ -14,7 +14,8 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { type BackendDescriptor, NO_HOLD, trySetBackend } from "./descriptor.ts";
+import { envGet } from "./permissions.ts";
 import { dnnlMissingReason, oneDnn } from "./onednn/dnnl.ts";
 import { registerOneDnnBackend } from "./onednn/register.ts";
 import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
@@ -23,13 +24,32 @@ import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
 export const onednn: BackendDescriptor<"onednn", true> = {
   name: "onednn",
   summary: "oneDNN convolutions through FFI and the hand-written training step (libdnnl2)",
-  step: "native",
+  method: "native",
   threads: true,
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(oneDnn() ? undefined : dnnlMissingReason),
   pickedByAuto: () => Promise.resolve(oneDnn() !== null),
   convEngine: () => oneDnn(),
+  // OpenMP's thread count is per calling thread: each Worker holds its own
+  singleThreaded: () => oneDnn()?.singleThreaded() ?? NO_HOLD(),
+  cacheFacts() {
+    const dnnl = oneDnn();
+    return {
+      library: dnnl ? `${dnnl.version} | ${dnnl.path}` : "none",
+      openmp: dnnl?.openmp() || "none",
+      OMP_NUM_THREADS: envGet("OMP_NUM_THREADS") ?? "",
+      OMP_WAIT_POLICY: envGet("OMP_WAIT_POLICY") ?? "",
+    };
+  },
+  notice() {
+    const dnnl = oneDnn();
+    if (!dnnl) return `onednn: not used, ${dnnlMissingReason}`;
+    const n = dnnl.threads() || 1;
+    return `onednn: ${dnnl.version} from ${dnnl.path} runs the convolutions (${
+      dnnl.openmp() || "no OpenMP"
+    }, ${n} thread${n === 1 ? "" : "s"} per caller)`;
+  },
   async activate() {
     registerWasmTrainingKernels();
     if (!registerOneDnnBackend()) {

@@ -9,14 +9,14 @@
  */
 import { getThreadsCount } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { tf } from "../deps.ts";
-import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { type BackendDescriptor, NO_HOLD, trySetBackend } from "./descriptor.ts";
 import { registerWasmTrainingKernels } from "./wasm/training_kernels.ts";
 
 /** The wasm backend. */
 export const wasm: BackendDescriptor<"wasm", true> = {
   name: "wasm",
   summary: "WebAssembly (XNNPACK SIMD) with slidewin's training kernels; needs nothing installed",
-  step: "tape",
+  method: "tape",
   threads: true,
   device: "cpu",
   fast: true,
@@ -33,4 +33,7 @@ export const wasm: BackendDescriptor<"wasm", true> = {
     const n = getThreadsCount();
     return `wasm (XNNPACK ${simd}, ${n} thread${n === 1 ? "" : "s"})`;
   },
+  // XNNPACK runs on one thread under Deno (see above)
+  singleThreaded: NO_HOLD,
+  cacheFacts: () => ({}),
 };

@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { type BackendDescriptor, trySetBackend } from "./descriptor.ts";
+import { type BackendDescriptor, NO_HOLD, trySetBackend } from "./descriptor.ts";
 
 /** What is known about the GPU adapter, once webgpu was probed. */
 let adapterLabel: string | undefined;
@@ -96,7 +96,7 @@ function load(): Promise<void> {
 export const webgpu: BackendDescriptor<"webgpu", false> = {
   name: "webgpu",
   summary: "WebGPU (tfjs-backend-webgpu); auto picks it on a real GPU only",
-  step: "tape",
+  method: "tape",
   threads: false,
   device: "gpu",
   fast: true,
@@ -114,4 +114,6 @@ export const webgpu: BackendDescriptor<"webgpu", false> = {
     }
   },
   describe: () => `webgpu (${adapterLabel ?? "unknown adapter"})`,
+  singleThreaded: NO_HOLD,
+  cacheFacts: () => ({ adapter: adapterLabel ?? "none" }),
 };

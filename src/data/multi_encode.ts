@@ -162,9 +162,9 @@ export function singleObjects(
  * import { useBackend } from "../backends/backend.ts";
  * await useBackend("cpu");
  * import { windowGrid } from "../geometry.ts";
- * import { DEFAULT_ARCH } from "../model/model.ts";
+ * import { S8_ARCH } from "../model/model.ts";
  * import { encodeObjects } from "./multi_encode.ts";
- * const grid = windowGrid(DEFAULT_ARCH, 128);
+ * const grid = windowGrid(S8_ARCH, 128);
  * const y = encodeObjects([[{ label: 3, box: [10, 30, 20, 41] }]], grid);
  * console.log(y.shape); // [1, 23, 23, 6]
  * y.dispose();

@@ -7,16 +7,10 @@
  * @module
  */
 import { type Tensor4D, tf } from "../deps.ts";
-import { ensureBackend } from "../backends/backend.ts";
 import { boundingBoxes } from "./boxes.ts";
 import { encodeTargets } from "./encode.ts";
 import type { WindowGrid } from "../geometry.ts";
-import {
-  makeMultiScenes,
-  type MultiSceneOptions,
-  type MultiScenes,
-  type SceneObject,
-} from "./multi_scenes.ts";
+import { makeMultiScenes, type SceneObject } from "./multi_scenes.ts";
 import { encodeObjects, singleObjects } from "./multi_encode.ts";
 import { ReadingSceneMaker } from "./reading_scenes.ts";
 import { makeRng } from "../rng.ts";
@@ -54,32 +48,7 @@ export interface Scenes {
  * scenes.images.dispose();
  * ```
  */
-export async function makeScenes(source: SceneSource, options: SceneOptions): Promise<Scenes>;
-/**
- * With `digits: [min, max]`, makes multi-digit scenes (default 256×256), each digit with its own
- * label and sharp box: see {@linkcode makeMultiScenes}.
- *
- * @example
- * ```ts
- * import "../backends/backend.ts";
- * import { loadMnist } from "./mnist.ts";
- * import { makeScenes } from "./scenes.ts";
- * const { test } = await loadMnist();
- * const scenes = await makeScenes(test, { count: 2, seed: 1, size: 256, digits: [1, 8] });
- * console.log(scenes.objects.map((o) => o.length));
- * scenes.images.dispose();
- * ```
- */
-export async function makeScenes(
-  source: SceneSource,
-  options: MultiSceneOptions & { digits: readonly [number, number] },
-): Promise<MultiScenes>;
-export async function makeScenes(
-  source: SceneSource,
-  options: SceneOptions | (MultiSceneOptions & { digits: readonly [number, number] }),
-): Promise<Scenes | MultiScenes> {
-  await ensureBackend();
-  if ("digits" in options && options.digits) return await makeMultiScenes(source, options);
+export async function makeScenes(source: SceneSource, options: SceneOptions): Promise<Scenes> {
   const params = drawScenes(source, options);
   const images = renderScenes(source, params);
   const labels = Int32Array.from(params.indices, (i) => source.labels[i]);

@@ -16,7 +16,6 @@ import type { WindowGeometry } from "../geometry.ts";
 import { iou, voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import { checkImages, type ForwardRunner } from "../model/predict.ts";
-import { ensureBackend } from "../backends/backend.ts";
 import { OUTPUT } from "../model/layout.ts";
 import type { Box } from "../data/multi_scenes.ts";
 
@@ -412,7 +411,6 @@ export async function detect(
   images: Tensor4D,
   options: PyramidOptions = {},
 ): Promise<Detection[][]> {
-  await ensureBackend();
   checkImages(model, images);
   const [n, h, w] = images.shape;
   const {

@@ -32,7 +32,6 @@
 import type { Tensor4D } from "../deps.ts";
 import { iou } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
-import type { ForwardRunner } from "../model/predict.ts";
 import type { Box } from "../data/multi_scenes.ts";
 import { detect, type Detection, type DetectOptions, type PyramidOptions } from "./detect.ts";
 

@@ -8,7 +8,6 @@
  */
 import { type Tensor, tf, type Variable } from "../deps.ts";
 import { writeFileAtomic } from "../io.ts";
-import { ensureBackend } from "../backends/backend.ts";
 import { type ArchLayer, type Model, modelFromVariables, variableShapes } from "./model.ts";
 
 /** The `format` tag of slidewin checkpoints. */
@@ -266,8 +265,8 @@ export async function resolveModel(name: string): Promise<string | URL> {
 
 /**
  * Loads a model saved by {@linkcode saveModel} from a folder path or an http(s)/file URL; with no
- * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}). Selects
- * the default backend first when the caller has not chosen one.
+ * argument, the pretrained model shipped with the library ({@linkcode PRETRAINED_MODEL}), on the
+ * tfjs backend in use (mod.ts's `loadModel` selects the default one first when none was chosen).
  * Throws one-line errors for missing or corrupt files and for weights that do not match the
  * architecture.
  *
@@ -281,7 +280,6 @@ export async function resolveModel(name: string): Promise<string | URL> {
 export async function loadModel(
   dirOrUrl: string | URL = PRETRAINED_MODEL,
 ): Promise<{ model: Model; extra: Record<string, unknown> }> {
-  await ensureBackend();
   const { json, tensors } = await loadTensors(dirOrUrl, "model.json");
   const where = toUrl(dirOrUrl, "model.json").href;
   const variables = new Map<string, Variable>();

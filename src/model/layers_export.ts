@@ -1,8 +1,9 @@
 /**
  * Export to a standard TensorFlow.js **LayersModel** (`model.json` with a Keras-style
  * `Sequential` topology + one weight shard), loadable with `tf.loadLayersModel(url)` in any tfjs
- * app. The layers are tfjs-layers' `Conv2D` (valid padding, same strides and activations),
- * `ZeroPadding2D` for padded convolutions and `MaxPooling2D`; layer `i` of the architecture is
+ * app. Each layer kind says its Keras layers (its `exports.keras` entry in ../layers/): tfjs-layers'
+ * `Conv2D` (valid padding, same strides and activations), `ZeroPadding2D` for padded convolutions
+ * and `MaxPooling2D`; layer `i` of the architecture is
  * named `conv<i>` / `pool<i>`, so the weight names (`conv0/kernel`, `conv0/bias`, …) and the
  * byte layout are exactly those of a slidewin checkpoint's `weights.bin`.
  *
@@ -11,17 +12,13 @@
 import { readExportWeights } from "./export_weights.ts";
 import { writeFileAtomic } from "../io.ts";
 import { type ArchLayer, type Model, variableShapes } from "./model.ts";
+import type { KerasLayer } from "../layers/layer.ts";
+import { kindOf } from "../layers/table.ts";
 
 /** Name of the single weight shard of an export (tfjs converter style). */
 export const LAYERS_SHARD = "group1-shard1of1.bin";
 
-/** A Keras layer config as tfjs-layers serialises it. */
-export interface KerasLayer {
-  /** Keras class, e.g. "Conv2D". */
-  class_name: string;
-  /** The layer's Keras config (name, filters, kernel_size, strides, …). */
-  config: Record<string, unknown>;
-}
+export type { KerasLayer } from "../layers/layer.ts";
 
 /**
  * The `modelTopology` of a LayersModel for `arch`: a `Sequential` of `Conv2D` / `MaxPooling2D`
@@ -42,66 +39,14 @@ export function layersTopology(
   const inputChannels = options.inputChannels ?? 1;
   variableShapes(arch, inputChannels); // validates the architecture
   const layers: KerasLayer[] = [];
-  const first = () =>
-    layers.length === 0
-      ? { batch_input_shape: [null, null, null, inputChannels], dtype: "float32" }
-      : {};
-  for (const [i, l] of arch.entries()) {
-    const s = l.stride ?? (l.kind === "pool" ? l.kernel : 1);
-    if (l.kind === "pool") {
-      layers.push({
-        class_name: "MaxPooling2D",
-        config: {
-          ...first(),
-          name: `pool${i}`,
-          trainable: true,
-          pool_size: [l.kernel, l.kernel],
-          strides: [s, s],
-          padding: "valid",
-          data_format: "channels_last",
-        },
-      });
-      continue;
-    }
-    if (l.padding) {
-      layers.push({
-        class_name: "ZeroPadding2D",
-        config: {
-          ...first(),
-          name: `pad${i}`,
-          trainable: true,
-          padding: [[l.padding, l.padding], [l.padding, l.padding]],
-          data_format: "channels_last",
-        },
-      });
-    }
-    layers.push({
-      class_name: "Conv2D",
-      config: {
-        ...first(),
-        name: `conv${i}`,
-        trainable: true,
-        filters: l.filters,
-        kernel_size: [l.kernel, l.kernel],
-        strides: [s, s],
-        padding: "valid",
-        data_format: "channels_last",
-        dilation_rate: [1, 1],
-        activation: l.activation === "linear" ? "linear" : "relu",
-        use_bias: true,
-        kernel_initializer: {
-          class_name: "VarianceScaling",
-          config: { scale: 2, mode: "fan_in", distribution: "normal", seed: null },
-        },
-        bias_initializer: { class_name: "Zeros", config: {} },
-        kernel_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: null,
-        kernel_constraint: null,
-        bias_constraint: null,
-      },
-    });
-  }
+  for (const [i, l] of arch.entries()) layers.push(...kindOf(l).exports.keras(l, i));
+  // the first layer carries the input shape (any height and width)
+  const first = layers[0];
+  first.config = {
+    batch_input_shape: [null, null, null, inputChannels],
+    dtype: "float32",
+    ...first.config,
+  };
   return { class_name: "Sequential", config: { name: options.name ?? "slidewin", layers } };
 }
 

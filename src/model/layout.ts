@@ -1,7 +1,8 @@
 /**
- * The one place that names the channels of the network's output and of the per-window targets,
- * and the parts of the loss. Every module that splits an output or a target (the loss, the
- * decoders, the native step, the encoders) takes its offsets from here.
+ * The one place that names the channels of the network's output and of the per-window targets.
+ * Every module that splits an output or a target (the loss and its terms, the decoders, the
+ * encoders) takes its offsets from here. The parts of the loss are named by the table of its
+ * terms (./loss/terms.ts).
  *
  * Output, per window (15 channels): objectness logit (0), 10 class logits (1–10), 4 box values
  * `[top, bottom, left, right]` in the window's frame (11–14).
@@ -10,7 +11,7 @@
  *
  * @module
  */
-import type { Scalar } from "../deps.ts";
+export type { LossParts } from "./loss/terms.ts";
 
 /** Digit classes (0–9). */
 export const CLASSES = 10;
@@ -84,41 +85,4 @@ export function checkBoxReduction(value: unknown, what = "options.box"): BoxRedu
     throw new RangeError(`${what} must be "sum" or "mean", got ${JSON.stringify(value)}`);
   }
   return box as BoxReduction;
-}
-
-/**
- * The conditional loss and its three parts. `T` is `Scalar` for the tensors {@linkcode loss}
- * returns (../model/loss.ts) and `number` for values read back (a batch's sums, or means per
- * image in metrics.json).
- */
-export interface LossParts<T = Scalar> {
-  /** detection + classification + regression. */
-  total: T;
-  /** BCE of objectness on every window. */
-  detection: T;
-  /** NLL of the label on true-positive windows. */
-  classification: T;
-  /** Box squared error on true-positive windows. */
-  regression: T;
-}
-
-/**
- * Loss parts from the three values `[detection, classification, regression]`, each divided by
- * `count` (default 1), with their total.
- *
- * @example
- * ```ts
- * import { lossParts } from "./layout.ts";
- * console.log(lossParts([2, 4, 6], 2)); // { detection: 1, classification: 2, regression: 3, total: 6 }
- * ```
- */
-export function lossParts(values: ArrayLike<number>, count = 1): LossParts<number> {
-  const d = Math.max(count, 1);
-  const detection = values[0] / d, classification = values[1] / d, regression = values[2] / d;
-  return {
-    detection,
-    classification,
-    regression,
-    total: (values[0] + values[1] + values[2]) / d,
-  };
 }

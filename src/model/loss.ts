@@ -1,10 +1,15 @@
 /**
- * The assignment's conditional loss, summed over windows and images:
+ * The assignment's conditional loss, summed over windows and images: the sum of the terms of
+ * ./loss/terms.ts, in two forms side by side —
  *
- * - detection: BCE(sigmoid(out₀), y₀) on every window (stable with-logits form
- *   `max(x, 0) − x·y + log(1 + e^−|x|)`);
- * - on windows where sigmoid(out₀) > 0.5 and y₀ = 1 only (the mask carries no gradient):
- *   classification NLL(log_softmax(out₁..₁₀), y₁) and regression MSE(out₁₁..₁₄, y₂..₅).
+ * - {@linkcode loss}: tfjs ops (what the tape differentiates);
+ * - {@linkcode lossAndGradient}: on arrays, with its gradient (what the hand-written step of
+ *   ./array_net.ts runs).
+ *
+ * The terms: detection, BCE(sigmoid(out₀), y₀) on every window (stable with-logits form
+ * `max(x, 0) − x·y + log(1 + e^−|x|)`); and on windows where sigmoid(out₀) > 0.5 and y₀ = 1 only
+ * (the mask, which carries no gradient): classification NLL(log_softmax(out₁..₁₀), y₁) and
+ * regression MSE(out₁₁..₁₄, y₂..₅).
  *
  * The regression MSE sums the squared error over the 4 box coordinates by default (`box: "sum"`),
  * i.e. 4× the per-coordinate mean: the class term otherwise swamps the box term and boxes train
@@ -15,18 +20,18 @@
  */
 import "../gradients.ts";
 import { type Scalar, type Tensor, type Tensor4D, tf } from "../deps.ts";
+import { type BoxReduction, checkBoxReduction, CLASSES, OUTPUT, TARGET } from "./layout.ts";
 import {
-  type BoxReduction,
-  checkBoxReduction,
-  CLASSES,
+  LOSS_TERMS,
   type LossParts,
-  OUTPUT,
-  TARGET,
-} from "./layout.ts";
+  type LossSettings,
+  type TermWindow,
+  zeroParts,
+} from "./loss/terms.ts";
 
-export type { LossParts } from "./layout.ts";
+export type { LossParts } from "./loss/terms.ts";
 
-/** Options of {@linkcode loss}. */
+/** Options of {@linkcode loss} and {@linkcode lossAndGradient}. */
 export interface LossOptions {
   /** Reduction of the squared box error over the 4 coordinates; default "sum". */
   box?: BoxReduction;
@@ -40,8 +45,8 @@ const positive = tf.customGrad((...args) => ({
 
 /**
  * The conditional loss of network outputs `out` [N, rows, cols, 15] against targets `target`
- * [N, rows, cols, 6] (channels obj, label, top, bottom, left, right). Call inside `tf.tidy` or
- * dispose the four scalars.
+ * [N, rows, cols, 6] (channels obj, label, top, bottom, left, right): each term and their total.
+ * Call inside `tf.tidy` or dispose the scalars.
  *
  * @example
  * ```ts
@@ -67,30 +72,82 @@ export function loss(out: Tensor4D, target: Tensor4D, options: LossOptions = {})
       `target must have shape [${n}, ${rows}, ${cols}, ${want}] to match out, got [${ts}]`,
     );
   }
-  const box = checkBoxReduction(options.box);
+  const settings: LossSettings = { box: checkBoxReduction(options.box) };
   return tf.tidy(() => {
-    const [logit, classLogits, boxOut] = tf.split(out, [...OUTPUT.split], 3);
-    const [y0, y1, yBox] = tf.split(target, [...TARGET.split], 3);
-    // BCE with logits, stable form.
-    const bce = tf.add(
-      tf.sub(tf.relu(logit), tf.mul(logit, y0)),
-      tf.log1p(tf.exp(tf.neg(tf.abs(logit)))),
-    );
-    const detection = tf.sum(bce);
-    const mask = tf.mul(positive(logit) as Tensor, y0); // [N, r, c, 1]
-    const logp = tf.logSoftmax(classLogits);
-    const onehot = tf.oneHot(tf.cast(tf.reshape(y1, [n, rows, cols]), "int32"), CLASSES);
-    const nll = tf.neg(tf.sum(tf.mul(logp, onehot), 3, true));
-    const classification = tf.sum(tf.mul(nll, mask));
-    let se = tf.sum(tf.square(tf.sub(boxOut, yBox)), 3, true);
-    if (box === "mean") se = tf.div(se, 4);
-    const regression = tf.sum(tf.mul(se, mask));
-    const total = tf.add(tf.add(detection, classification), regression);
-    return {
-      total: total as Scalar,
-      detection: detection as Scalar,
-      classification: classification as Scalar,
-      regression: regression as Scalar,
+    const [objectness, classes, box] = tf.split(out, [...OUTPUT.split], 3) as Tensor4D[];
+    const [y0, label, yBox] = tf.split(target, [...TARGET.split], 3) as Tensor4D[];
+    const mask = tf.mul(positive(objectness) as Tensor, y0) as Tensor4D; // [N, r, c, 1]
+    const at = {
+      tf,
+      out: { objectness, classes, box },
+      target: { objectness: y0, label, box: yBox },
+      mask,
+      shape: [n, rows, cols] as [number, number, number],
     };
+    const parts = {} as LossParts;
+    let total: Tensor | undefined;
+    for (const term of LOSS_TERMS) {
+      const value = term.tensor(at, settings);
+      parts[term.name] = value;
+      total = total ? tf.add(total, value) : value;
+    }
+    parts.total = total as Scalar;
+    return parts;
   });
+}
+
+/**
+ * The conditional loss of raw outputs `out` (`[N, rows, cols, 15]`, flat) against `targets`
+ * (`[N, rows, cols, 6]`), each term summed in float64 over the windows; writes d(total)/d(out)
+ * into `dOut` (same length as `out`).
+ *
+ * @example
+ * ```ts
+ * import { lossAndGradient } from "./loss.ts";
+ * const out = new Float32Array(15), dOut = new Float32Array(15);
+ * const parts = lossAndGradient(out, new Float32Array(6), dOut);
+ * console.log(parts.detection.toFixed(4), dOut[0]); // "0.6931" 0.5
+ * ```
+ */
+export function lossAndGradient(
+  out: Float32Array,
+  targets: Float32Array,
+  dOut: Float32Array,
+  options: LossOptions = {},
+): LossParts<number> {
+  const OC = OUTPUT.channels, TC = TARGET.channels;
+  const windows = out.length / OC;
+  if (!Number.isInteger(windows) || targets.length !== windows * TC) {
+    throw new RangeError(
+      `out (${out.length} values) and targets (${targets.length}) must hold the same windows ` +
+        `of ${OC} and ${TC} channels`,
+    );
+  }
+  if (dOut.length !== out.length) {
+    throw new RangeError(`dOut must have ${out.length} values like out, got ${dOut.length}`);
+  }
+  const settings: LossSettings = { box: checkBoxReduction(options.box) };
+  // the mask: sigmoid(logit) > 0.5 in float32 (as tfjs computes it), times y₀
+  const mask = new Float64Array(windows);
+  for (let w = 0; w < windows; w++) {
+    const x = out[w * OC + OUTPUT.objectness];
+    mask[w] = Math.fround(1 / (1 + Math.exp(-x))) > 0.5 ? targets[w * TC + TARGET.objectness] : 0;
+  }
+  dOut.fill(0);
+  const parts = zeroParts();
+  const at: TermWindow = { out, o: 0, target: targets, t: 0, dOut, mask: 1 };
+  for (const term of LOSS_TERMS) {
+    let sum = 0;
+    for (let w = 0; w < windows; w++) {
+      at.mask = term.conditional ? mask[w] : 1;
+      if (at.mask === 0) continue;
+      at.o = w * OC;
+      at.t = w * TC;
+      sum += term.window(at, settings);
+    }
+    parts[term.name] = sum;
+  }
+  parts.total = 0;
+  for (const term of LOSS_TERMS) parts.total += parts[term.name];
+  return parts;
 }

@@ -7,26 +7,17 @@
  * @module
  */
 import { type Tensor4D, tf, type Variable } from "../deps.ts";
-import { type LayerSpec, type WindowGeometry, windowGeometry, windowGrid } from "../geometry.ts";
+import { resolveLayers, type WindowGeometry, windowGeometry, windowGrid } from "../geometry.ts";
 import type { WindowGrid } from "../geometry.ts";
+import { type ArchLayer, kindOf } from "../layers/table.ts";
+import { outSize } from "../layers/layer.ts";
 import { makeRng, type Rng } from "../rng.ts";
 
 import { OUTPUT_CHANNELS } from "./layout.ts";
 
 export { OUTPUT_CHANNELS };
 
-/**
- * One layer of an architecture: a {@linkcode LayerSpec} plus, for convolutions, the number of
- * filters and the activation (default relu; the last layer must be linear with 15 filters).
- */
-export type ArchLayer =
-  | (Extract<LayerSpec, { kind: "conv" }> & {
-    /** Output channels. */
-    filters: number;
-    /** Activation after the bias; default "relu". */
-    activation?: "relu" | "linear";
-  })
-  | Extract<LayerSpec, { kind: "pool" }>;
+export type { ArchLayer } from "../layers/table.ts";
 
 const conv = (kernel: number, filters: number, stride = 1): ArchLayer => ({
   kind: "conv",
@@ -37,16 +28,16 @@ const conv = (kernel: number, filters: number, stride = 1): ArchLayer => ({
 const head: ArchLayer = { kind: "conv", kernel: 1, filters: OUTPUT_CHANNELS, activation: "linear" };
 
 /**
- * The default architecture of {@linkcode buildModel} (`s8`): window 40, stride 8, a 4×4 grid on
- * 64×64 scenes, 117 439 parameters, about 9.1 MFLOPs per 64×64 image forward (see
- * {@linkcode modelCost}). `deno task train` trains {@linkcode WIDE_ARCH}, the same windows with
- * twice the filters.
+ * The small net `s8` (what {@linkcode buildModel} builds when given no architecture): window 40,
+ * stride 8, a 4×4 grid on 64×64 scenes, 117 439 parameters, about 9.1 MFLOPs per 64×64 image
+ * forward (see {@linkcode modelCost}). `deno task train` trains {@linkcode DEFAULT_ARCH} (`wide`),
+ * the same windows with twice the filters.
  *
  * conv 6×6·16 stride 2 → conv 4×4·32 stride 2 → conv 4×4·64 stride 2 → conv 3×3·128 (the "fully
  * connected" layer of one window) → conv 1×1·15 (linear). Strided convolutions instead of
  * conv + max-pool: ~2.7× faster to train on wasm than {@linkcode POOL_ARCH} for the same window.
  */
-export const DEFAULT_ARCH: readonly ArchLayer[] = Object.freeze([
+export const S8_ARCH: readonly ArchLayer[] = Object.freeze([
   conv(6, 16, 2),
   conv(4, 32, 2),
   conv(4, 64, 2),
@@ -70,10 +61,9 @@ export const POOL_ARCH: readonly ArchLayer[] = Object.freeze([
 ]);
 
 /**
- * What `deno task train` trains by default (`wide`): {@linkcode DEFAULT_ARCH}'s windows (40,
- * stride 8) with twice the filters in every layer: 464 239 parameters, about 34 MFLOPs per
- * 64×64 image. After 4 epochs it beat `s8` by 1.1 points of accuracy and 0.05 of mean IoU
- * (docs/quality.md) at 2.5× the time per epoch.
+ * The net `wide`: {@linkcode S8_ARCH}'s windows (40, stride 8) with twice the filters in every
+ * layer: 464 239 parameters, about 34 MFLOPs per 64×64 image. After 4 epochs it beat `s8` by 1.1
+ * points of accuracy and 0.05 of mean IoU (docs/quality.md) at 2.5× the time per epoch.
  *
  * conv 6×6·32 stride 2 → conv 4×4·64 stride 2 → conv 4×4·128 stride 2 → conv 3×3·256 →
  * conv 1×1·15 (linear).
@@ -87,13 +77,19 @@ export const WIDE_ARCH: readonly ArchLayer[] = Object.freeze([
 ]);
 
 /**
- * Named architectures (`--arch` of `deno task train`). `s8`: {@linkcode DEFAULT_ARCH}; `wide`:
- * {@linkcode WIDE_ARCH}; `pool`: {@linkcode POOL_ARCH}; `strided`: the pool geometry (window 40,
- * stride 4, 7×7) with strided convolutions (1.5× faster than `pool`); `s8w48`: stride 8 with a
- * 48-pixel window (3×3 grid).
+ * What `deno task train` trains by default ({@linkcode WIDE_ARCH}, `--arch wide`), and what the
+ * shipped models are (models/default, models/detector).
+ */
+export const DEFAULT_ARCH: readonly ArchLayer[] = WIDE_ARCH;
+
+/**
+ * Named architectures (`--arch` of `deno task train`). `wide`: {@linkcode WIDE_ARCH} (the
+ * default); `s8`: {@linkcode S8_ARCH}; `pool`: {@linkcode POOL_ARCH}; `strided`: the pool geometry
+ * (window 40, stride 4, 7×7) with strided convolutions (1.5× faster than `pool`); `s8w48`:
+ * stride 8 with a 48-pixel window (3×3 grid).
  */
 export const ARCHITECTURES: Readonly<Record<string, readonly ArchLayer[]>> = Object.freeze({
-  s8: DEFAULT_ARCH,
+  s8: S8_ARCH,
   pool: POOL_ARCH,
   strided: [conv(6, 16, 2), conv(4, 32, 2), conv(8, 64), head],
   s8w48: [conv(6, 16, 2), conv(4, 32, 2), conv(4, 64, 2), conv(4, 96), head],
@@ -131,14 +127,8 @@ function checkArch(arch: readonly ArchLayer[], inputChannels: number): void {
   if (!Array.isArray(arch) || arch.length === 0) {
     throw new TypeError("arch must be a non-empty array of layers like { kind: 'conv', ... }");
   }
-  windowGeometry(arch); // validates kernels, strides, padding
-  const convs = arch.filter((l) => l.kind === "conv");
-  for (const [i, l] of arch.entries()) {
-    if (l.kind !== "conv") continue;
-    if (!Number.isInteger(l.filters) || l.filters < 1) {
-      throw new RangeError(`arch[${i}].filters must be a positive integer, got ${l.filters}`);
-    }
-  }
+  windowGeometry(arch); // validates kinds, kernels, strides, padding
+  for (const [i, l] of arch.entries()) kindOf(l).check(l, `arch[${i}]`);
   const last = arch[arch.length - 1];
   if (last.kind !== "conv" || last.filters !== OUTPUT_CHANNELS) {
     throw new RangeError(`arch: the last layer must be a conv with ${OUTPUT_CHANNELS} filters`);
@@ -146,9 +136,7 @@ function checkArch(arch: readonly ArchLayer[], inputChannels: number): void {
   if ((last.activation ?? "relu") !== "linear") {
     throw new RangeError('arch: the last layer must have activation "linear"');
   }
-  if (convs.length === 0 || inputChannels < 1) {
-    throw new RangeError("arch needs at least one conv layer and inputChannels ≥ 1");
-  }
+  if (inputChannels < 1) throw new RangeError("arch needs inputChannels ≥ 1");
 }
 
 /** Standard normal via Box–Muller from the seeded generator. */
@@ -165,18 +153,20 @@ export function variableShapes(
   checkArch(arch, inputChannels);
   const shapes = new Map<string, number[]>();
   let channels = inputChannels;
-  for (const [i, l] of arch.entries()) {
-    if (l.kind !== "conv") continue;
-    shapes.set(`conv${i}/kernel`, [l.kernel, l.kernel, channels, l.filters]);
-    shapes.set(`conv${i}/bias`, [l.filters]);
-    channels = l.filters;
+  for (const [index, l] of arch.entries()) {
+    const kind = kindOf(l);
+    for (const [name, shape] of kind.variables(l, { index, inChannels: channels })) {
+      shapes.set(name, shape);
+    }
+    channels = kind.channels(l, channels);
   }
   return shapes;
 }
 
 /**
- * Builds a model with He-normal kernels (Glorot-normal for the linear last layer) and zero biases,
- * drawn from `seed`.
+ * Builds a model of `arch` with He-normal kernels (Glorot-normal for the linear last layer) and
+ * zero biases, drawn from `seed`. Without an architecture it builds the small net
+ * {@linkcode S8_ARCH} (pass {@linkcode DEFAULT_ARCH} for what `deno task train` trains).
  *
  * @example
  * ```ts
@@ -188,7 +178,7 @@ export function variableShapes(
  * ```
  */
 export function buildModel(
-  arch: readonly ArchLayer[] = DEFAULT_ARCH,
+  arch: readonly ArchLayer[] = S8_ARCH,
   options: BuildOptions = {},
 ): Model {
   const inputChannels = options.inputChannels ?? 1;
@@ -242,6 +232,16 @@ export function modelFromVariables(
   }
   const geometry = windowGeometry(arch);
   const frozenArch = Object.freeze(arch.map((l) => ({ ...l }))) as readonly ArchLayer[];
+  // each layer's variables, in its kind's order
+  const weights: Variable[][] = [];
+  let channels = inputChannels;
+  for (const [index, l] of arch.entries()) {
+    const kind = kindOf(l);
+    weights.push(
+      kind.variables(l, { index, inChannels: channels }).map(([name]) => variables.get(name)!),
+    );
+    channels = kind.channels(l, channels);
+  }
   return {
     arch: frozenArch,
     variables,
@@ -250,21 +250,7 @@ export function modelFromVariables(
     apply(x) {
       return tf.tidy(() => {
         let a: Tensor4D = x;
-        for (const [i, l] of arch.entries()) {
-          if (l.kind === "pool") {
-            a = tf.maxPool(a, l.kernel, l.stride ?? l.kernel, "valid");
-          } else {
-            const s = l.stride ?? 1;
-            a = tf.fused.conv2d({
-              x: a,
-              filter: variables.get(`conv${i}/kernel`)! as Tensor4D,
-              bias: variables.get(`conv${i}/bias`)!,
-              strides: [s, s],
-              pad: l.padding ? l.padding : "valid",
-              activation: l.activation === "linear" ? "linear" : "relu",
-            });
-          }
-        }
+        for (const [i, l] of arch.entries()) a = kindOf(l).apply(l, a, { tf, weights: weights[i] });
         return a;
       });
     },
@@ -290,13 +276,13 @@ export interface ModelCost {
  *
  * @example
  * ```ts
- * import { DEFAULT_ARCH, modelCost } from "./model.ts";
- * const { params, flops, grid } = modelCost(DEFAULT_ARCH, { height: 64 });
+ * import { modelCost, S8_ARCH } from "./model.ts";
+ * const { params, flops, grid } = modelCost(S8_ARCH, { height: 64 });
  * console.log(params, (flops / 1e6).toFixed(1), grid.rows); // 117439 "9.1" 4
  * ```
  */
 export function modelCost(
-  arch: readonly ArchLayer[] = DEFAULT_ARCH,
+  arch: readonly ArchLayer[] = S8_ARCH,
   options: { height?: number; width?: number; inputChannels?: number } = {},
 ): ModelCost {
   const height = options.height ?? 64;
@@ -307,20 +293,15 @@ export function modelCost(
   let w = width;
   let params = 0;
   let flops = 0;
-  for (const l of arch) {
-    const s = l.stride ?? (l.kind === "pool" ? l.kernel : 1);
-    const p = l.kind === "conv" ? l.padding ?? 0 : 0;
-    h = Math.floor((h + 2 * p - l.kernel) / s) + 1;
-    w = Math.floor((w + 2 * p - l.kernel) / s) + 1;
+  for (const [i, r] of resolveLayers(arch).entries()) {
+    h = outSize(h, r);
+    w = outSize(w, r);
     if (h < 1 || w < 1) throw new RangeError(`Input ${height}×${width} is smaller than the window`);
-    if (l.kind === "conv") {
-      const k = l.kernel * l.kernel * channels;
-      params += (k + 1) * l.filters;
-      flops += h * w * l.filters * (2 * k + 1 + ((l.activation ?? "relu") === "relu" ? 1 : 0));
-      channels = l.filters;
-    } else {
-      flops += h * w * channels * (l.kernel * l.kernel - 1);
-    }
+    const l = arch[i], kind = kindOf(l);
+    const cost = kind.cost(l, { inChannels: channels, outHeight: h, outWidth: w });
+    params += cost.params;
+    flops += cost.flops;
+    channels = kind.channels(l, channels);
   }
   return { params, flops, grid: windowGrid(arch, height, width) };
 }

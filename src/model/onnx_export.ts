@@ -8,9 +8,9 @@
  * with the channels first. N, H and W are dynamic (`rows = ⌊(H − size) / stride⌋ + 1` for the
  * window size and stride of the architecture, recorded in the model's metadata).
  *
- * Each layer kind of an architecture becomes ONNX nodes through one entry of
- * {@linkcode ONNX_LAYERS} (conv → `Conv` with its weights transposed to OIHW, then `Relu` unless
- * linear; pool → `MaxPool`), written in a small plain graph form ({@linkcode OnnxNode},
+ * Each layer kind says its ONNX nodes in its own file, the `exports.onnx` entry in ../layers/
+ * (conv → `Conv` with its weights transposed to OIHW, then `Relu` unless linear; pool →
+ * `MaxPool`), written in a small plain graph form ({@linkcode OnnxNode},
  * {@linkcode OnnxInitializer}); {@linkcode encodeOnnx} then encodes it with ONNX's own schema
  * (src/model/onnx/onnx.proto, compiled by protoc-gen-es into src/model/onnx/onnx_pb.ts) and
  * `@bufbuild/protobuf`. Opset 13, IR version 7 (ONNX 1.8, 2020): ONNX Runtime reads it since 1.6.
@@ -35,7 +35,9 @@ import {
 import { type ExportWeights, readExportWeights } from "./export_weights.ts";
 import { writeFileAtomic } from "../io.ts";
 import { windowGeometry } from "../geometry.ts";
-import { type ArchLayer, type Model, OUTPUT_CHANNELS, variableShapes } from "./model.ts";
+import { type Model, OUTPUT_CHANNELS, variableShapes } from "./model.ts";
+import type { OnnxInitializer, OnnxNode } from "../layers/layer.ts";
+import { kindOf } from "../layers/table.ts";
 import { VERSION } from "../version.ts";
 
 /** The ONNX operator set the graph imports: its Conv (version 11), MaxPool (12), Relu (13). */
@@ -47,143 +49,8 @@ export const ONNX_INPUT = "images";
 /** Name of the graph's output: per-window vectors `[N, 15, rows, cols]`. */
 export const ONNX_OUTPUT = "windows";
 
-/** One node of the plain graph form: an ONNX operator with integer attributes. */
-export interface OnnxNode {
-  /** ONNX operator type, e.g. "Conv". */
-  op: string;
-  /** Names of its input values (graph input, earlier outputs or initializers). */
-  inputs: readonly string[];
-  /** Name of its single output value. */
-  output: string;
-  /** Integer (INT) and integer-list (INTS) attributes, e.g. `strides: [2, 2]`. */
-  attributes?: Readonly<Record<string, number | readonly number[]>>;
-}
-
-/** A constant of the graph (a weight), float32 in ONNX's layout. */
-export interface OnnxInitializer {
-  /** Value name the nodes refer to. */
-  name: string;
-  /** Shape, e.g. `[filters, inChannels, k, k]` for a Conv weight. */
-  dims: readonly number[];
-  /** Values, row-major in `dims`. */
-  data: Float32Array;
-}
-
-/** What one layer adds to the graph. */
-export interface OnnxLayerPart {
-  /** Its nodes, in order; the last one's output is the layer's output. */
-  nodes: OnnxNode[];
-  /** Its weights. */
-  initializers: OnnxInitializer[];
-  /** Channels of the layer's output. */
-  channels: number;
-}
-
-/** Where a layer sits when it is exported. */
-export interface OnnxLayerInput {
-  /** Index of the layer in the architecture (names its nodes and weights: `conv<i>`). */
-  index: number;
-  /** Name of the value it reads. */
-  input: string;
-  /** Channels of that value. */
-  channels: number;
-  /** The model's weights by our name, tfjs layout (kernels `[k, k, in, out]`). */
-  weights: ReadonlyMap<string, { data: Float32Array }>;
-}
-
-/** The ONNX export of one layer kind. */
-export type OnnxLayerExport<L extends ArchLayer> = (layer: L, at: OnnxLayerInput) => OnnxLayerPart;
-
-/**
- * `[k, k, in, out]` (tfjs's HWIO kernel) → `[out, in, k, k]` (ONNX's OIHW).
- *
- * @example
- * ```ts
- * import { hwioToOihw } from "./onnx_export.ts";
- * // k = 1, in = 2, out = 3: [[[[0, 1, 2], [3, 4, 5]]]] → out-major
- * console.log(hwioToOihw(Float32Array.from([0, 1, 2, 3, 4, 5]), 1, 2, 3)); // 0 3 1 4 2 5
- * ```
- */
-export function hwioToOihw(
-  kernel: Float32Array,
-  k: number,
-  inChannels: number,
-  outChannels: number,
-): Float32Array {
-  if (kernel.length !== k * k * inChannels * outChannels) {
-    throw new RangeError(
-      `kernel has ${kernel.length} values, need ${k}×${k}×${inChannels}×${outChannels}`,
-    );
-  }
-  const out = new Float32Array(kernel.length);
-  for (let y = 0; y < k; y++) {
-    for (let x = 0; x < k; x++) {
-      for (let i = 0; i < inChannels; i++) {
-        const from = ((y * k + x) * inChannels + i) * outChannels;
-        for (let o = 0; o < outChannels; o++) {
-          out[((o * inChannels + i) * k + y) * k + x] = kernel[from + o];
-        }
-      }
-    }
-  }
-  return out;
-}
-
-function weight(at: OnnxLayerInput, name: string): Float32Array {
-  const w = at.weights.get(name);
-  if (!w) throw new Error(`weights: missing "${name}" for layer ${at.index}`);
-  return w.data;
-}
-
-/**
- * The ONNX export of each layer kind, keyed by `kind`: what a new layer kind must add to be
- * exportable (next to its forward pass in src/model/model.ts).
- */
-export const ONNX_LAYERS: {
-  readonly [K in ArchLayer["kind"]]: OnnxLayerExport<Extract<ArchLayer, { kind: K }>>;
-} = Object.freeze({
-  conv(layer, at) {
-    const { index: i, channels } = at;
-    const k = layer.kernel, s = layer.stride ?? 1, p = layer.padding ?? 0;
-    const kernel = hwioToOihw(weight(at, `conv${i}/kernel`), k, channels, layer.filters);
-    const nodes: OnnxNode[] = [{
-      op: "Conv",
-      inputs: [at.input, `conv${i}.weight`, `conv${i}.bias`],
-      output: `conv${i}`,
-      attributes: {
-        kernel_shape: [k, k],
-        strides: [s, s],
-        pads: [p, p, p, p],
-        dilations: [1, 1],
-        group: 1,
-      },
-    }];
-    if ((layer.activation ?? "relu") === "relu") {
-      nodes.push({ op: "Relu", inputs: [`conv${i}`], output: `relu${i}` });
-    }
-    return {
-      nodes,
-      initializers: [
-        { name: `conv${i}.weight`, dims: [layer.filters, channels, k, k], data: kernel },
-        { name: `conv${i}.bias`, dims: [layer.filters], data: weight(at, `conv${i}/bias`) },
-      ],
-      channels: layer.filters,
-    };
-  },
-  pool(layer, at) {
-    const k = layer.kernel, s = layer.stride ?? k;
-    return {
-      nodes: [{
-        op: "MaxPool",
-        inputs: [at.input],
-        output: `pool${at.index}`,
-        attributes: { kernel_shape: [k, k], strides: [s, s], pads: [0, 0, 0, 0], ceil_mode: 0 },
-      }],
-      initializers: [],
-      channels: at.channels,
-    };
-  },
-});
+export type { OnnxInitializer, OnnxNode, OnnxPart, OnnxPlace } from "../layers/layer.ts";
+export { hwioToOihw } from "../layers/conv.ts";
 
 /** The whole graph in plain form: nodes from input to output, and the weights. */
 export interface OnnxGraph {
@@ -196,8 +63,8 @@ export interface OnnxGraph {
 }
 
 /**
- * The plain graph of an architecture with its weights: each layer through its
- * {@linkcode ONNX_LAYERS} entry, the last output renamed {@linkcode ONNX_OUTPUT}.
+ * The plain graph of an architecture with its weights: each layer through its kind's
+ * `exports.onnx` entry (../layers/), the last output renamed {@linkcode ONNX_OUTPUT}.
  *
  * @example
  * ```ts
@@ -227,9 +94,12 @@ export function onnxGraph(
   let input = ONNX_INPUT;
   let channels = inputChannels;
   for (const [index, layer] of arch.entries()) {
-    const entry = ONNX_LAYERS[layer.kind] as OnnxLayerExport<ArchLayer> | undefined;
-    if (!entry) throw new TypeError(`arch[${index}]: no ONNX export for kind "${layer.kind}"`);
-    const part = entry(layer, { index, input, channels, weights });
+    const part = kindOf(layer, `arch[${index}]`).exports.onnx(layer, {
+      index,
+      input,
+      channels,
+      weights,
+    });
     nodes.push(...part.nodes);
     initializers.push(...part.initializers);
     input = part.nodes.at(-1)!.output;

@@ -20,7 +20,6 @@ import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
 import type { Model } from "./model.ts";
 import { OUTPUT } from "./layout.ts";
-import { ensureBackend } from "../backends/backend.ts";
 import { voteBox } from "../metrics.ts";
 
 /** How {@linkcode decodeOutput} picks a window; see the module doc. */
@@ -164,8 +163,6 @@ export interface PredictOptions extends DecodeOptions {
    * ../training/step.ts, e.g. a `GradientPool` (the batch split over all cores); default none.
    */
   step?: ForwardRunner;
-  /** @deprecated The old name of {@linkcode PredictOptions.step}. */
-  pool?: ForwardRunner;
 }
 
 /** Something that runs a model's forward pass on a batch (every training step does). */
@@ -215,7 +212,6 @@ export async function predict(
   images: Tensor4D,
   options: PredictOptions = {},
 ): Promise<Prediction> {
-  await ensureBackend();
   checkImages(model, images);
   checkDecode(options);
   const [n] = images.shape;
@@ -229,8 +225,9 @@ export async function predict(
     const batch = n === count
       ? images
       : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]) as Tensor4D;
-    const runner = options.step ?? options.pool;
-    const out = runner ? await runner.forward(model, batch) : tf.tidy(() => model.apply(batch));
+    const out = options.step
+      ? await options.step.forward(model, batch)
+      : tf.tidy(() => model.apply(batch));
     if (batch !== images) batch.dispose();
     parts.push(await decodeOutput(out, model.geometry, options));
     out.dispose();

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LOSS_TERMS, type LossParts } from "../model/loss/terms.ts";
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
@@ -192,8 +193,8 @@ export async function lineChart(options: LineChartOptions): Promise<Uint8Array> 
 export interface EpochRecord {
   /** Epoch number, from 1. */
   epoch: number;
-  /** Mean training loss parts over the epoch. */
-  loss: { detection: number; classification: number; regression: number; total?: number };
+  /** Mean training loss parts over the epoch (`total` optional). */
+  loss: Omit<LossParts<number>, "total"> & { total?: number };
   /** Validation classification accuracy in [0, 1]. */
   accuracy?: number;
   /** Validation mean IoU in [0, 1]. */
@@ -225,11 +226,7 @@ export async function trainingCurves(records: readonly EpochRecord[]): Promise<U
     name,
     points: records.map((r) => [r.epoch, f(r) ?? NaN] as const),
   });
-  const lossParts = [
-    pick("detection", (r) => r.loss.detection),
-    pick("classification", (r) => r.loss.classification),
-    pick("regression", (r) => r.loss.regression),
-  ];
+  const lossParts = LOSS_TERMS.map(({ name }) => pick(name, (r) => r.loss[name]));
   if (records.some((r) => r.loss.total !== undefined)) {
     lossParts.unshift(pick("total", (r) => r.loss.total));
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tensor } from "../deps.ts";
-import { canvasKit, type Paint } from "./png.ts";
+import { type Canvas, type CanvasKit, canvasKit, type Font, type Paint } from "./png.ts";
 import {
   drawBox,
   drawTextFit,
@@ -55,7 +55,7 @@ export function viridis(value: number): [number, number, number] {
   return [mix(0), mix(1), mix(2)];
 }
 
-/** A window grid: geometry plus windows per axis, as `windowGrid` in ./geometry.ts returns. */
+/** A window grid: geometry plus windows per axis, as `windowGrid` in ../geometry.ts returns. */
 export interface GridSpec {
   /** Window side in scene pixels. */
   size: number;
@@ -167,186 +167,266 @@ export async function renderWindowMap(options: WindowMapOptions): Promise<Uint8A
       } numbers, got ${objectness.length}`,
     );
   }
-  let data: Float32Array;
-  let h: number;
-  let w: number;
-  if (options.image instanceof Float32Array) {
-    data = options.image;
-    h = w = Math.round(Math.sqrt(data.length));
-    if (h * w !== data.length) {
-      throw new RangeError(`image must be square when flat, got ${data.length} values`);
-    }
-  } else {
-    const shape = options.image.shape.filter((d, k) => !(d === 1 && (k === 0 || k === 3)));
-    [h, w] = shape.length === 2 ? shape : [NaN, NaN];
-    if (!Number.isFinite(h)) {
-      throw new RangeError(`image must have shape [H, W], [H, W, 1] or [1, H, W, 1]`);
-    }
-    data = (await options.image.data()) as Float32Array;
-  }
-  let chosen = options.chosen;
-  if (!chosen) {
-    let best = 0;
-    for (let k = 1; k < objectness.length; k++) if (objectness[k] > objectness[best]) best = k;
-    chosen = { row: Math.floor(best / grid.cols), col: best % grid.cols };
-  }
+  const { data, h, w } = await sceneOf(options.image);
+  const chosen = options.chosen ?? mostObject(objectness, grid.cols);
   const layout = windowMapLayout(grid, { h, w, scale });
-  const { scene, map, span } = layout;
   const ck = await canvasKit();
   const { make, regular, bold } = await fonts(ck);
   const { surface, canvas } = whiteSurface(ck, layout.width, layout.height);
-  const headerFont = make(bold, 17);
-  const smallFont = make(regular, 13);
   const paints: Paint[] = [];
-  const paint = (rgb: readonly number[], alpha = 1) => {
-    const p = fill(ck, rgb, alpha);
-    paints.push(p);
-    return p;
+  const at: Drawing = {
+    ck,
+    canvas,
+    grid,
+    objectness,
+    layout,
+    scale,
+    chosen,
+    headerFont: make(bold, 17),
+    smallFont: make(regular, 13),
+    paint(rgb: readonly number[], alpha = 1) {
+      const p = fill(ck, rgb, alpha);
+      paints.push(p);
+      return p;
+    },
   };
   try {
-    const title = options.title ??
-      `Sliding windows: ${grid.rows}×${grid.cols} windows of ${grid.size}×${grid.size} px, stride ${grid.stride}, offset ${grid.offset}`;
-    drawTextFit(canvas, ck, title, {
+    drawHeader(at, options.title);
+    drawScenePanel(at, { data, h, w });
+    drawObjectnessMap(at);
+    drawChosen(at, { h, w, box: options.box, trueBox: options.trueBox });
+    drawCaptions(at);
+    drawColourBar(at);
+  } finally {
+    for (const p of paints) p.delete();
+    at.headerFont.delete();
+    at.smallFont.delete();
+  }
+  return encodeSurface(surface);
+}
+
+/** What the parts of a window map draw with. */
+interface Drawing {
+  ck: CanvasKit;
+  canvas: Canvas;
+  grid: GridSpec;
+  objectness: ArrayLike<number>;
+  layout: WindowMapLayout;
+  scale: number;
+  chosen: { row: number; col: number };
+  headerFont: Font;
+  smallFont: Font;
+  /** A fill paint freed with the picture. */
+  paint(rgb: readonly number[], alpha?: number): Paint;
+}
+
+/** The scene's pixels and size from a flat square array or a one-image tensor. */
+async function sceneOf(image: Float32Array | Tensor): Promise<{
+  data: Float32Array;
+  h: number;
+  w: number;
+}> {
+  if (image instanceof Float32Array) {
+    const side = Math.round(Math.sqrt(image.length));
+    if (side * side !== image.length) {
+      throw new RangeError(`image must be square when flat, got ${image.length} values`);
+    }
+    return { data: image, h: side, w: side };
+  }
+  const shape = image.shape.filter((d, k) => !(d === 1 && (k === 0 || k === 3)));
+  const [h, w] = shape.length === 2 ? shape : [NaN, NaN];
+  if (!Number.isFinite(h)) {
+    throw new RangeError(`image must have shape [H, W], [H, W, 1] or [1, H, W, 1]`);
+  }
+  return { data: (await image.data()) as Float32Array, h, w };
+}
+
+/** The window of highest objectness (the first of equals). */
+function mostObject(objectness: ArrayLike<number>, cols: number): { row: number; col: number } {
+  let best = 0;
+  for (let k = 1; k < objectness.length; k++) if (objectness[k] > objectness[best]) best = k;
+  return { row: Math.floor(best / cols), col: best % cols };
+}
+
+/** The title and the legend line above the panels. */
+function drawHeader(at: Drawing, title: string | undefined): void {
+  const { ck, canvas, grid, chosen, layout } = at;
+  drawTextFit(
+    canvas,
+    ck,
+    title ??
+      `Sliding windows: ${grid.rows}×${grid.cols} windows of ${grid.size}×${grid.size} px, stride ${grid.stride}, offset ${grid.offset}`,
+    {
       x: MARGIN,
       y: MARGIN + 18,
       maxWidth: layout.width - 2 * MARGIN,
-      font: headerFont,
+      font: at.headerFont,
       color: [20, 20, 20],
-    });
-    const k = chosen.row * grid.cols + chosen.col;
-    drawTextFit(
-      canvas,
-      ck,
-      `white: chosen window (row ${chosen.row}, col ${chosen.col}), objectness ${
-        Number(objectness[k]).toFixed(3)
-      } · colour: objectness at each window centre`,
-      {
-        x: MARGIN,
-        y: MARGIN + HEADER_BAND + 12,
-        maxWidth: layout.width - 2 * MARGIN,
-        font: smallFont,
-        color: [70, 70, 70],
-      },
-    );
-    // Left panel: area outside the scene (padding) in light grey, then the scene.
-    canvas.drawRect(
-      ck.LTRBRect(
-        scene.x + span.lo * scale,
-        scene.y + span.lo * scale,
-        scene.x + span.hiX * scale,
-        scene.y + span.hiY * scale,
-      ),
-      paint([200, 200, 200]),
-    );
-    const image = grayImage(ck, data, 0, h, w);
-    canvas.drawImageRectOptions(
-      image,
-      ck.XYWHRect(0, 0, w, h),
-      ck.XYWHRect(scene.x, scene.y, w * scale, h * scale),
-      ck.FilterMode.Nearest,
-      ck.MipmapMode.None,
-      null,
-    );
-    image.delete();
-    const half = grid.size / 2;
-    for (let r = 0; r < grid.rows; r++) {
-      for (let c = 0; c < grid.cols; c++) {
-        const cy = grid.offset + r * grid.stride + half;
-        const cx = grid.offset + c * grid.stride + half;
-        const v = Number(objectness[r * grid.cols + c]);
-        const rgb = viridis(v);
-        const p = fill(ck, rgb, 0.25 + 0.4 * Math.min(1, Math.max(0, v)));
-        canvas.drawRect(
-          ck.LTRBRect(
-            scene.x + (cx - grid.stride / 2) * scale,
-            scene.y + (cy - grid.stride / 2) * scale,
-            scene.x + (cx + grid.stride / 2) * scale,
-            scene.y + (cy + grid.stride / 2) * scale,
-          ),
-          p,
-        );
-        p.delete();
-        const dot = fill(ck, [255, 255, 255], 0.8);
-        canvas.drawRect(
-          ck.XYWHRect(scene.x + cx * scale - 1, scene.y + cy * scale - 1, 2, 2),
-          dot,
-        );
-        dot.delete();
-        // Right panel: the objectness map.
-        const cellPaint = fill(ck, rgb);
-        canvas.drawRect(
-          ck.XYWHRect(map.x + c * map.cell, map.y + r * map.cell, map.cell, map.cell),
-          cellPaint,
-        );
-        cellPaint.delete();
-      }
-    }
-    const white = paint([255, 255, 255]);
-    const top = grid.offset + chosen.row * grid.stride;
-    const left = grid.offset + chosen.col * grid.stride;
-    const t = strokeWidth(scale);
-    frame(canvas, ck, white, [
-      scene.y + top * scale,
-      scene.y + (top + grid.size) * scale,
-      scene.x + left * scale,
-      scene.x + (left + grid.size) * scale,
-    ], t);
-    frame(canvas, ck, white, [
-      map.y + chosen.row * map.cell,
-      map.y + (chosen.row + 1) * map.cell,
-      map.x + chosen.col * map.cell,
-      map.x + (chosen.col + 1) * map.cell,
-    ], -Math.max(2, Math.round(map.cell / 8)));
-    const at = { x0: scene.x, y0: scene.y, scale, h, w };
-    if (options.trueBox) {
-      drawBox(canvas, ck, paint(TRUE_COLOR), Array.from(options.trueBox), {
-        ...at,
-        outside: true,
-      });
-    }
-    if (options.box) {
-      drawBox(canvas, ck, paint(PRED_COLOR), Array.from(options.box), { ...at, outside: false });
-    }
-    drawTextFit(
-      canvas,
-      ck,
-      `objectness map: ${grid.rows} rows × ${grid.cols} cols, one cell per window`,
-      {
-        x: map.x,
-        y: map.y + grid.rows * map.cell + 16,
-        maxWidth: grid.cols * map.cell + 60,
-        font: smallFont,
-        color: [70, 70, 70],
-      },
-    );
-    drawTextFit(canvas, ck, span.lo < 0 ? "scene (grey: padding outside it)" : "scene", {
-      x: scene.x + span.lo * scale,
-      y: scene.y + span.hiY * scale + 16,
-      maxWidth: (span.hiX - span.lo) * scale,
-      font: smallFont,
+    },
+  );
+  const k = chosen.row * grid.cols + chosen.col;
+  drawTextFit(
+    canvas,
+    ck,
+    `white: chosen window (row ${chosen.row}, col ${chosen.col}), objectness ${
+      Number(at.objectness[k]).toFixed(3)
+    } · colour: objectness at each window centre`,
+    {
+      x: MARGIN,
+      y: MARGIN + HEADER_BAND + 12,
+      maxWidth: layout.width - 2 * MARGIN,
+      font: at.smallFont,
       color: [70, 70, 70],
-    });
-    // Colour bar with ticks 0, 0.5, 1.
-    const barX = map.x + grid.cols * map.cell + 14;
-    const barH = grid.rows * map.cell;
-    for (let y = 0; y < barH; y++) {
-      const p = fill(ck, viridis(1 - y / (barH - 1)));
-      canvas.drawRect(ck.XYWHRect(barX, map.y + y, 14, 1), p);
+    },
+  );
+}
+
+/**
+ * The left panel: the area outside the scene (padding) in light grey, the upscaled scene, and
+ * every window's objectness on the `stride × stride` square around its centre, with a dot there.
+ */
+function drawScenePanel(at: Drawing, scene: { data: Float32Array; h: number; w: number }): void {
+  const { ck, canvas, grid, scale } = at;
+  const { scene: o, span } = at.layout;
+  canvas.drawRect(
+    ck.LTRBRect(
+      o.x + span.lo * scale,
+      o.y + span.lo * scale,
+      o.x + span.hiX * scale,
+      o.y + span.hiY * scale,
+    ),
+    at.paint([200, 200, 200]),
+  );
+  const image = grayImage(ck, scene.data, 0, scene.h, scene.w);
+  canvas.drawImageRectOptions(
+    image,
+    ck.XYWHRect(0, 0, scene.w, scene.h),
+    ck.XYWHRect(o.x, o.y, scene.w * scale, scene.h * scale),
+    ck.FilterMode.Nearest,
+    ck.MipmapMode.None,
+    null,
+  );
+  image.delete();
+  const half = grid.size / 2;
+  for (let r = 0; r < grid.rows; r++) {
+    for (let c = 0; c < grid.cols; c++) {
+      const cy = grid.offset + r * grid.stride + half;
+      const cx = grid.offset + c * grid.stride + half;
+      const v = Number(at.objectness[r * grid.cols + c]);
+      const p = fill(ck, viridis(v), 0.25 + 0.4 * Math.min(1, Math.max(0, v)));
+      canvas.drawRect(
+        ck.LTRBRect(
+          o.x + (cx - grid.stride / 2) * scale,
+          o.y + (cy - grid.stride / 2) * scale,
+          o.x + (cx + grid.stride / 2) * scale,
+          o.y + (cy + grid.stride / 2) * scale,
+        ),
+        p,
+      );
       p.delete();
+      const dot = fill(ck, [255, 255, 255], 0.8);
+      canvas.drawRect(ck.XYWHRect(o.x + cx * scale - 1, o.y + cy * scale - 1, 2, 2), dot);
+      dot.delete();
     }
-    for (const v of [0, 0.5, 1]) {
-      drawTextFit(canvas, ck, v.toFixed(1), {
-        x: barX + 18,
-        y: map.y + (1 - v) * (barH - 1) + 5,
-        maxWidth: 60,
-        font: smallFont,
-        color: [40, 40, 40],
-      });
-    }
-  } finally {
-    for (const p of paints) p.delete();
-    headerFont.delete();
-    smallFont.delete();
   }
-  return encodeSurface(surface);
+}
+
+/** The right panel: the `rows × cols` objectness map, one cell per window. */
+function drawObjectnessMap(at: Drawing): void {
+  const { ck, canvas, grid } = at;
+  const { map } = at.layout;
+  for (let r = 0; r < grid.rows; r++) {
+    for (let c = 0; c < grid.cols; c++) {
+      const cellPaint = fill(ck, viridis(Number(at.objectness[r * grid.cols + c])));
+      canvas.drawRect(
+        ck.XYWHRect(map.x + c * map.cell, map.y + r * map.cell, map.cell, map.cell),
+        cellPaint,
+      );
+      cellPaint.delete();
+    }
+  }
+}
+
+/** The chosen window outlined in white on both panels, and the boxes (true green, predicted red). */
+function drawChosen(
+  at: Drawing,
+  scene: { h: number; w: number; box?: ArrayLike<number>; trueBox?: ArrayLike<number> },
+): void {
+  const { ck, canvas, grid, chosen, scale } = at;
+  const { scene: o, map } = at.layout;
+  const white = at.paint([255, 255, 255]);
+  const top = grid.offset + chosen.row * grid.stride;
+  const left = grid.offset + chosen.col * grid.stride;
+  frame(canvas, ck, white, [
+    o.y + top * scale,
+    o.y + (top + grid.size) * scale,
+    o.x + left * scale,
+    o.x + (left + grid.size) * scale,
+  ], strokeWidth(scale));
+  frame(canvas, ck, white, [
+    map.y + chosen.row * map.cell,
+    map.y + (chosen.row + 1) * map.cell,
+    map.x + chosen.col * map.cell,
+    map.x + (chosen.col + 1) * map.cell,
+  ], -Math.max(2, Math.round(map.cell / 8)));
+  const place = { x0: o.x, y0: o.y, scale, h: scene.h, w: scene.w };
+  if (scene.trueBox) {
+    drawBox(canvas, ck, at.paint(TRUE_COLOR), Array.from(scene.trueBox), {
+      ...place,
+      outside: true,
+    });
+  }
+  if (scene.box) {
+    drawBox(canvas, ck, at.paint(PRED_COLOR), Array.from(scene.box), {
+      ...place,
+      outside: false,
+    });
+  }
+}
+
+/** The captions under the panels. */
+function drawCaptions(at: Drawing): void {
+  const { ck, canvas, grid, scale } = at;
+  const { scene: o, map, span } = at.layout;
+  drawTextFit(
+    canvas,
+    ck,
+    `objectness map: ${grid.rows} rows × ${grid.cols} cols, one cell per window`,
+    {
+      x: map.x,
+      y: map.y + grid.rows * map.cell + 16,
+      maxWidth: grid.cols * map.cell + 60,
+      font: at.smallFont,
+      color: [70, 70, 70],
+    },
+  );
+  drawTextFit(canvas, ck, span.lo < 0 ? "scene (grey: padding outside it)" : "scene", {
+    x: o.x + span.lo * scale,
+    y: o.y + span.hiY * scale + 16,
+    maxWidth: (span.hiX - span.lo) * scale,
+    font: at.smallFont,
+    color: [70, 70, 70],
+  });
+}
+
+/** The colour bar right of the map, with ticks 0, 0.5, 1. */
+function drawColourBar(at: Drawing): void {
+  const { ck, canvas, grid } = at;
+  const { map } = at.layout;
+  const barX = map.x + grid.cols * map.cell + 14;
+  const barH = grid.rows * map.cell;
+  for (let y = 0; y < barH; y++) {
+    const p = fill(ck, viridis(1 - y / (barH - 1)));
+    canvas.drawRect(ck.XYWHRect(barX, map.y + y, 14, 1), p);
+    p.delete();
+  }
+  for (const v of [0, 0.5, 1]) {
+    drawTextFit(canvas, ck, v.toFixed(1), {
+      x: barX + 18,
+      y: map.y + (1 - v) * (barH - 1) + 5,
+      maxWidth: 60,
+      font: at.smallFont,
+      color: [40, 40, 40],
+    });
+  }
 }

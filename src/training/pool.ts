@@ -5,8 +5,9 @@
  * so the batch gradient is the sum of the shard gradients; the model and the optimizer stay on
  * this thread, and the workers get the current weights with every job.
  *
- * With zero workers it is simply the per-thread step on this thread: that is how the native step
- * runs (../training/step.ts picks it).
+ * With zero workers it is simply the per-thread step on this thread: that is how the native
+ * method runs (./step.ts picks it). With Workers, every thread holds the backend to one thread of
+ * its own (the descriptor's `singleThreaded()`): the cores are shared out by shards.
  *
  * tfjs's own threaded wasm build cannot start its pthread Workers under Deno (docs/kernels.md);
  * this gets the other cores at the level of whole shards instead.
@@ -16,10 +17,16 @@
 import "../gradients.ts";
 import { type Tensor, type Tensor4D, tf, type Variable } from "../deps.ts";
 import { type ArchLayer, type Model, variableShapes } from "../model/model.ts";
-import { checkBoxReduction, lossParts, OUTPUT_CHANNELS } from "../model/layout.ts";
-import type { BoxReduction, LossParts } from "../model/layout.ts";
-import { backendNamed, currentBackend, type ThreadBackendName } from "../backends/backend.ts";
-import { openBlas } from "../backends/native/openblas.ts";
+import { checkBoxReduction, OUTPUT_CHANNELS } from "../model/layout.ts";
+import type { BoxReduction } from "../model/layout.ts";
+import { sumParts } from "../model/loss/terms.ts";
+import {
+  type Backend,
+  backendNamed,
+  currentBackend,
+  type ThreadBackend,
+  type ThreadBackendName,
+} from "../backends/backend.ts";
 import { createShardStep, type Shape4, type ShardGradients, type ShardStep } from "./shard_step.ts";
 import type { GradientStep, StepGradients } from "./gradient_step.ts";
 import type {
@@ -42,25 +49,18 @@ export interface GradientPoolOptions {
    */
   mainShard?: boolean;
   /**
-   * Backend of the workers' engines; default the current backend when its engines can run in
-   * Workers (cpu, native, wasm), else "wasm".
+   * Backend of every thread's engine (its descriptor, or its name); default the current backend
+   * when its engines can run in Workers (onednn, native, wasm, cpu), else wasm.
    */
-  backend?: ThreadBackendName;
+  backend?: Backend | ThreadBackendName;
   /**
-   * How every thread computes its shard: "native" (the OpenBLAS step; with workers, OpenBLAS then
-   * runs one thread per caller until {@linkcode GradientPool.close}) or "tape"; default the
-   * backend's own.
+   * How every thread computes its shard: "native" (the array network on the backend's
+   * convolution engine) or "tape"; default the backend's own `method`.
    */
-  engine?: "native" | "tape";
+  method?: "native" | "tape";
   /** Input channels of the architecture; default 1. */
   inputChannels?: number;
 }
-
-/** The loss parts of a batch, summed over windows and images. */
-export type BatchLoss = LossParts<number>;
-
-/** What {@linkcode GradientPool.gradients} returns. Dispose the gradients (or let Adam do it). */
-export type PoolGradients = StepGradients;
 
 interface Pending {
   // deno-lint-ignore no-explicit-any
@@ -124,18 +124,21 @@ export class GradientPool implements GradientStep {
   #nextId = 0;
   #failure: Error | undefined;
   #closed = false;
-  #onClose: (() => void) | undefined;
+  /** Ends this thread's hold on one engine thread (when there are Workers). */
+  readonly #release: () => void;
 
   private constructor(
     workers: Worker[],
     names: string[],
     mainShard: boolean,
     local: ShardStep & { dispose?(): void },
+    release: () => void,
   ) {
     this.#workers = workers;
     this.#names = names;
     this.#mainShard = mainShard;
     this.#local = local;
+    this.#release = release;
     for (const w of workers) {
       w.onmessage = (e: MessageEvent) => this.#onMessage(e.data);
       w.onerror = (e: ErrorEvent) => {
@@ -173,34 +176,28 @@ export class GradientPool implements GradientStep {
     const inputChannels = options.inputChannels ?? 1;
     const names = [...variableShapes(arch, inputChannels).keys()];
     const current = tf.getBackend() ? currentBackend() : undefined;
-    const backend = backendNamed(
-      options.backend ?? (current?.threads ? current.name : "wasm"),
-    );
-    if (!backend.threads) {
-      throw new RangeError(`options.backend "${backend.name}" cannot run in Workers`);
+    const chosen = options.backend ?? (current?.threads ? current : "wasm");
+    const named = typeof chosen === "string" ? backendNamed(chosen) : chosen;
+    if (!named.threads) {
+      throw new RangeError(`options.backend "${named.name}" cannot run in Workers`);
     }
-    const engine = options.engine ?? backend.step;
-    // throws the one-line "needs OpenBLAS" error before any Worker starts
-    // a convolution engine with its own threads (oneDNN) runs one per caller while Workers call it
-    const threads = count > 0 ? 1 : 0; // 0: the engine's default
-    const local = createShardStep(arch, {
-      engine,
-      box,
-      inputChannels,
-      backend: backend.name,
-      threads,
-    });
-    const init: InitMessage = {
-      threads,
-      type: "init",
-      arch: arch.map((l) => ({ ...l })),
-      inputChannels,
-      backend: backend.name as ThreadBackendName,
-      engine,
-      box,
-    };
+    const backend: ThreadBackend = named;
+    const method = options.method ?? backend.method;
+    // Workers share the cores: every thread runs its engine on one thread (this one from here)
+    const release = count > 0 ? backend.singleThreaded() : () => {};
+    let local: (ShardStep & { dispose?(): void }) | undefined;
     const workers: Worker[] = [];
     try {
+      // throws the one-line "cannot load its convolution engine" error before any Worker starts
+      local = createShardStep(arch, { method, box, inputChannels, backend });
+      const init: InitMessage = {
+        type: "init",
+        arch: arch.map((l) => ({ ...l })),
+        inputChannels,
+        backend: backend.name,
+        method,
+        box,
+      };
       await Promise.all(Array.from({ length: count }, () => {
         const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
         workers.push(w);
@@ -218,13 +215,11 @@ export class GradientPool implements GradientStep {
       }));
     } catch (error) {
       for (const w of workers) w.terminate();
-      local.dispose?.();
+      local?.dispose?.();
+      release();
       throw error;
     }
-    const pool = new GradientPool(workers, names, mainShard, local);
-    // OpenBLAS's thread count is process-wide: one thread per caller while Workers call it too
-    if (engine === "native" && count > 0) pool.#onClose = openBlas()?.singleThreaded();
-    return pool;
+    return new GradientPool(workers, names, mainShard, local, release);
   }
 
   /** Number of workers. */
@@ -351,8 +346,6 @@ export class GradientPool implements GradientStep {
     const replies = await Promise.all(jobs);
     const results: ShardGradients[] = [...(mine ? [mine] : [])];
     for (const r of replies) if (r) results.push(r);
-    const totals = [0, 0, 0];
-    for (const r of results) for (let j = 0; j < 3; j++) totals[j] += r.parts[j];
     const grads = new Map<string, Tensor>();
     const named: tf.NamedTensorMap = {};
     for (const [i, v] of vars.entries()) {
@@ -372,7 +365,7 @@ export class GradientPool implements GradientStep {
     return {
       grads,
       named,
-      parts: lossParts(totals),
+      parts: sumParts(results.map((r) => r.parts)),
       timing: { mainMs, workerMs: replies.map((r) => r?.ms ?? 0), totalMs: performance.now() - t0 },
     };
   }
@@ -443,7 +436,7 @@ export class GradientPool implements GradientStep {
     this.#fail(new Error("GradientPool is closed"));
     for (const w of this.#workers) w.terminate();
     this.#local.dispose?.();
-    this.#onClose?.();
+    this.#release();
   }
 
   #fail(error: Error): void {

@@ -1,8 +1,11 @@
 /**
- * The probe behind `--backend auto` (../backends/auto.ts): a few real training steps of a model
- * on each candidate backend, through the step seam (./step.ts), timed after one warm-up step.
- * The scenes are seeded noise with well-formed targets: a step's cost does not depend on what the
- * pixels show, and no MNIST needs to be loaded for it.
+ * The probe behind `--backend auto` (../backends/auto.ts): a few real training steps of the run's
+ * model on each candidate backend, through the step seam (./step.ts), timed after one warm-up
+ * step. Each candidate is timed on one thread — held there by its own thread policy (the
+ * descriptor's `singleThreaded()`), as the pool runs it on every core — so that its rate can be
+ * counted once per thread training will run. The scenes are seeded noise with well-formed
+ * targets: a step's cost does not depend on what the pixels show, and no MNIST needs to be loaded
+ * for it.
  *
  * @module
  */
@@ -10,15 +13,14 @@ import { type Tensor4D, tf } from "../deps.ts";
 import type { Backend, Prober } from "../backends/backend.ts";
 import { useBackend } from "../backends/backend.ts";
 import type { ProbeResult } from "../backends/auto.ts";
-import { type ArchLayer, buildModel, DEFAULT_ARCH } from "../model/model.ts";
+import { ARCHITECTURES, type ArchLayer, buildModel, DEFAULT_ARCH } from "../model/model.ts";
 import { TARGET } from "../model/layout.ts";
 import { Adam } from "./adam.ts";
 import { createStep } from "./step.ts";
-import { openBlas } from "../backends/native/openblas.ts";
 
 /** Options of {@linkcode trainingProbe}. */
 export interface ProbeOptions {
-  /** The architecture trained; default DEFAULT_ARCH. */
+  /** The architecture the run trains; default DEFAULT_ARCH (what `deno task train` trains). */
   arch?: readonly ArchLayer[];
   /** Scenes per step; default 32 (the default run's). */
   batchSize?: number;
@@ -31,8 +33,8 @@ export interface ProbeOptions {
   steps?: number;
   /**
    * Threads training will use on a CPU backend that runs in Workers (a pool of `workers + 1`);
-   * default the number of cores. Each CPU candidate is timed on one thread (OpenBLAS held to one
-   * thread, as in the pool) and its rate counts this many times against a GPU's.
+   * default the number of cores. Each CPU candidate is timed on one thread (its descriptor's
+   * `singleThreaded()`, as in the pool) and its rate counts this many times against a GPU's.
    */
   threads?: number;
 }
@@ -67,7 +69,12 @@ async function measure(
   const model = buildModel(arch, { seed: 0 });
   const adam = new Adam(model.variables);
   const { images, targets } = probeBatch(arch, options.batchSize);
-  const step = await createStep(model.arch, { backend, workers: 0, box: "sum" });
+  // one thread, whatever the library would take alone (oneDNN takes every core by default)
+  const release = backend.singleThreaded();
+  const step = await createStep(model.arch, { backend, workers: 0, box: "sum" }).catch((e) => {
+    release();
+    throw e;
+  });
   try {
     const once = async () => {
       const t = performance.now();
@@ -94,24 +101,32 @@ async function measure(
     };
   } finally {
     step.close();
+    release();
     tf.dispose([images, targets]);
     adam.dispose();
     model.dispose();
   }
 }
 
+/** The name of `arch` in ARCHITECTURES, or a short description of it. */
+function archName(arch: readonly ArchLayer[]): string {
+  const text = JSON.stringify(arch);
+  const named = Object.entries(ARCHITECTURES).find(([, a]) => JSON.stringify(a) === text);
+  return named ? named[0] : `a ${arch.length}-layer net`;
+}
+
 /**
- * A prober for `useBackend("auto", { probe })`: it times a few training steps of `arch` (batch
- * 32 by default) on each candidate, within ~2.5 s in all (longer only when
- * 3 steps of a candidate take longer than its share); a candidate that throws is reported with
- * its reason and skipped.
+ * A prober for `useBackend("auto", { probe })`: it times a few training steps of `arch` (the
+ * run's; batch 32 by default) on each candidate, on one thread each, within ~2.5 s in all (longer
+ * only when 3 steps of a candidate take longer than its share); a candidate that throws is
+ * reported with its reason and skipped.
  *
  * @example
  * ```ts
  * import { useBackend } from "../backends/backend.ts";
  * import { trainingProbe } from "./probe.ts";
- * const name = await useBackend("auto", { probe: trainingProbe(), cacheFile: null });
- * console.log(name); // e.g. "native"
+ * const backend = await useBackend("auto", { probe: trainingProbe(), cacheFile: null });
+ * console.log(backend.name); // e.g. "native"
  * ```
  */
 export function trainingProbe(options: ProbeOptions = {}): Prober {
@@ -124,33 +139,28 @@ export function trainingProbe(options: ProbeOptions = {}): Prober {
     about: `training steps after a warm-up round, batch ${batchSize}, ${threads} threads, ${
       JSON.stringify(arch)
     }`,
+    label: `${archName(arch)}, batch ${batchSize}`,
     async measure(candidates) {
       const start = performance.now();
       const results: ProbeResult[] = [];
-      // one core per CPU engine, as in the pool (OpenBLAS would otherwise take every core)
-      const release = openBlas()?.singleThreaded();
-      try {
-        // A warm-up round over every candidate first: code they share (the step's JavaScript,
-        // the loss, Adam) is compiled on first use, and counted against whichever candidate went
-        // first it made the table's first CPU backend look up to 2.4× slower than it is.
-        for (const backend of candidates) {
-          await measure(backend, arch, { batchSize, steps: 1, untilMs: 0, threads }).catch(
-            () => {},
-          );
+      // A warm-up round over every candidate first: code they share (the step's JavaScript,
+      // the loss, Adam) is compiled on first use, and counted against whichever candidate went
+      // first it made the table's first CPU backend look up to 2.4× slower than it is.
+      for (const backend of candidates) {
+        await measure(backend, arch, { batchSize, steps: 1, untilMs: 0, threads }).catch(
+          () => {},
+        );
+      }
+      for (const [i, backend] of candidates.entries()) {
+        // each candidate gets an equal share of what is left
+        const share = (budgetMs - (performance.now() - start)) / (candidates.length - i);
+        try {
+          const untilMs = performance.now() + share;
+          results.push(await measure(backend, arch, { batchSize, steps, untilMs, threads }));
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          results.push({ backend: backend.name, error: message.split("\n")[0] });
         }
-        for (const [i, backend] of candidates.entries()) {
-          // each candidate gets an equal share of what is left
-          const share = (budgetMs - (performance.now() - start)) / (candidates.length - i);
-          try {
-            const untilMs = performance.now() + share;
-            results.push(await measure(backend, arch, { batchSize, steps, untilMs, threads }));
-          } catch (error) {
-            const message = error instanceof Error ? error.message : String(error);
-            results.push({ backend: backend.name, error: message.split("\n")[0] });
-          }
-        }
-      } finally {
-        release?.();
       }
       return results;
     },

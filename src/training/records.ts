@@ -4,13 +4,10 @@
  *
  * @module
  */
-import type { LossParts } from "../model/layout.ts";
+import { LOSS_TERMS, type LossParts } from "../model/loss/terms.ts";
 
-/** Loss parts per image (means over the images of an epoch or a validation set). */
-export type LossRecord = LossParts<number>;
-
-/** Validation results of one epoch. */
-export interface ValRecord extends LossRecord {
+/** Validation results of one epoch: the loss parts per image, and the scores. */
+export interface ValRecord extends LossParts<number> {
   /** Class accuracy of the chosen window. */
   accuracy: number;
   /** Mean IoU of predicted vs true box. */
@@ -46,7 +43,7 @@ export interface EpochRecord {
   /** tfjs backend. */
   backend: string;
   /** Mean training loss parts per image over the epoch. */
-  train: LossRecord;
+  train: LossParts<number>;
   /** Validation results. */
   val: ValRecord;
 }
@@ -71,12 +68,13 @@ export interface InterruptedRecord {
   /** Seconds since the run started. */
   time: number;
   /** Mean training loss parts per image over the trained part of the epoch. */
-  train: LossRecord;
+  train: LossParts<number>;
 }
 
-const HEADER = "epoch   time  img/s   det    cls    reg  | acc     IoU    hit     P      R";
-const DETECTOR_HEADER =
-  "epoch   time  img/s   det    cls    reg  | mAP50   mAP            P      R";
+/** The loss columns of the table: one per term, right under its values. */
+const TERMS = LOSS_TERMS.map((t) => `  ${t.short}`.padEnd(6)).join(" ");
+const HEADER = `epoch   time  img/s ${TERMS} | acc     IoU    hit     P      R`;
+const DETECTOR_HEADER = `epoch   time  img/s ${TERMS} | mAP50   mAP            P      R`;
 
 /** One row of the table (see {@linkcode formatTable}). */
 export function row(r: EpochRecord): string {
@@ -85,9 +83,7 @@ export function row(r: EpochRecord): string {
     String(r.epoch).padStart(5),
     `${r.time.toFixed(0)}s`.padStart(6),
     r.imagesPerSecond.toFixed(0).padStart(6),
-    r.val.detection.toFixed(3).padStart(6),
-    r.val.classification.toFixed(3).padStart(6),
-    r.val.regression.toFixed(3).padStart(6),
+    ...LOSS_TERMS.map((t) => r.val[t.name].toFixed(3).padStart(6)),
     ...(r.val.map50 === undefined
       ? ["|" + pct(r.val.accuracy), r.val.meanIou.toFixed(3).padStart(6), pct(r.val.hitRate)]
       : ["|" + pct(r.val.map50), pct(r.val.map!), " ".repeat(6)]),

@@ -20,6 +20,7 @@ import type { Tensor } from "../deps.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io.ts";
 import { loadModel, loadTensors, saveModel, saveTensors } from "../model/checkpoint.ts";
 import type { Model } from "../model/model.ts";
+import { type LossParts, lossParts } from "../model/loss/terms.ts";
 import type { EpochRecord, InterruptedRecord } from "./records.ts";
 import { type DirLock, lockDir } from "./lock.ts";
 
@@ -29,8 +30,8 @@ export interface PartialEpoch {
   batch: number;
   /** Scenes of the epoch already trained. */
   seen: number;
-  /** Loss part sums (detection, classification, regression) over those scenes. */
-  sums: number[];
+  /** The loss parts summed over those scenes. */
+  sums: LossParts<number>;
   /** Seconds of training in the epoch so far. */
   seconds: number;
   /** Seconds since the run started. */
@@ -152,6 +153,8 @@ export class RunFolder {
       const extra = json.extra ?? {};
       const records = state.records as EpochRecord[];
       const p = extra.partial as PartialEpoch | undefined;
+      // checkpoints written before the parts had names kept the terms' sums as a list
+      if (p && Array.isArray(p.sums)) p.sums = lossParts(p.sums);
       return {
         model,
         optimizer: tensors,

@@ -1,21 +1,23 @@
 /**
  * The per-thread step of the pool (./pool.ts): the gradients of one shard of a batch at given
- * weights, on plain `Float32Array`s, so that shards can cross to and from Deno Workers. Two kinds:
- * the native step of ../backends/native/step.ts, and {@linkcode TapeShardStep}, tfjs's tape on a
- * replica of the architecture (./tape_step.ts).
+ * weights, on plain `Float32Array`s, so that shards can cross to and from Deno Workers. Two
+ * methods: "native", the array network of ../model/array_net.ts on the backend's convolution
+ * engine, and "tape", {@linkcode TapeShardStep}: tfjs's tape on a replica of the architecture
+ * (./tape_step.ts).
  *
  * @module
  */
 import { type Tensor4D, tf, type Variable } from "../deps.ts";
 import { type ArchLayer, type Model, modelFromVariables, variableShapes } from "../model/model.ts";
 import type { BoxReduction } from "../model/layout.ts";
-import { blasMissingReason, openBlas } from "../backends/native/openblas.ts";
-import { NativeStep } from "../backends/native/step.ts";
+import type { LossParts } from "../model/loss/terms.ts";
+import { ArrayNet } from "../model/array_net.ts";
+import type { Shape4 } from "../layers/layer.ts";
 import { TapeStep } from "./tape_step.ts";
-import { backendNamed } from "../backends/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 
 /** An image shape `[N, H, W, C]` or a target shape `[N, rows, cols, 6]`. */
-export type Shape4 = [number, number, number, number];
+export type { Shape4 } from "../layers/layer.ts";
 
 /** One shard of a batch, flat and row-major. */
 export interface Shard {
@@ -33,8 +35,8 @@ export interface Shard {
 export interface ShardGradients {
   /** Gradients in `variableShapes(arch)` order (fresh arrays: safe to transfer or sum into). */
   grads: Float32Array[];
-  /** detection, classification, regression, summed over the shard. */
-  parts: [number, number, number];
+  /** The loss parts, summed over the shard. */
+  parts: LossParts<number>;
 }
 
 /** A step on plain arrays: the interface of every per-thread step. */
@@ -51,22 +53,17 @@ export interface ShardStep {
 
 /** Options of {@linkcode createShardStep}. */
 export interface ShardStepOptions {
-  /** "native" (the OpenBLAS step; the native backend must be active) or "tape". */
-  engine: "native" | "tape";
+  /**
+   * "native" (the array network on the backend's convolution engine; that backend must be
+   * active) or "tape" (tfjs's tape on the active backend).
+   */
+  method: "native" | "tape";
+  /** The backend whose convolution engine the native method runs on. */
+  backend?: Backend;
   /** Reduction of the box error. */
   box?: BoxReduction;
   /** Input channels; default 1. */
   inputChannels?: number;
-  /**
-   * The backend whose engine the native step runs on: its convolution engine (`convEngine`, e.g.
-   * oneDNN) when it has one, else OpenBLAS.
-   */
-  backend?: string;
-  /**
-   * Threads per call of that convolution engine from this thread: 1 in a pool of Workers, 0 for
-   * its default.
-   */
-  threads?: number;
 }
 
 /**
@@ -75,16 +72,16 @@ export interface ShardStepOptions {
  *
  * @example
  * ```ts
- * import { DEFAULT_ARCH, variableShapes } from "../model/model.ts";
+ * import { S8_ARCH, variableShapes } from "../model/model.ts";
  * import { TapeShardStep } from "./shard_step.ts";
- * const step = new TapeShardStep(DEFAULT_ARCH);
- * const weights = [...variableShapes(DEFAULT_ARCH).values()]
+ * const step = new TapeShardStep(S8_ARCH);
+ * const weights = [...variableShapes(S8_ARCH).values()]
  *   .map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
  * const { parts } = await step.gradients(weights, {
  *   images: new Float32Array(64 * 64), imageShape: [1, 64, 64, 1],
  *   targets: new Float32Array(4 * 4 * 6), targetShape: [1, 4, 4, 6],
  * });
- * console.log(parts[0].toFixed(3)); // 16·ln 2 = "11.090"
+ * console.log(parts.detection.toFixed(3)); // 16·ln 2 = "11.090"
  * step.dispose();
  * ```
  */
@@ -94,7 +91,7 @@ export class TapeShardStep implements ShardStep {
   readonly #tape: TapeStep;
 
   /** A replica of `arch` (zero weights until a call sets them). */
-  constructor(arch: readonly ArchLayer[], options: Omit<ShardStepOptions, "engine"> = {}) {
+  constructor(arch: readonly ArchLayer[], options: Omit<ShardStepOptions, "method"> = {}) {
     const inputChannels = options.inputChannels ?? 1;
     const shapes = variableShapes(arch, inputChannels);
     const variables = new Map<string, Variable>();
@@ -127,7 +124,7 @@ export class TapeShardStep implements ShardStep {
       g.dispose();
       return a;
     });
-    return { grads, parts: [parts.detection, parts.classification, parts.regression] };
+    return { grads, parts };
   }
 
   forward(
@@ -148,55 +145,52 @@ export class TapeShardStep implements ShardStep {
   }
 }
 
-/** The native step of ../backends/native/step.ts as a {@linkcode ShardStep}. */
-class NativeShardStep implements ShardStep {
-  readonly #step: NativeStep;
-  constructor(step: NativeStep) {
-    this.#step = step;
+/** The array network of ../model/array_net.ts as a {@linkcode ShardStep}. */
+class ArrayShardStep implements ShardStep {
+  readonly #net: ArrayNet;
+  constructor(net: ArrayNet) {
+    this.#net = net;
   }
   gradients(weights: readonly Float32Array[], shard: Shard): Promise<ShardGradients> {
-    return Promise.resolve(this.#step.gradients(weights, shard));
+    return Promise.resolve(this.#net.gradients(weights, shard));
   }
   forward(
     weights: readonly Float32Array[],
     images: Float32Array,
     shape: Shape4,
   ): Promise<Float32Array> {
-    return Promise.resolve(this.#step.forward(weights, images, shape));
+    return Promise.resolve(this.#net.forward(weights, images, shape));
   }
 }
 
 /**
- * The per-thread step for `arch`: the native step (needs OpenBLAS) or the tape on a replica.
+ * The per-thread step for `arch`: the array network on the backend's convolution engine, or the
+ * tape on a replica.
  *
  * @example
  * ```ts
- * import { DEFAULT_ARCH } from "../model/model.ts";
+ * import { S8_ARCH } from "../model/model.ts";
  * import { createShardStep } from "./shard_step.ts";
- * const step = createShardStep(DEFAULT_ARCH, { engine: "tape" });
+ * const step = createShardStep(S8_ARCH, { method: "tape" });
  * ```
  */
 export function createShardStep(
   arch: readonly ArchLayer[],
   options: ShardStepOptions,
 ): ShardStep & { dispose?(): void } {
-  if (options.engine === "tape") return new TapeShardStep(arch, options);
-  const described = options.backend ? backendNamed(options.backend) : undefined;
-  if (described?.convEngine) {
-    const convs = described.convEngine();
-    if (!convs) {
-      throw new Error(
-        `Backend "${described.name}" cannot load its convolution engine here; use "native" or "wasm"`,
-      );
-    }
-    if (options.threads !== undefined) convs.setThreads?.(options.threads);
-    return new NativeShardStep(
-      new NativeStep(arch, convs, { box: options.box, inputChannels: options.inputChannels }),
+  if (options.method === "tape") return new TapeShardStep(arch, options);
+  const backend = options.backend;
+  if (backend?.method !== "native") {
+    throw new Error(
+      `Backend "${backend?.name ?? "none"}" has no native training step; use the tape`,
     );
   }
-  const blas = openBlas();
-  if (!blas) throw new Error(`Backend "native" needs OpenBLAS: ${blasMissingReason}; use "wasm"`);
-  return new NativeShardStep(
-    new NativeStep(arch, blas.sgemm, { box: options.box, inputChannels: options.inputChannels }),
-  );
+  const engine = backend.convEngine();
+  if (!engine) {
+    throw new Error(
+      `Backend "${backend.name}" cannot load its convolution engine here; use "wasm"`,
+    );
+  }
+  const { box, inputChannels } = options;
+  return new ArrayShardStep(new ArrayNet(arch, engine, { box, inputChannels }));
 }

@@ -4,8 +4,9 @@
  *
  * - {@linkcode TapeStep} (./tape_step.ts): tfjs's tape on the model's own variables — the only
  *   `tf.variableGrads` in the code base; any backend (webgpu, wasm, cpu, native's kernels).
- * - the native step (../backends/native/step.ts): forward, loss and backward written out on
- *   `Float32Array`s with OpenBLAS; it runs as a {@linkcode GradientPool} of zero or more Workers.
+ * - the array network (../model/array_net.ts): forward, loss and backward written out on
+ *   `Float32Array`s over the backend's convolution engine (method "native"); it runs as a
+ *   {@linkcode GradientPool} of zero or more Workers.
  * - {@linkcode GradientPool} (./pool.ts): a batch split into shards over this thread and Deno
  *   Workers, each shard computed by a per-thread step (./shard_step.ts), the gradients summed.
  *
@@ -16,7 +17,7 @@
 import type { ArchLayer } from "../model/model.ts";
 import type { BoxReduction } from "../model/layout.ts";
 import type { GradientStep } from "./gradient_step.ts";
-import { type Backend, backendNamed, type EngineName } from "../backends/backend.ts";
+import { type Backend, backendNamed, type ConcreteBackendName } from "../backends/backend.ts";
 import { TapeStep } from "./tape_step.ts";
 import { GradientPool } from "./pool.ts";
 
@@ -25,7 +26,7 @@ export type { GradientStep, StepGradients } from "./gradient_step.ts";
 /** Options of {@linkcode createStep}. */
 export interface StepOptions {
   /** The backend in use (a value of the table in ../backends/backend.ts, or its name). */
-  backend: Backend | EngineName;
+  backend: Backend | ConcreteBackendName;
   /**
    * Worker threads computing shards besides this thread; default 0. Ignored (0) on backends
    * whose engines cannot run in Workers (webgpu).
@@ -37,9 +38,10 @@ export interface StepOptions {
   inputChannels?: number;
   /**
    * Forces how gradients are computed: "tape" (tfjs's tape, e.g. the native backend's kernels
-   * under the tape) or "native"; default the backend's own (`backend.step`).
+   * under the tape) or "native" (the array network; backends with a convolution engine only);
+   * default the backend's own (`backend.method`).
    */
-  engine?: "tape" | "native";
+  method?: "tape" | "native";
 }
 
 /**
@@ -72,17 +74,17 @@ export async function createStep(
   const backend = typeof options.backend === "string"
     ? backendNamed(options.backend)
     : options.backend;
-  const engine = options.engine ?? backend.step;
+  const method = options.method ?? backend.method;
   const workers = backend.threads ? options.workers ?? 0 : 0;
-  if (workers === 0 && engine === "tape") return new TapeStep({ box: options.box });
+  if (workers === 0 && method === "tape") return new TapeStep({ box: options.box });
   if (!backend.threads) {
     throw new Error(`The native step does not run on backend "${backend.name}"; use "native"`);
   }
   return await GradientPool.create(arch, {
     workers,
     box: options.box,
-    backend: backend.name as Extract<Backend, { threads: true }>["name"],
+    backend,
     inputChannels: options.inputChannels,
-    engine,
+    method,
   });
 }

@@ -7,8 +7,9 @@
  */
 import "../gradients.ts";
 import { type NamedTensorMap, type Tensor, type Tensor4D, tf } from "../deps.ts";
-import { checkBoxReduction, type LossParts, lossParts } from "../model/layout.ts";
+import { checkBoxReduction } from "../model/layout.ts";
 import type { BoxReduction } from "../model/layout.ts";
+import { LOSS_TERMS, type LossParts, lossParts } from "../model/loss/terms.ts";
 import { loss } from "../model/loss.ts";
 import type { Model } from "../model/model.ts";
 import type { GradientStep, StepGradients } from "./gradient_step.ts";
@@ -44,40 +45,47 @@ export class TapeStep implements GradientStep {
   /**
    * The gradients as tensors (keyed by tfjs variable name) and the loss parts, without reading
    * the gradients back: what {@linkcode TapeStep.gradients} and the per-thread step build on.
+   * With `outputs`, also the batch's outputs `[N, rows, cols, 15]` from the same forward pass
+   * (dispose them), e.g. to score the batch.
    */
   async compute(
     model: Model,
     images: Tensor4D,
     targets: Tensor4D,
-  ): Promise<{ named: NamedTensorMap; parts: LossParts<number> }> {
-    const { named, parts } = this.deferred(model, images, targets);
+    options: { outputs?: boolean } = {},
+  ): Promise<{ named: NamedTensorMap; parts: LossParts<number>; outputs?: Tensor4D }> {
+    const { named, parts, outputs } = this.deferred(model, images, targets, options);
     const v = await parts.data();
     parts.dispose();
-    return { named, parts: lossParts(v) };
+    return { named, parts: lossParts(v), ...(outputs ? { outputs } : {}) };
   }
 
-  /** Gradients of the summed loss of the batch at the model's current weights. */
   /**
-   * The gradients with the loss parts left on the device: `parts` is a `[3]` tensor (detection,
-   * classification, regression sums) the caller reads when it wants (e.g. every N steps on a GPU,
-   * where each read-back stalls the queue) and disposes.
+   * The gradients with the loss parts left on the device: `parts` is a tensor of the terms' sums
+   * in `LOSS_TERMS` order (../model/loss/terms.ts `lossParts` reads it back) that the caller
+   * reads when it wants (e.g. every N steps on a GPU, where each read-back stalls the queue) and
+   * disposes; with `outputs`, also the forward pass's outputs.
    */
   deferred(
     model: Model,
     images: Tensor4D,
     targets: Tensor4D,
-  ): { named: NamedTensorMap; parts: Tensor } {
+    options: { outputs?: boolean } = {},
+  ): { named: NamedTensorMap; parts: Tensor; outputs?: Tensor4D } {
     const vars = [...model.variables.values()];
-    let stacked: Tensor | undefined;
+    let stacked: Tensor | undefined, outputs: Tensor4D | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const p = loss(model.apply(images), targets, { box: this.#box });
-      stacked = tf.keep(tf.stack([p.detection, p.classification, p.regression]));
+      const out = model.apply(images);
+      if (options.outputs) outputs = tf.keep(out);
+      const p = loss(out, targets, { box: this.#box });
+      stacked = tf.keep(tf.stack(LOSS_TERMS.map((term) => p[term.name])));
       return p.total;
     }, vars);
     value.dispose();
-    return { named: grads, parts: stacked! };
+    return { named: grads, parts: stacked!, ...(outputs ? { outputs } : {}) };
   }
 
+  /** Gradients of the summed loss of the batch at the model's current weights. */
   async gradients(model: Model, images: Tensor4D, targets: Tensor4D): Promise<StepGradients> {
     const t0 = performance.now();
     const { named, parts } = await this.compute(model, images, targets);

@@ -20,7 +20,8 @@ import {
   type Model,
   modelCost,
 } from "../model/model.ts";
-import { type BoxReduction, lossParts } from "../model/layout.ts";
+import type { BoxReduction } from "../model/layout.ts";
+import { LOSS_TERMS, type LossParts, meanParts, sumParts, zeroParts } from "../model/loss/terms.ts";
 import { Progress } from "./progress.ts";
 import { sceneStream } from "../data/scenes.ts";
 import { parseDigitRange } from "../data/multi_scenes.ts";
@@ -28,9 +29,9 @@ import { createStep, type GradientStep } from "./step.ts";
 import { type PartialEpoch, RunFolder } from "./run_folder.ts";
 import { type EpochRecord, formatTable, type InterruptedRecord, row } from "./records.ts";
 import { learningRate } from "./schedule.ts";
-import { evaluate, makeValSet } from "./validation.ts";
+import { evaluate, makeValSet, type ValSet } from "./validation.ts";
 
-export type { EpochRecord, InterruptedRecord, LossRecord, ValRecord } from "./records.ts";
+export type { EpochRecord, InterruptedRecord, ValRecord } from "./records.ts";
 export { formatTable } from "./records.ts";
 export { learningRate } from "./schedule.ts";
 export { evaluate, makeValSet, type ValSet } from "./validation.ts";
@@ -47,7 +48,7 @@ export interface TrainOptions {
   backend?: string;
   /** Why the backend was chosen (e.g. auto's decision), recorded in config.json as `backendChoice`. */
   backendChoice?: unknown;
-  /** Architecture of a new model; default DEFAULT_ARCH (a resumed run keeps its own). */
+  /** Architecture of a new model; default `config.arch`'s (a resumed run keeps its own). */
   arch?: readonly ArchLayer[];
   /**
    * When aborted (e.g. on Ctrl-C), training finishes the current step, saves a checkpoint and an
@@ -56,11 +57,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called after every training step (e.g. to watch memory). */
   onStep?: (info: { step: number; epoch: number; batch: number }) => void;
-  /**
-   * For tests: replaces a step's loss parts (detection, classification, regression sums) before
-   * they are checked for NaN/Inf.
-   */
-  lossHook?: (parts: number[], step: number) => number[];
+  /** For tests: replaces a step's loss parts (the batch's sums) before they are checked for NaN/Inf. */
+  lossHook?: (parts: LossParts<number>, step: number) => LossParts<number>;
   /** Lock `out` with `<out>/.lock` while training; default true. */
   lock?: boolean;
 }
@@ -86,7 +84,7 @@ interface Start {
   runConfig: Record<string, unknown>;
 }
 
-const NO_PARTIAL: PartialEpoch = { batch: 0, seen: 0, sums: [0, 0, 0], seconds: 0, time: 0 };
+const NO_PARTIAL: PartialEpoch = { batch: 0, seen: 0, sums: zeroParts(), seconds: 0, time: 0 };
 
 /** A fresh model, or the newest checkpoint generation of `run` with `config.resume`. */
 async function start(config: TrainConfig, options: TrainOptions, run: RunFolder): Promise<Start> {
@@ -171,7 +169,6 @@ async function trainIn(
 ): Promise<TrainResult> {
   const s = await start(config, options, run);
   const { settings, model, adam, records, runConfig } = s;
-  const box = settings.box as BoxReduction;
   const firstEpoch = records.length;
   const stepsPerEpoch = Math.ceil(settings.trainSize / settings.batchSize);
   const mnist = options.mnist ??
@@ -187,13 +184,7 @@ async function trainIn(
       `--size must be at least the model's window (${model.geometry.size}), got ${scenes.size}`,
     );
   }
-  const grid = model.grid(scenes.size), cost = modelCost(model.arch);
-  if (firstEpoch === 0) {
-    log(
-      `model: ${cost.params} params, ${(cost.flops / 1e6).toFixed(1)} MFLOPs/image, window ` +
-        `${grid.size} stride ${grid.stride}, grid ${grid.rows}×${grid.cols}; backend ${runConfig.backend}`,
-    );
-  }
+  if (firstEpoch === 0) log(describeRun(model, scenes.size, runConfig.backend));
   if (firstEpoch >= settings.epochs) {
     log(`${run.out} already has ${firstEpoch} epochs; pass a larger --epochs to continue`);
     adam.dispose();
@@ -210,35 +201,26 @@ async function trainIn(
     step = await createStep(model.arch, {
       backend: currentBackend(),
       workers: config.workers,
-      box,
+      box: settings.box as BoxReduction,
     });
-    const loop: Loop = { ...s, step, mnist, stepsPerEpoch, options, run, log };
+    const loop: Loop = { ...s, step, mnist, stepsPerEpoch, options, run, log, val };
     let elapsed = s.partial.batch > 0 ? s.partial.time : records.at(-1)?.time ?? 0;
     log(formatTable(records, { detector: scenes.digits !== undefined }));
     for (let epoch = firstEpoch; epoch < settings.epochs; epoch++) {
       const resumed = epoch === firstEpoch ? s.partial : NO_PARTIAL;
       const e = await trainEpoch(loop, epoch, resumed);
-      const generation = {
-        model,
-        optimizer: adam.stateTensors(),
-        records,
-        steps: loop.steps,
-        config: runConfig,
-      };
+      elapsed += e.seconds - resumed.seconds;
       if (e.stopped) {
-        const time = elapsed + e.seconds - resumed.seconds;
-        const interrupted: InterruptedRecord = {
+        const partial = { batch: e.batch, seen: e.seen, sums: e.sums, seconds: e.seconds };
+        const interrupted = interruptedRecord(loop, {
+          ...partial,
           epoch: epoch + 1,
-          interrupted: true,
-          batch: e.batch,
-          batches: stepsPerEpoch,
-          seen: e.seen,
-          steps: loop.steps,
-          time,
-          train: lossParts(e.sums, e.seen),
-        };
-        const partial = { batch: e.batch, seen: e.seen, sums: e.sums, seconds: e.seconds, time };
-        await run.save({ ...generation, partial }, interrupted);
+          time: elapsed,
+        });
+        await run.save(
+          { ...generation(loop), partial: { ...partial, time: elapsed } },
+          interrupted,
+        );
         log(
           `interrupted at epoch ${
             epoch + 1
@@ -246,35 +228,10 @@ async function trainIn(
         );
         return { model, records, interrupted };
       }
-      const t1 = performance.now();
-      const valRecord = await evaluate(model, val, { box });
-      const valSeconds = (performance.now() - t1) / 1000;
-      elapsed += e.seconds - resumed.seconds + valSeconds;
-      records.push({
-        epoch: epoch + 1,
-        time: elapsed,
-        trainSeconds: e.seconds,
-        valSeconds,
-        imagesPerSecond: e.seen / e.seconds,
-        lr: e.lr,
-        backend: runConfig.backend as string,
-        train: lossParts(e.sums, e.seen),
-        val: valRecord,
-      });
-      log(row(records.at(-1)!));
-      await run.save(generation);
-      await run.writeCurves(records, log);
+      elapsed = await validateAndSave(loop, epoch, e, elapsed);
       if (options.signal?.aborted && epoch + 1 < settings.epochs) {
-        const interrupted: InterruptedRecord = {
-          epoch: epoch + 2,
-          interrupted: true,
-          batch: 0,
-          batches: stepsPerEpoch,
-          seen: 0,
-          steps: loop.steps,
-          time: elapsed,
-          train: lossParts([0, 0, 0], 0),
-        };
+        const next = { epoch: epoch + 2, batch: 0, seen: 0, sums: zeroParts(), time: elapsed };
+        const interrupted = interruptedRecord(loop, next);
         await run.writeMetrics(records, interrupted);
         log(`interrupted after epoch ${epoch + 1}: saved to ${run.out}; continue with --resume`);
         return { model, records, interrupted };
@@ -289,6 +246,73 @@ async function trainIn(
     for (const c of val.chunks) tf.dispose([c.images, c.targets]);
   }
   return { model, records };
+}
+
+/** The first line of a new run: the model's size, cost and windows, and the backend. */
+function describeRun(model: Model, size: number, backend: unknown): string {
+  const grid = model.grid(size), cost = modelCost(model.arch);
+  return `model: ${cost.params} params, ${(cost.flops / 1e6).toFixed(1)} MFLOPs/image, window ` +
+    `${grid.size} stride ${grid.stride}, grid ${grid.rows}×${grid.cols}; backend ${backend}`;
+}
+
+/** The checkpoint generation of the run as it stands. */
+function generation(loop: Loop) {
+  return {
+    model: loop.model,
+    optimizer: loop.adam.stateTensors(),
+    records: loop.records,
+    steps: loop.steps,
+    config: loop.runConfig,
+  };
+}
+
+/** What metrics.json ends with when a run stops part-way through epoch `at.epoch` (1-based). */
+function interruptedRecord(
+  loop: Loop,
+  at: { epoch: number; batch: number; seen: number; sums: LossParts<number>; time: number },
+): InterruptedRecord {
+  return {
+    epoch: at.epoch,
+    interrupted: true,
+    batch: at.batch,
+    batches: loop.stepsPerEpoch,
+    seen: at.seen,
+    steps: loop.steps,
+    time: at.time,
+    train: meanParts(at.sums, at.seen),
+  };
+}
+
+/**
+ * Validates the model after a completed epoch, records the epoch, saves a checkpoint generation
+ * and the curves; returns the run's time with validation added.
+ */
+async function validateAndSave(
+  loop: Loop,
+  epoch: number,
+  e: EpochResult,
+  elapsed: number,
+): Promise<number> {
+  const { model, records, run, log, settings } = loop;
+  const t1 = performance.now();
+  const valRecord = await evaluate(model, loop.val, { box: settings.box as BoxReduction });
+  const valSeconds = (performance.now() - t1) / 1000;
+  const time = elapsed + valSeconds;
+  records.push({
+    epoch: epoch + 1,
+    time,
+    trainSeconds: e.seconds,
+    valSeconds,
+    imagesPerSecond: e.seen / e.seconds,
+    lr: e.lr,
+    backend: loop.runConfig.backend as string,
+    train: meanParts(e.sums, e.seen),
+    val: valRecord,
+  });
+  log(row(records.at(-1)!));
+  await run.save(generation(loop));
+  await run.writeCurves(records, log);
+  return time;
 }
 
 /**
@@ -322,16 +346,37 @@ interface Loop extends Start {
   options: TrainOptions;
   run: RunFolder;
   log: (line: string) => void;
+  val: ValSet;
+}
+
+/** What an epoch of training did (up to where it stopped). */
+interface EpochResult {
+  /** Whether `options.signal` stopped it part-way. */
+  stopped: boolean;
+  /** Batches done (the next is batch `batch`, 0-based). */
+  batch: number;
+  /** Scenes trained. */
+  seen: number;
+  /** The loss parts summed over those scenes. */
+  sums: LossParts<number>;
+  /** The learning rate of the last step. */
+  lr: number;
+  /** Seconds of training in the epoch (a resumed epoch's earlier seconds included). */
+  seconds: number;
 }
 
 /** Trains one epoch (from `resumed.batch` on); stops early when `options.signal` is aborted. */
-async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
+async function trainEpoch(
+  loop: Loop,
+  epoch: number,
+  resumed: PartialEpoch,
+): Promise<EpochResult> {
   const { settings, model, adam, options, step } = loop;
   const progress = new Progress(`epoch ${epoch + 1}/${settings.epochs}`, settings.trainSize, {
     ...options.progress,
   });
-  const sums = [...resumed.sums];
-  const running = [0, 0, 0];
+  let sums = resumed.sums;
+  const running = zeroParts();
   let seen = resumed.seen, batchesDone = resumed.batch, lr = 0, stopped = false;
   const totalSteps = settings.epochs * loop.stepsPerEpoch;
   const t0 = performance.now() - 1000 * resumed.seconds;
@@ -347,15 +392,14 @@ async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
   for await (const batch of stream) {
     lr = learningRate(settings.lr, { step: loop.steps, totalSteps, schedule: settings.schedule });
     const { named, parts } = await step.gradients(model, batch.images, batch.targets as Tensor4D);
-    let v = [parts.detection, parts.classification, parts.regression];
-    if (options.lossHook) v = options.lossHook(v, loop.steps);
-    const finite = v.every(Number.isFinite);
+    const v = options.lossHook ? options.lossHook(parts, loop.steps) : parts;
+    const finite = LOSS_TERMS.every((term) => Number.isFinite(v[term.name]));
     if (finite) adam.step(named, lr);
     else tf.dispose(Object.values(named));
     tf.dispose([batch.images, batch.targets!]);
     if (!finite) {
       progress.done();
-      const what = v.some(Number.isNaN) ? "NaN" : "infinite";
+      const what = LOSS_TERMS.some((term) => Number.isNaN(v[term.name])) ? "NaN" : "infinite";
       throw new Error(
         `Training loss became ${what} at epoch ${epoch + 1}, batch ${batch.batch + 1} ` +
           `(step ${loop.steps + 1}, lr ${lr.toPrecision(3)}); stopped without saving it: ` +
@@ -369,11 +413,13 @@ async function trainEpoch(loop: Loop, epoch: number, resumed: PartialEpoch) {
     batchesDone = batch.batch + 1;
     const n = batch.labels.length;
     seen += n;
-    for (let j = 0; j < 3; j++) {
-      sums[j] += v[j];
-      running[j] = seen === n ? v[j] / n : 0.98 * running[j] + 0.02 * v[j] / n;
+    sums = sumParts([sums, v]);
+    const shown: Record<string, number> = {};
+    for (const { name, short } of LOSS_TERMS) {
+      running[name] = seen === n ? v[name] / n : 0.98 * running[name] + 0.02 * v[name] / n;
+      shown[short] = running[name];
     }
-    progress.update(seen, { det: running[0], cls: running[1], reg: running[2] });
+    progress.update(seen, shown);
     options.onStep?.({ step: loop.steps, epoch, batch: batch.batch });
     if (options.signal?.aborted && seen < settings.trainSize) {
       stopped = true;

@@ -10,6 +10,7 @@ import type { Mnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
 import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
+import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../model/loss/terms.ts";
 import { decodeOutput } from "../model/predict.ts";
 import { firstObjects, makeScenes, singleTargets } from "../data/scenes.ts";
 import { makeReadingScenes } from "../data/reading_scenes.ts";
@@ -133,7 +134,7 @@ export async function evaluate(
   options: { box?: BoxReduction; batchSize?: number } = {},
 ): Promise<ValRecord> {
   const batchSize = options.batchSize ?? 250;
-  const sums = [0, 0, 0];
+  let sums = zeroParts();
   const counts = { tp: 0, fp: 0, fn: 0, tn: 0 };
   const labels: number[] = [], boxes: number[] = [], trueLabels: number[] = [];
   const trueBoxes: number[] = [];
@@ -148,10 +149,9 @@ export async function evaluate(
       ]) as [Tensor4D, Tensor4D];
       const parts = tf.tidy(() => {
         const p = loss(out, target, { box: options.box });
-        return tf.stack([p.detection, p.classification, p.regression]);
+        return tf.stack(LOSS_TERMS.map((term) => p[term.name]));
       });
-      const v = await parts.data();
-      for (let j = 0; j < 3; j++) sums[j] += v[j];
+      sums = sumParts([sums, lossParts(await parts.data())]);
       if (c.objects) {
         const [, h, w] = c.images.shape;
         found.push(
@@ -176,10 +176,7 @@ export async function evaluate(
   const pr = precisionRecall(counts);
   const n = m.count;
   const record: ValRecord = {
-    detection: sums[0] / n,
-    classification: sums[1] / n,
-    regression: sums[2] / n,
-    total: (sums[0] + sums[1] + sums[2]) / n,
+    ...meanParts(sums, n),
     accuracy: m.accuracy,
     meanIou: m.meanIou,
     hitRate: m.hitRate,

@@ -1,6 +1,7 @@
 /**
  * The Worker side of {@linkcode GradientPool} (./pool.ts): its own tfjs engine on the pool's
- * backend, a per-thread step (./shard_step.ts), and two jobs — the gradients of a shard, or the
+ * backend, held to one thread (the descriptor's `singleThreaded()`: the pool shares the cores out
+ * by Workers), a per-thread step (./shard_step.ts), and two jobs — the gradients of a shard, or the
  * outputs of a shard of images — answered with transferred `Float32Array`s.
  *
  * Messages in: {@linkcode InitMessage} once, then {@linkcode GradMessage}s and
@@ -13,6 +14,7 @@ import "../gradients.ts";
 import { type ThreadBackendName, useBackend } from "../backends/backend.ts";
 import type { ArchLayer } from "../model/model.ts";
 import type { BoxReduction } from "../model/layout.ts";
+import type { LossParts } from "../model/loss/terms.ts";
 import { createShardStep, type Shape4, type Shard, type ShardStep } from "./shard_step.ts";
 
 /** First message to a worker: what to build. */
@@ -23,12 +25,10 @@ export interface InitMessage {
   arch: readonly ArchLayer[];
   /** Input channels; default 1. */
   inputChannels?: number;
-  /** Backend of the worker's engine. */
+  /** Backend of the worker's engine (a name: a descriptor cannot cross `postMessage`). */
   backend: ThreadBackendName;
-  /** How the worker computes gradients: the native step or tfjs's tape. */
-  engine: "native" | "tape";
-  /** Threads per call of the backend's convolution engine (oneDNN) in the worker. */
-  threads?: number;
+  /** How the worker computes gradients: the array network or tfjs's tape. */
+  method: "native" | "tape";
   /** Reduction of the box error (see ../model/loss.ts). */
   box: BoxReduction;
 }
@@ -51,8 +51,8 @@ export interface GradReply {
   id: number;
   /** Gradients, one array per variable in `variableShapes(arch)` order. */
   grads: Float32Array[];
-  /** detection, classification, regression: summed over the shard. */
-  parts: [number, number, number];
+  /** The loss parts, summed over the shard. */
+  parts: LossParts<number>;
   /** Milliseconds the worker spent on the job (weights in to gradients read out). */
   ms: number;
 }
@@ -94,9 +94,10 @@ const scope = self as any as {
 let step: (ShardStep & { dispose?(): void }) | undefined;
 
 async function init(message: InitMessage): Promise<void> {
-  const backend = await useBackend(message.backend); // throws one line without OpenBLAS
-  step = createShardStep(message.arch, message);
-  scope.postMessage({ type: "ready", backend });
+  const backend = await useBackend(message.backend); // throws one line without its library
+  backend.singleThreaded(); // held until the Worker ends
+  step = createShardStep(message.arch, { ...message, backend });
+  scope.postMessage({ type: "ready", backend: backend.name });
 }
 
 async function run(message: GradMessage | ForwardMessage): Promise<void> {

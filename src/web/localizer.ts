@@ -1,5 +1,5 @@
 /**
- * The page's model: the exported tfjs LayersModel (src/layers_export.ts), loaded with
+ * The page's model: the exported tfjs LayersModel (src/model/layers_export.ts), loaded with
  * `tf.loadLayersModel(url)`, whose variables then drive the library's own forward pass
  * (`modelFromVariables`), so the page runs exactly the model code that Deno runs.
  *

@@ -1,13 +1,14 @@
 /**
- * Train view: a button trains a fresh model (the library's `buildModel`, the assignment's `loss`,
- * the library's `Adam`, scenes streamed by `sceneStream` from the MNIST training file) for a
- * fixed time, with a live chart of the loss per image and the batch accuracy.
+ * Train view: a button trains a fresh model (the library's `buildModel`, its training step seam's
+ * `TapeStep` — the assignment's `loss` through tfjs's tape — the library's `Adam`, scenes streamed
+ * by `sceneStream` from the MNIST training file) for a fixed time, with a live chart of the loss
+ * per image and the batch accuracy.
  *
  * @module
  */
 import { Adam } from "../training/adam.ts";
-import { type Scalar, type Tensor4D, tf } from "../deps.ts";
-import { loss } from "../model/loss.ts";
+import { TapeStep } from "../training/tape_step.ts";
+import { type Tensor4D, tf } from "../deps.ts";
 import { loadMnist } from "../data/mnist.ts";
 import { buildModel } from "../model/model.ts";
 import { decodeOutput } from "../model/predict.ts";
@@ -102,6 +103,7 @@ async function trainFor(
   const { train } = await loadMnist({ dir: ui.mnistDir, testCount: 0 });
   const model = buildModel(undefined, { seed: 1 });
   const adam = new Adam(model.variables);
+  const step = new TapeStep();
   const grid = model.grid(64);
   const points: Point[] = [];
   const batchSize = 32;
@@ -111,17 +113,17 @@ async function trainFor(
   try {
     for await (const batch of stream) {
       const targets = batch.targets!;
-      let out: Tensor4D | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        out = tf.keep(model.apply(batch.images as Tensor4D)); // also decoded for the accuracy
-        const parts = loss(out, targets);
-        tf.dispose([parts.detection, parts.classification, parts.regression]);
-        return parts.total as Scalar;
-      }, [...model.variables.values()]);
-      adam.step(grads, 3e-3);
-      const p = await decodeOutput(out!, model.geometry);
-      const lossValue = (await value.data())[0] / batch.labels.length;
-      tf.dispose([value, out!, batch.images, targets]);
+      // the outputs of the same forward pass are decoded for the batch accuracy
+      const { named, parts, outputs } = await step.compute(
+        model,
+        batch.images as Tensor4D,
+        targets,
+        { outputs: true },
+      );
+      adam.step(named, 3e-3);
+      const p = await decodeOutput(outputs!, model.geometry);
+      const lossValue = parts.total / batch.labels.length;
+      tf.dispose([outputs!, batch.images, targets]);
       let right = 0;
       p.labels.forEach((l, i) => right += l === batch.labels[i] ? 1 : 0);
       images += batch.labels.length;
@@ -146,6 +148,7 @@ async function trainFor(
   } finally {
     await stream.return(undefined);
     adam.dispose?.();
+    step.close();
     model.dispose();
   }
 }

@@ -5,14 +5,14 @@
  * @module
  */
 import { tf } from "../../src/deps.ts";
-import { type BackendName, useBackend } from "../../src/backends/backend.ts";
+import { backendFlag, type BackendName, useBackend } from "../../src/backends/backend.ts";
 import { boundingBoxes } from "../../src/data/boxes.ts";
 import { encodeTargets } from "../../src/data/encode.ts";
 import type { WindowGrid } from "../../src/geometry.ts";
 import { loadMnist } from "../../src/data/mnist.ts";
 import { drawScenes, renderScenes, type SceneSource } from "../../src/data/scenes.ts";
 import { median } from "./stats.ts";
-import { backendFlag, helpText, parseFlags } from "../../src/cli.ts";
+import { helpText, parseFlags } from "../../src/cli.ts";
 
 /** Options of {@linkcode benchData}. */
 export interface BenchDataOptions {
@@ -62,7 +62,7 @@ export async function benchData(options: BenchDataOptions = {}): Promise<BenchDa
     warmup = 3,
     grid = { size: 40, stride: 4, offset: 0, rows: 7, cols: 7 },
   } = options;
-  const backend = await useBackend(options.backend ?? "wasm");
+  const backend = (await useBackend(options.backend ?? "wasm")).name;
   const source = options.source ?? (await loadMnist()).train;
   const totals: number[] = [];
   const stages = {
@@ -115,7 +115,7 @@ if (import.meta.main) {
     }));
     Deno.exit(0);
   }
-  const r = await benchData({ backend: flags.backend as BackendName });
+  const r = await benchData({ backend: flags.backend });
   const s = r.stages;
   console.log(
     `data pipeline (${r.backend}, batch ${r.batchSize}): ${

@@ -12,7 +12,7 @@
  * float32, activations other than linear/ReLU, non-vector bias) goes to the wasm kernels; NCHW is
  * an error naming `--backend=cpu` (wasm has no NCHW convolutions either). The gradients read their
  * operands as tfjs-cpu does, e.g. only the top-left block of a larger `dy`
- * (../kernels/conv_edges.ts).
+ * (../wasm/conv_edges.ts).
  *
  * @module
  */
@@ -198,7 +198,7 @@ function forward(
 
 /**
  * The native kernels, bound to one OpenBLAS. Register them for the "native" backend (see
- * ./backend.ts).
+ * ./register.ts).
  *
  * @example
  * ```ts

@@ -7,35 +7,9 @@
  * @module
  */
 
-/** The geometry of one convolution (the fields of tfjs's `Conv2DInfo` that are used here). */
-export interface ConvGeometry {
-  /** N. */
-  batchSize: number;
-  /** H. */
-  inHeight: number;
-  /** W. */
-  inWidth: number;
-  /** Ci. */
-  inChannels: number;
-  /** Ho. */
-  outHeight: number;
-  /** Wo. */
-  outWidth: number;
-  /** Stride along H. */
-  strideHeight: number;
-  /** Stride along W. */
-  strideWidth: number;
-  /** kh. */
-  filterHeight: number;
-  /** kw. */
-  filterWidth: number;
-  /** Dilation along H (1 = none). */
-  dilationHeight: number;
-  /** Dilation along W. */
-  dilationWidth: number;
-  /** Zero padding before the first row / column. */
-  padInfo: { top: number; left: number };
-}
+import type { ConvGeometry } from "../../layers/engine.ts";
+
+export type { ConvGeometry } from "../../layers/engine.ts";
 
 /**
  * Whether the patch matrix of `g` is its input itself (a 1×1, stride-1, unpadded convolution):

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { type ConvGeometry, geometryKey } from "../native/im2col.ts";
+import type { ConvEngine, ConvGeometry, ConvKernels, ConvShape } from "../../layers/engine.ts";
+import { geometryKey } from "../native/im2col.ts";
 import { envGet } from "../permissions.ts";
 
 const P = "pointer", B = "buffer", I = "i32";
@@ -88,8 +89,8 @@ export const DNNL_CANDIDATES: readonly string[] = [
 /** Which convolution a primitive computes. */
 export type ConvKind = "forward" | "backwardData" | "backwardWeights";
 
-/** A loaded oneDNN with its CPU engine and stream. */
-export interface OneDnn {
+/** A loaded oneDNN with its CPU engine and stream: a convolution engine, and the calls behind it. */
+export interface OneDnn extends ConvEngine {
   /** Path or name it was loaded from. */
   readonly path: string;
   /** "oneDNN 2.6.3". */
@@ -124,6 +125,14 @@ export interface OneDnn {
   setThreads(n: number): boolean;
   /** OpenMP threads oneDNN would use from the calling thread (`omp_get_max_threads`), or 0. */
   threads(): number;
+  /**
+   * Holds oneDNN to one OpenMP thread for the calls of the calling thread until the returned
+   * release is called, counting holders: the thread count comes back (to the default) when the
+   * last one releases.
+   */
+  singleThreaded(): () => void;
+  /** The OpenMP runtime whose thread count it sets (e.g. "libgomp.so.1"), or "" when none. */
+  openmp(): string;
 }
 
 /** Why {@linkcode oneDnn} found no library, when it did not. */
@@ -166,15 +175,79 @@ interface Reordered {
   buffer: Uint8Array | null;
 }
 
+/** A convolution primitive with the reorder of its filter. */
+interface Built {
+  conv: Primitive;
+  weights: Reordered;
+}
+
 interface Entry {
-  forward?: Map<string, { conv: Primitive; weights: Reordered }>;
-  backwardData?: { conv: Primitive; weights: Reordered };
-  backwardWeights?: { conv: Primitive; weights: Reordered };
+  /** Forward primitives by their options (`${relu}${bias}`). */
+  forward: Map<string, Built>;
+  backwardData?: Built;
+  backwardWeights?: Built;
   impl: Partial<Record<ConvKind, string>>;
 }
 
+/** The memory descriptors and window of one convolution (see `OneDnnEngine.#descs`). */
+interface Descs {
+  src: Uint8Array;
+  dst: Uint8Array;
+  hwio: Uint8Array;
+  anyWeights: Uint8Array;
+  bias: Uint8Array;
+  strides: BigInt64Array;
+  padL: BigInt64Array;
+  padR: BigInt64Array;
+}
+
+/**
+ * The two gradient primitives, as a table: how each op descriptor is made, its execution
+ * arguments in order, and which filter it reads or writes (reordered to or from `hwio`).
+ */
+const GRADIENTS: Record<
+  "backwardData" | "backwardWeights",
+  {
+    describe(lib: Lib, op: Uint8Array, d: Descs): number;
+    roles: number[];
+    filter: { role: number; toUser: boolean };
+  }
+> = {
+  backwardData: {
+    describe: (lib, op, d) =>
+      lib.dnnl_convolution_backward_data_desc_init(
+        op,
+        CONV_DIRECT,
+        d.src,
+        d.anyWeights,
+        d.dst,
+        d.strides,
+        d.padL,
+        d.padR,
+      ),
+    roles: [ARG.diffDst, ARG.weights, ARG.diffSrc],
+    filter: { role: ARG.weights, toUser: false },
+  },
+  backwardWeights: {
+    describe: (lib, op, d) =>
+      lib.dnnl_convolution_backward_weights_desc_init(
+        op,
+        CONV_DIRECT,
+        d.src,
+        d.anyWeights,
+        Deno.UnsafePointer.of(d.bias),
+        d.dst,
+        d.strides,
+        d.padL,
+        d.padR,
+      ),
+    roles: [ARG.src, ARG.diffDst, ARG.diffWeights, ARG.diffBias],
+    filter: { role: ARG.diffWeights, toUser: true },
+  },
+};
+
 /** {@linkcode geometryKey} plus the output channels: what a primitive is built for. */
-function primitiveKey(g: ConvGeometry & { outChannels: number }): string {
+function primitiveKey(g: ConvShape): string {
   return `${geometryKey(g)},${g.outChannels}`;
 }
 
@@ -187,62 +260,102 @@ function padRight(input: number, output: number, k: number, s: number, left: num
   return r < 0 && -r < s ? 0 : r;
 }
 
-function makeOneDnn(path: string, lib: Lib): OneDnn {
-  const engine = out((s) => lib.dnnl_engine_create(s, CPU, 0n), "engine_create");
-  const stream = out((s) => lib.dnnl_stream_create(s, engine, IN_ORDER), "stream_create");
-  const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
-  const version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
-  const cache = new Map<string, Entry>();
-  /** Geometries oneDNN refused (asked once). */
-  const refused = new Set<string>();
-  /** Descriptors stay alive as long as the primitives that were made from them. */
-  const keep: Uint8Array[] = [];
-
-  let gomp:
-    | Deno.DynamicLibrary<{
-      omp_set_num_threads: { parameters: ["i32"]; result: "void" };
-      omp_get_max_threads: { parameters: []; result: "i32" };
-    }>
-    | null
-    | undefined;
-  const openGomp = () => {
-    if (gomp !== undefined) return gomp;
-    for (const name of ["libgomp.so.1", "libgomp.so", "libomp.so", "libiomp5.so"]) {
-      try {
-        gomp = Deno.dlopen(name, {
-          omp_set_num_threads: { parameters: ["i32"], result: "void" },
-          omp_get_max_threads: { parameters: [], result: "i32" },
-        });
-        return gomp;
-      } catch {
-        // next
-      }
-    }
-    return gomp = null;
+/** Values of each operand of a convolution at `g`. */
+function sizes(g: ConvShape) {
+  return {
+    x: g.batchSize * g.inHeight * g.inWidth * g.inChannels,
+    y: g.batchSize * g.outHeight * g.outWidth * g.outChannels,
+    w: g.filterHeight * g.filterWidth * g.inChannels * g.outChannels,
+    b: g.outChannels,
   };
+}
 
-  const initialThreads = Math.max(1, openGomp()?.symbols.omp_get_max_threads() ?? 1);
+function sized(name: string, a: Float32Array | undefined, need: number): void {
+  if (a && a.length !== need) {
+    throw new RangeError(`oneDNN convolution: ${name} has ${a.length} values, needs ${need}`);
+  }
+}
 
-  const md = (values: number[], strides?: number[]): Uint8Array => {
+type Gomp = Deno.DynamicLibrary<{
+  omp_set_num_threads: { parameters: ["i32"]; result: "void" };
+  omp_get_max_threads: { parameters: []; result: "i32" };
+}>;
+
+/** The OpenMP runtime oneDNN's threads come from, opened once; null when none is found. */
+function openGomp(): { lib: Gomp; name: string } | null {
+  for (const name of ["libgomp.so.1", "libgomp.so", "libomp.so", "libiomp5.so"]) {
+    try {
+      const lib = Deno.dlopen(name, {
+        omp_set_num_threads: { parameters: ["i32"], result: "void" },
+        omp_get_max_threads: { parameters: [], result: "i32" },
+      });
+      return { lib, name };
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** oneDNN with one CPU engine and stream: primitives made once per geometry and kept. */
+class OneDnnEngine implements OneDnn {
+  readonly name: string;
+  readonly path: string;
+  readonly version: string;
+  readonly #lib: Lib;
+  readonly #engine: Deno.PointerObject;
+  readonly #stream: Deno.PointerObject;
+  readonly #cache = new Map<string, Entry>();
+  /** Geometries oneDNN refused (asked once). */
+  readonly #refused = new Set<string>();
+  /** Descriptors stay alive as long as the primitives that were made from them. */
+  readonly #keep: Uint8Array[] = [];
+  #gomp: { lib: Gomp; name: string } | null | undefined;
+  readonly #initialThreads: number;
+  #holders = 0;
+
+  constructor(path: string, lib: Lib) {
+    this.#lib = lib;
+    this.#engine = out((s) => lib.dnnl_engine_create(s, CPU, 0n), "engine_create");
+    this.#stream = out((s) => lib.dnnl_stream_create(s, this.#engine, IN_ORDER), "stream_create");
+    const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
+    this.version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
+    this.name = this.version;
+    this.path = path;
+    this.#initialThreads = Math.max(1, this.#omp()?.symbols.omp_get_max_threads() ?? 1);
+  }
+
+  #omp(): Gomp | undefined {
+    if (this.#gomp === undefined) this.#gomp = openGomp();
+    return this.#gomp?.lib;
+  }
+
+  #md(values: number[], strides?: number[]): Uint8Array {
     const d = new Uint8Array(MD_BYTES);
     const status = strides
-      ? lib.dnnl_memory_desc_init_by_strides(d, values.length, dims(values), F32, dims(strides))
-      : lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), F32, TAG_ANY);
+      ? this.#lib.dnnl_memory_desc_init_by_strides(
+        d,
+        values.length,
+        dims(values),
+        F32,
+        dims(strides),
+      )
+      : this.#lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), F32, TAG_ANY);
     check(status, "memory_desc_init");
-    keep.push(d);
+    this.#keep.push(d);
     return d;
-  };
+  }
 
   /** Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads. */
-  const descs = (g: ConvGeometry & { outChannels: number }) => {
+  #descs(g: ConvShape): Descs {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
     const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
     return {
-      src: md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]),
-      dst: md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co]),
-      hwio: md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
-      anyWeights: md([co, ci, kh, kw]),
-      bias: md([co], [1]),
+      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]),
+      dst: this.#md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co]),
+      hwio: this.#md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
+      anyWeights: this.#md([co, ci, kh, kw]),
+      bias: this.#md([co], [1]),
       strides: dims([g.strideHeight, g.strideWidth]),
       padL: dims([g.padInfo.top, g.padInfo.left]),
       padR: dims([
@@ -250,17 +363,18 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
         padRight(w, wo, kw, g.strideWidth, g.padInfo.left),
       ]),
     };
-  };
+  }
 
-  const memory = (desc: Deno.PointerValue | Uint8Array): Deno.PointerObject => {
+  #memory(desc: Deno.PointerValue | Uint8Array): Deno.PointerObject {
     const d = desc instanceof Uint8Array ? Deno.UnsafePointer.of(desc) : desc;
-    return out((s) => lib.dnnl_memory_create(s, d, engine, null), "memory_create");
-  };
+    return out((s) => this.#lib.dnnl_memory_create(s, d, this.#engine, null), "memory_create");
+  }
 
-  const primitive = (pd: Deno.PointerObject, roles: number[]): Primitive => {
+  #primitive(pd: Deno.PointerObject, roles: number[]): Primitive {
+    const lib = this.#lib;
     const prim = out((s) => lib.dnnl_primitive_create(s, pd), "primitive_create");
     const mems = roles.map((role) =>
-      memory(lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role))
+      this.#memory(lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role))
     );
     const args = new Uint8Array(16 * roles.length);
     const view = new DataView(args.buffer);
@@ -269,54 +383,48 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
       view.setBigUint64(16 * i + 8, BigInt(Deno.UnsafePointer.value(mems[i])), true);
     });
     return { prim, args, mems };
-  };
+  }
 
-  const implName = (pd: Deno.PointerObject): string => {
+  #implName(pd: Deno.PointerObject): string {
     const slot = new BigUint64Array(1);
-    if (lib.dnnl_primitive_desc_query(pd, QUERY_IMPL_INFO, 0, slot) !== 0) return "";
+    if (this.#lib.dnnl_primitive_desc_query(pd, QUERY_IMPL_INFO, 0, slot) !== 0) return "";
     const p = Deno.UnsafePointer.create(slot[0]);
     return p ? new Deno.UnsafePointerView(p).getCString() : "";
-  };
+  }
 
   /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
-  const reordered = (
-    pd: Deno.PointerObject,
-    role: number,
-    hwio: Uint8Array,
-    toUser: boolean,
-  ): Reordered => {
+  #reordered(pd: Deno.PointerObject, role: number, hwio: Uint8Array, toUser: boolean): Reordered {
+    const lib = this.#lib;
     const theirs = lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role)!;
     const mine = Deno.UnsafePointer.of(hwio);
     const [from, to] = toUser ? [theirs, mine] : [mine, theirs];
     const rpd = out(
-      (s) => lib.dnnl_reorder_primitive_desc_create(s, from, engine, to, engine, null),
+      (s) => lib.dnnl_reorder_primitive_desc_create(s, from, this.#engine, to, this.#engine, null),
       "reorder_primitive_desc_create",
     );
     const same = lib.dnnl_memory_desc_equal(theirs, mine) === 1;
     const size = Number(lib.dnnl_memory_desc_get_size(theirs));
     return {
-      reorder: primitive(rpd, [ARG.from, ARG.to]),
+      reorder: this.#primitive(rpd, [ARG.from, ARG.to]),
       buffer: same ? null : new Uint8Array(Math.max(size, 64)),
     };
-  };
+  }
 
-  const entry = (g: ConvGeometry & { outChannels: number }): Entry => {
+  #entry(g: ConvShape): Entry {
     if (g.dilationHeight !== 1 || g.dilationWidth !== 1) {
       throw new DnnlError("oneDNN convolutions here take dilation 1 only");
     }
     const key = primitiveKey(g);
-    let e = cache.get(key);
-    if (!e) cache.set(key, e = { impl: {} });
+    let e = this.#cache.get(key);
+    if (!e) this.#cache.set(key, e = { forward: new Map(), impl: {} });
     return e;
-  };
+  }
 
-  const forwardPd = (
-    g: ConvGeometry & { outChannels: number },
-    opts: { relu: boolean; bias: boolean; prop: number },
-  ) => {
-    const d = descs(g);
+  #forwardPd(g: ConvShape, opts: { relu: boolean; bias: boolean; prop: number }) {
+    const lib = this.#lib;
+    const d = this.#descs(g);
     const op = new Uint8Array(OP_BYTES);
-    keep.push(op);
+    this.#keep.push(op);
     check(
       lib.dnnl_convolution_forward_desc_init(
         op,
@@ -340,180 +448,164 @@ function makeOneDnn(path: string, lib: Lib): OneDnn {
       check(lib.dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
     }
     const pd = out(
-      (s) => lib.dnnl_primitive_desc_create(s, op, attr, engine, null),
+      (s) => lib.dnnl_primitive_desc_create(s, op, attr, this.#engine, null),
       "convolution forward primitive_desc_create",
     );
     return { pd, d };
-  };
+  }
 
-  const fwd = (
-    g: ConvGeometry & { outChannels: number },
-    opts: { relu: boolean; bias: boolean },
-  ) => {
-    const e = entry(g);
+  /** The forward primitive of `g` (made once per options). */
+  #forward(g: ConvShape, opts: { relu: boolean; bias: boolean }): Built {
+    const e = this.#entry(g);
     const k = `${opts.relu}${opts.bias}`;
-    e.forward ??= new Map();
     let f = e.forward.get(k);
     if (!f) {
-      const { pd, d } = forwardPd(g, { ...opts, prop: FORWARD_INFERENCE });
+      const { pd, d } = this.#forwardPd(g, { ...opts, prop: FORWARD_INFERENCE });
       const roles = [ARG.src, ARG.weights, ARG.dst, ...(opts.bias ? [ARG.bias] : [])];
-      f = { conv: primitive(pd, roles), weights: reordered(pd, ARG.weights, d.hwio, false) };
+      f = {
+        conv: this.#primitive(pd, roles),
+        weights: this.#reordered(pd, ARG.weights, d.hwio, false),
+      };
       e.forward.set(k, f);
-      e.impl.forward ??= implName(pd);
+      e.impl.forward ??= this.#implName(pd);
     }
     return f;
-  };
+  }
 
-  const hint = (g: ConvGeometry & { outChannels: number }) =>
-    forwardPd(g, { relu: false, bias: true, prop: FORWARD_TRAINING }).pd;
+  /** A gradient primitive of `g` (made once), from the table {@linkcode GRADIENTS}. */
+  #gradient(g: ConvShape, kind: "backwardData" | "backwardWeights"): Built {
+    const e = this.#entry(g);
+    const made = e[kind];
+    if (made) return made;
+    const { describe, roles, filter } = GRADIENTS[kind];
+    const d = this.#descs(g);
+    const op = new Uint8Array(OP_BYTES);
+    this.#keep.push(op);
+    check(describe(this.#lib, op, d), `convolution_${kind}_desc_init`);
+    // the forward primitive this gradient belongs to: oneDNN's hint for its layouts
+    const hint = this.#forwardPd(g, { relu: false, bias: true, prop: FORWARD_TRAINING }).pd;
+    const pd = out(
+      (s) => this.#lib.dnnl_primitive_desc_create(s, op, null, this.#engine, hint),
+      `convolution ${kind} primitive_desc_create`,
+    );
+    const built = {
+      conv: this.#primitive(pd, roles),
+      weights: this.#reordered(pd, filter.role, d.hwio, filter.toUser),
+    };
+    e[kind] = built;
+    e.impl[kind] = this.#implName(pd);
+    return built;
+  }
 
-  const bwdData = (g: ConvGeometry & { outChannels: number }) => {
-    const e = entry(g);
-    if (!e.backwardData) {
-      const d = descs(g);
-      const op = new Uint8Array(OP_BYTES);
-      keep.push(op);
-      check(
-        lib.dnnl_convolution_backward_data_desc_init(
-          op,
-          CONV_DIRECT,
-          d.src,
-          d.anyWeights,
-          d.dst,
-          d.strides,
-          d.padL,
-          d.padR,
-        ),
-        "convolution_backward_data_desc_init",
-      );
-      const pd = out(
-        (s) => lib.dnnl_primitive_desc_create(s, op, null, engine, hint(g)),
-        "convolution backward-data primitive_desc_create",
-      );
-      e.backwardData = {
-        conv: primitive(pd, [ARG.diffDst, ARG.weights, ARG.diffSrc]),
-        weights: reordered(pd, ARG.weights, d.hwio, false),
-      };
-      e.impl.backwardData = implName(pd);
-    }
-    return e.backwardData;
-  };
-
-  const bwdWeights = (g: ConvGeometry & { outChannels: number }) => {
-    const e = entry(g);
-    if (!e.backwardWeights) {
-      const d = descs(g);
-      const op = new Uint8Array(OP_BYTES);
-      keep.push(op);
-      check(
-        lib.dnnl_convolution_backward_weights_desc_init(
-          op,
-          CONV_DIRECT,
-          d.src,
-          d.anyWeights,
-          Deno.UnsafePointer.of(d.bias),
-          d.dst,
-          d.strides,
-          d.padL,
-          d.padR,
-        ),
-        "convolution_backward_weights_desc_init",
-      );
-      const pd = out(
-        (s) => lib.dnnl_primitive_desc_create(s, op, null, engine, hint(g)),
-        "convolution backward-weights primitive_desc_create",
-      );
-      e.backwardWeights = {
-        conv: primitive(pd, [ARG.src, ARG.diffDst, ARG.diffWeights, ARG.diffBias]),
-        weights: reordered(pd, ARG.diffWeights, d.hwio, true),
-      };
-      e.impl.backwardWeights = implName(pd);
-    }
-    return e.backwardWeights;
-  };
-
-  const run = (p: Primitive, data: (Float32Array | Uint8Array | null)[]): void => {
+  #run(p: Primitive, data: (Float32Array | Uint8Array | null)[]): void {
+    const lib = this.#lib;
     for (const [i, a] of data.entries()) {
       const ptr = a && a.length ? Deno.UnsafePointer.of(a) : null;
-      check(lib.dnnl_memory_set_data_handle_v2(p.mems[i], ptr, stream), "set_data_handle");
+      check(lib.dnnl_memory_set_data_handle_v2(p.mems[i], ptr, this.#stream), "set_data_handle");
     }
-    check(lib.dnnl_primitive_execute(p.prim, stream, data.length, p.args), "primitive_execute");
-    check(lib.dnnl_stream_wait(stream), "stream_wait");
-  };
+    check(
+      lib.dnnl_primitive_execute(p.prim, this.#stream, data.length, p.args),
+      "primitive_execute",
+    );
+    check(lib.dnnl_stream_wait(this.#stream), "stream_wait");
+  }
 
-  const sized = (name: string, a: Float32Array | undefined, need: number): void => {
-    if (a && a.length !== need) {
-      throw new RangeError(`oneDNN convolution: ${name} has ${a.length} values, needs ${need}`);
+  conv(g: ConvShape): ConvKernels {
+    return {
+      forward: (io) => this.forward(g, io),
+      backwardData: (io) => this.backwardData(g, io),
+      backwardWeights: (io) => this.backwardWeights(g, io),
+    };
+  }
+
+  forward(
+    g: ConvShape,
+    io: { x: Float32Array; w: Float32Array; b?: Float32Array; y: Float32Array; relu?: boolean },
+  ): void {
+    const { x, w, b, y, relu = false } = io;
+    const n = sizes(g);
+    sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
+    const f = this.#forward(g, { relu, bias: b !== undefined });
+    let weights: Float32Array | Uint8Array = w;
+    if (f.weights.buffer) {
+      this.#run(f.weights.reorder, [w, f.weights.buffer]);
+      weights = f.weights.buffer;
     }
-  };
-  const sizes = (g: ConvGeometry & { outChannels: number }) => ({
-    x: g.batchSize * g.inHeight * g.inWidth * g.inChannels,
-    y: g.batchSize * g.outHeight * g.outWidth * g.outChannels,
-    w: g.filterHeight * g.filterWidth * g.inChannels * g.outChannels,
-    b: g.outChannels,
-  });
+    this.#run(f.conv, [x, weights, y, ...(b ? [b] : [])]);
+  }
 
-  return {
-    path,
-    version,
-    forward(g, { x, w, b, y, relu = false }) {
-      const n = sizes(g);
-      sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
-      const f = fwd(g, { relu, bias: b !== undefined });
-      let weights: Float32Array | Uint8Array = w;
-      if (f.weights.buffer) {
-        run(f.weights.reorder, [w, f.weights.buffer]);
-        weights = f.weights.buffer;
-      }
-      run(f.conv, [x, weights, y, ...(b ? [b] : [])]);
-    },
-    backwardData(g, { dy, w, dx }) {
-      const n = sizes(g);
-      sized("dy", dy, n.y), sized("w", w, n.w), sized("dx", dx, n.x);
-      const f = bwdData(g);
-      let weights: Float32Array | Uint8Array = w;
-      if (f.weights.buffer) {
-        run(f.weights.reorder, [w, f.weights.buffer]);
-        weights = f.weights.buffer;
-      }
-      run(f.conv, [dy, weights, dx]);
-    },
-    backwardWeights(g, { x, dy, dw, db }) {
-      const n = sizes(g);
-      sized("x", x, n.x), sized("dy", dy, n.y), sized("dw", dw, n.w), sized("db", db, n.b);
-      const f = bwdWeights(g);
-      const bias = db ?? new Float32Array(g.outChannels);
-      run(f.conv, [x, dy, f.weights.buffer ?? dw, bias]);
-      if (f.weights.buffer) run(f.weights.reorder, [f.weights.buffer, dw]);
-    },
-    supports(g) {
-      const key = primitiveKey(g);
-      if (refused.has(key)) return false;
-      try {
-        fwd(g, { relu: false, bias: true });
-        bwdData(g);
-        bwdWeights(g);
-        return true;
-      } catch (error) {
-        if (!(error instanceof DnnlError)) throw error;
-        refused.add(key);
-        return false;
-      }
-    },
-    implementation(g, kind) {
-      if (kind === "forward") fwd(g, { relu: false, bias: true });
-      else if (kind === "backwardData") bwdData(g);
-      else bwdWeights(g);
-      return entry(g).impl[kind] ?? "";
-    },
-    setThreads(n) {
-      const omp = openGomp();
-      if (!omp) return false;
-      omp.symbols.omp_set_num_threads(n > 0 ? Math.floor(n) : initialThreads);
+  backwardData(g: ConvShape, io: { dy: Float32Array; w: Float32Array; dx: Float32Array }): void {
+    const { dy, w, dx } = io;
+    const n = sizes(g);
+    sized("dy", dy, n.y), sized("w", w, n.w), sized("dx", dx, n.x);
+    const f = this.#gradient(g, "backwardData");
+    let weights: Float32Array | Uint8Array = w;
+    if (f.weights.buffer) {
+      this.#run(f.weights.reorder, [w, f.weights.buffer]);
+      weights = f.weights.buffer;
+    }
+    this.#run(f.conv, [dy, weights, dx]);
+  }
+
+  backwardWeights(
+    g: ConvShape,
+    io: { x: Float32Array; dy: Float32Array; dw: Float32Array; db?: Float32Array },
+  ): void {
+    const { x, dy, dw, db } = io;
+    const n = sizes(g);
+    sized("x", x, n.x), sized("dy", dy, n.y), sized("dw", dw, n.w), sized("db", db, n.b);
+    const f = this.#gradient(g, "backwardWeights");
+    const bias = db ?? new Float32Array(g.outChannels);
+    this.#run(f.conv, [x, dy, f.weights.buffer ?? dw, bias]);
+    if (f.weights.buffer) this.#run(f.weights.reorder, [f.weights.buffer, dw]);
+  }
+
+  supports(g: ConvShape): boolean {
+    const key = primitiveKey(g);
+    if (this.#refused.has(key)) return false;
+    try {
+      this.#forward(g, { relu: false, bias: true });
+      this.#gradient(g, "backwardData");
+      this.#gradient(g, "backwardWeights");
       return true;
-    },
-    threads: () => openGomp()?.symbols.omp_get_max_threads() ?? 0,
-  };
+    } catch (error) {
+      if (!(error instanceof DnnlError)) throw error;
+      this.#refused.add(key);
+      return false;
+    }
+  }
+
+  implementation(g: ConvShape, kind: ConvKind): string {
+    if (kind === "forward") this.#forward(g, { relu: false, bias: true });
+    else this.#gradient(g, kind);
+    return this.#entry(g).impl[kind] ?? "";
+  }
+
+  setThreads(n: number): boolean {
+    const omp = this.#omp();
+    if (!omp) return false;
+    omp.symbols.omp_set_num_threads(n > 0 ? Math.floor(n) : this.#initialThreads);
+    return true;
+  }
+
+  threads(): number {
+    return this.#omp()?.symbols.omp_get_max_threads() ?? 0;
+  }
+
+  singleThreaded(): () => void {
+    if (this.#holders++ === 0) this.setThreads(1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holders === 0) this.setThreads(0);
+    };
+  }
+
+  openmp(): string {
+    this.#omp();
+    return this.#gomp?.name ?? "";
+  }
 }
 
 /**
@@ -589,7 +681,7 @@ export function oneDnn(): OneDnn | null {
       continue;
     }
     try {
-      loaded = makeOneDnn(path, lib.symbols);
+      loaded = new OneDnnEngine(path, lib.symbols);
       return loaded;
     } catch (error) {
       openError = error instanceof Error ? error.message : String(error);
