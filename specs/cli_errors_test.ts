@@ -84,6 +84,8 @@ USAGE.push(
   ["train", ["--epochs=1.5"], "--epochs"],
   ["train", ["--train-size=0"], "--train-size"],
   ["train", ["--resume=maybe"], "--resume"],
+  ["train", ["--budget=15 minutes"], "--budget"],
+  ["train", ["--budget=15"], "--budget"],
 );
 common("visualize", "--seed", "--cols");
 USAGE.push(["visualize", ["--scale=0"], "--scale"]);

@@ -17,6 +17,7 @@ import {
 import { parseDigitRange } from "../data/multi_scenes.ts";
 import { backendFlag, type BackendName } from "../backends/backend.ts";
 import { ARCHITECTURES } from "../model/model.ts";
+import { durationCheck } from "./budget.ts";
 
 /**
  * Named sets of flags (`--preset NAME`), applied before the command line's own flags, which win.
@@ -157,6 +158,13 @@ export const TRAIN_FLAGS = {
   out: { default: "runs/latest", help: "Output folder" },
   // Continue the run saved in --out (its config is reused, except --epochs).
   resume: { default: false as boolean, help: "Resume from the checkpoint in --out" },
+  // A time budget (e.g. 15m): fewer epochs when the speed measured here needs it, never more
+  // (src/training/budget.ts); empty runs the recipe as written. config.json records the epochs.
+  budget: {
+    default: "",
+    help: "Fit the run to a time budget, e.g. 15m: fewer epochs on a slow backend (default: none)",
+    check: durationCheck,
+  },
 } satisfies FlagSpecs;
 
 /** The training settings (see {@linkcode TRAIN_FLAGS} for defaults and meaning). */
@@ -201,6 +209,8 @@ export interface TrainConfig {
   out: string;
   /** Resume from the checkpoint in `out`. */
   resume: boolean;
+  /** Time budget ("15m"); empty: the recipe as written. */
+  budget: string;
 }
 
 // Compile-time check: the flags parse to exactly a TrainConfig.
