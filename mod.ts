@@ -120,7 +120,11 @@ export {
 } from "./src/data/scenes.ts";
 export { boundingBoxes } from "./src/data/boxes.ts";
 export { encodeTargets } from "./src/data/encode.ts";
-export { encodeObjects, singleObjects } from "./src/data/multi_encode.ts";
+export {
+  encodeObjects,
+  type EncodeObjectsOptions,
+  singleObjects,
+} from "./src/data/multi_encode.ts";
 export {
   type ArchLayer,
   buildModel,
@@ -259,7 +263,7 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/pictures/draw.ts";
-export { type Detection, type DetectOptions } from "./src/detection/detect.ts";
+export { type Detection, type DetectOptions, type PyramidOptions } from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,

@@ -88,6 +88,8 @@ USAGE.push(
   ["train", ["--vote=2"], "--vote"],
   ["train", ["--sampling=shuffle"], "--sampling"],
   ["train", ["--preset=huge"], "--preset"],
+  ["train", ["--budget=15 minutes"], "--budget"],
+  ["train", ["--budget=15"], "--budget"],
 );
 common("visualize", "--seed", "--cols");
 USAGE.push(

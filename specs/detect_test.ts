@@ -6,6 +6,9 @@ import {
   detect,
   type Detection,
   nonMaxSuppression,
+  pyramidScales,
+  selectDetections,
+  windowProposals,
 } from "../src/detection/detect.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
@@ -200,8 +203,70 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     imageSize: [size, size],
   });
   direct.dispose();
-  assert.deepEqual(await detect(model, scenes.images, { ...options, batchSize: 3 }), want);
+  assert.deepEqual(
+    await detect(model, scenes.images, { ...options, batchSize: 3, scales: [1] }),
+    want,
+  );
   assert.ok(want.some((list) => list.length > 0), "the untrained model proposes something");
+
+  // A pyramid [1, ½] = the proposals of the image and of its 2×2 means (a naive loop), boxes of
+  // the half level doubled, then one NMS and vote over both.
+  const [n, h, w] = scenes.images.shape;
+  const pixels = await scenes.images.data();
+  const half = new Float32Array(n * (h >> 1) * (w >> 1));
+  for (let i = 0, at = 0; i < n; i++) {
+    for (let r = 0; r < h >> 1; r++) {
+      for (let c = 0; c < w >> 1; c++, at++) {
+        const p = (i * h + 2 * r) * w + 2 * c;
+        half[at] = (pixels[p] + pixels[p + 1] + pixels[p + w] + pixels[p + w + 1]) / 4;
+      }
+    }
+  }
+  // The level is their 2×2 means (to float32 rounding; the proposals then use tf's own, since an
+  // objectness at the threshold may flip with the last bit).
+  const halfImages = tf.avgPool(scenes.images, 2, 2, "valid") as tf.Tensor4D;
+  const pooled = await halfImages.data();
+  assert.ok(half.every((v, k) => Math.abs(v - pooled[k]) < 1e-6), "the ½ level is the 2×2 means");
+  const [full, small] = tf.tidy(() => [model.apply(scenes.images), model.apply(halfImages)]);
+  const p1 = await windowProposals(full, model.geometry, { ...options, imageSize: [h, w] });
+  const p2 = await windowProposals(small, model.geometry, {
+    ...options,
+    imageSize: [h, w],
+    scale: 0.5,
+  });
+  tf.dispose([full, small, halfImages]);
+  const pyramid = await detect(model, scenes.images, {
+    ...options,
+    batchSize: 3,
+    scales: [1, 0.5],
+    levelRange: [0, Infinity],
+  });
+  for (let i = 0; i < n; i++) {
+    const expected = await selectDetections([...p1[i], ...p2[i]], options);
+    assert.equal(pyramid[i].length, expected.length, `scene ${i}`);
+    for (const [k, d] of pyramid[i].entries()) {
+      assert.equal(d.label, expected[k].label);
+      assert.ok(Math.abs(d.score - expected[k].score) < 1e-5, `scene ${i}: ${d.score}`);
+      closeBox(d.box, expected[k].box);
+    }
+  }
+  assert.ok(p2.some((list) => list.length > 0), "the half level proposes something");
+  // With level ranges, the finest level keeps boxes up to 36 px, the coarsest from 28 px on.
+  const ranged = await detect(model, scenes.images, { ...options, scales: [1, 0.5] });
+  for (const d of ranged.flat()) {
+    const side = Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
+    assert.ok(d.level === 1 ? side <= 36 : side >= 28, `level ${d.level}: ${side}`);
+  }
   model.dispose();
   scenes.images.dispose();
+});
+
+Deno.test("pyramidScales: 1, ½, ¼, … while a level holds a window; explicit lists checked", () => {
+  assert.deepEqual(pyramidScales(64, 64, 40), [1]);
+  assert.deepEqual(pyramidScales(80, 200, 40), [1, 0.5]);
+  assert.deepEqual(pyramidScales(1080, 1080, 40), [1, 0.5, 0.25, 0.125, 0.0625]);
+  assert.deepEqual(pyramidScales(100, 100, 40, [2, 1, 0.3]), [2, 1]);
+  assert.throws(() => pyramidScales(100, 100, 40, [0.1]), /no level/);
+  assert.throws(() => pyramidScales(100, 100, 40, []), /non-empty/);
+  assert.throws(() => pyramidScales(100, 100, 40, [-1]), /factors > 0/);
 });

@@ -27,14 +27,20 @@ Deno.test("encodeObjectsData: one digit per scene = encodeTargetsData", () => {
   assert.deepEqual(encodeObjectsData(same, grid), encodeTargetsData(boxes, labels, grid));
 });
 
-for (const minCover of [0, 0.5, 1]) {
-  Deno.test(`encodeObjectsData: each window takes the digit covering most of it (naive loop, minCover ${minCover})`, () => {
+for (
+  const [assign, minCover] of [["area", 0], ["area", 0.5], ["area", 1], ["centre", 0], [
+    "centre",
+    1,
+  ]] as const
+) {
+  const rule = assign === "area" ? "the digit covering most of it" : "the digit centred nearest";
+  Deno.test(`encodeObjectsData: each window takes ${rule} (naive loop, minCover ${minCover})`, () => {
     const rng = makeRng(8);
     const objects: SceneObject[][] = Array.from(
       { length: 10 },
       () => Array.from({ length: rng.int(5) }, () => ({ label: rng.int(10), box: randomBox(rng) })),
     );
-    const got = encodeObjectsData(objects, grid, { minCover });
+    const got = encodeObjectsData(objects, grid, { minCover, assign });
     const { size, stride, offset, rows, cols } = grid;
     let positives = 0, contested = 0;
     // brute force: each digit's largest overlap with any window of the grid
@@ -54,7 +60,7 @@ for (const minCover of [0, 0.5, 1]) {
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < cols; j++) {
           const [wt, wl] = [offset + i * stride, offset + j * stride];
-          let chosen: SceneObject | undefined, bestArea = 0, overlapping = 0;
+          let chosen: SceneObject | undefined, bestMerit = -Infinity, overlapping = 0;
           for (const o of list) {
             const [t, b, l, r] = o.box;
             const h = Math.min(b, wt + size) - Math.max(t, wt);
@@ -62,7 +68,11 @@ for (const minCover of [0, 0.5, 1]) {
             const enough = h > 0 && w > 0 && h * w >= minCover * best(o);
             if (enough && minCover === 1) assert.ok(h * w <= (b - t) * (r - l) + 1e-9);
             if (enough) overlapping++;
-            if (enough && h * w > bestArea) [chosen, bestArea] = [o, h * w];
+            // area: the largest overlap; centre: the smallest distance between the centres
+            const merit = assign === "area"
+              ? h * w
+              : -Math.hypot(wt + size / 2 - (t + b) / 2, wl + size / 2 - (l + r) / 2);
+            if (enough && merit > bestMerit) [chosen, bestMerit] = [o, merit];
           }
           const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
           const cell = Array.from(got.subarray(at, at + TARGET_CHANNELS));
@@ -94,6 +104,33 @@ for (const minCover of [0, 0.5, 1]) {
     );
   });
 }
+
+Deno.test("encodeObjectsData: assign centre gives each digit of a touching row the windows centred on it", () => {
+  // Three 8-pixel-wide digits side by side; windows of 24 at stride 4 hold all three.
+  const g = { size: 24, stride: 4, offset: 0, rows: 1, cols: 4 }; // windows start at 0, 4, 8, 12
+  const row: SceneObject[] = [
+    { label: 1, box: [2, 20, 0, 8] },
+    { label: 2, box: [2, 20, 8, 16] },
+    { label: 3, box: [2, 20, 16, 24] },
+  ];
+  const centre = encodeObjectsData([row], g, { minCover: 1, assign: "centre" });
+  const area = encodeObjectsData([row], g, { minCover: 1, assign: "area" });
+  const labels = (y: Float32Array) =>
+    Array.from({ length: 4 }, (_, j) => y[j * TARGET_CHANNELS] ? y[j * TARGET_CHANNELS + 1] : -1);
+  // Window 0 ([0, 24)) holds all three and is centred on the 2; window 4 holds the 2 and the 3
+  // whole (centre 16: the 2 at 12 and the 3 at 20 tie, the first wins); window 8 holds them too
+  // and is centred on the 3; window 12 holds only the 3 whole.
+  assert.deepEqual(labels(centre), [2, 2, 3, 3]);
+  // By area every whole digit ties: the first one a window holds wins.
+  assert.deepEqual(labels(area), [1, 2, 2, 3]);
+});
+
+Deno.test("encodeObjectsData: options are checked", () => {
+  assert.throws(
+    () => encodeObjectsData([], grid, { assign: "middle" as "centre" }),
+    /options.assign must be "area" or "centre"/,
+  );
+});
 
 Deno.test("encodeObjectsData: minCover 1 keeps the windows holding the whole digit, or the best ones when none does", () => {
   const g = { size: 10, stride: 5, offset: 0, rows: 3, cols: 3 }; // windows start at 0, 5, 10

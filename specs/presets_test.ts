@@ -14,7 +14,9 @@ import { useBackend } from "../src/backends/backend.ts";
 Deno.test("--preset detector sets the detector's flags; flags given on the command line win", () => {
   const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS)!;
   assert.equal(detector.preset, "detector");
-  assert.equal(detector.digits, "1-4");
+  assert.equal(detector.scenes, "reading");
+  assert.equal(detector.assign, "centre");
+  assert.equal(detector.epochs, 16);
   assert.equal(detector.size, 128);
   assert.equal(detector.out, "runs/detector");
   const mine = parseFlags(
@@ -28,6 +30,8 @@ Deno.test("--preset detector sets the detector's flags; flags given on the comma
   const plain = parseFlags(expandPreset([]), TRAIN_FLAGS)!;
   assert.equal(plain.preset, "localizer");
   assert.equal(plain.digits, "1");
+  assert.equal(plain.scenes, "digits");
+  assert.equal(plain.assign, "area");
   assert.equal(plain.size, 64);
   assert.equal(plain.minCover, 1);
   assert.equal(plain.arch, "wide");

@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { useBackend } from "../src/backends/backend.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { detect } from "../src/detection/detect.ts";
-import { groupNumbers, numberAccuracy, readNumbers } from "../src/detection/read.ts";
+import {
+  groupNumbers,
+  numberAccuracy,
+  READ_DETECTION,
+  readNumbers,
+} from "../src/detection/read.ts";
 import { type Tensor4D, tf } from "../src/deps.ts";
 import { windowGrid } from "../src/geometry.ts";
 import { loadModel, PRETRAINED_DETECTOR } from "../src/model/checkpoint.ts";
@@ -74,7 +79,7 @@ Deno.test("readNumbers with a perfect network output reads every number of 12 pi
   const model = buildModel(DEFAULT_ARCH, { seed: 1 });
   const step = { forward: () => Promise.resolve(perfectOutput(pictures)) };
   const before = tf.memory().numTensors;
-  const readings = await readNumbers(model, images, { step, batchSize: 12 });
+  const readings = await readNumbers(model, images, { step, batchSize: 12, scales: [1] });
   assert.equal(tf.memory().numTensors, before, "no tensor left behind");
   const accuracy = numberAccuracy(readings.map((r) => r.numbers), pictures.map((p) => p.numbers));
   assert.equal(accuracy.truths, pictures.reduce((s, p) => s + p.numbers.length, 0));
@@ -94,7 +99,7 @@ Deno.test("readNumbers with the shipped detector = detect, then groupNumbers; op
   const images = tf.tensor4d(pictures.flatMap((p) => Array.from(p.data)), [3, H, W, 1]);
   for (const options of [{}, { scoreThreshold: 0.6, group: { minScore: 0.8, numberGap: 1 } }]) {
     const { group, ...detectOptions } = options as { group?: object };
-    const found = await detect(model, images, { maxDetections: 200, ...detectOptions });
+    const found = await detect(model, images, { ...READ_DETECTION, ...detectOptions });
     const readings = await readNumbers(model, images, options);
     readings.forEach((r, i) => {
       assert.deepEqual(r.detections, found[i]);

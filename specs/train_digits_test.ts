@@ -10,6 +10,8 @@ import { sceneStream } from "../src/data/scenes.ts";
 import { encodeObjectsData, singleObjects } from "../src/data/multi_encode.ts";
 import { encodeTargetsData } from "../src/data/encode.ts";
 import { makeValSet } from "../src/training/validation.ts";
+import { makeReadingScenes } from "../src/data/reading_scenes.ts";
+import { makeRng } from "../src/rng.ts";
 import { buildModel } from "../src/model/model.ts";
 import { parseFlags } from "../src/cli.ts";
 import { TRAIN_FLAGS } from "../src/training/config.ts";
@@ -150,4 +152,84 @@ Deno.test("--digits and --size are checked before anything runs", async () => {
     /--size must be at least the model's window \(40\), got 32/,
   );
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+Deno.test("a reading stream: the reading mix's scenes, centre targets, and the same batch on resume", async () => {
+  await useBackend("wasm");
+  const grid = { size: 40, stride: 8, offset: 0, rows: 12, cols: 12 };
+  const options = {
+    batchSize: 4,
+    epochSize: 8,
+    seed: 2,
+    size: 128,
+    recipe: "reading" as const,
+    minCover: 1,
+    assign: "centre" as const,
+    grid,
+  };
+  const all = [];
+  for await (const b of sceneStream(mnist.train, options)) all.push(b);
+  assert.equal(all.length, 2);
+  // each batch draws its own seed from the epoch's generator (seed + epoch)
+  const seeds = makeRng(2);
+  for (const b of all) {
+    assert.deepEqual(b.images.shape, [4, 128, 128, 1]);
+    const want = makeReadingScenes(mnist.train, { count: 4, seed: seeds.seed(), size: 128 });
+    assert.deepEqual(await b.images.data(), want.pixels);
+    assert.deepEqual(b.objects, want.objects);
+    assert.deepEqual(
+      await b.targets!.data(),
+      encodeObjectsData(want.objects, grid, { minCover: 1, assign: "centre" }),
+    );
+  }
+  const resumed = [];
+  for await (const b of sceneStream(mnist.train, { ...options, firstBatch: 1 })) resumed.push(b);
+  assert.deepEqual(resumed[0].objects, all[1].objects);
+  tf.dispose([...all, ...resumed].flatMap((b) => [b.images, b.targets!]));
+});
+
+Deno.test("makeReadingScenes: written numbers, scattered digits and paper, normalised to white on black", () => {
+  const s = makeReadingScenes(mnist.train, { count: 60, seed: 1, size: 128 });
+  assert.equal(s.pixels.length, 60 * 128 * 128);
+  assert.ok(s.pixels.every((v) => v >= 0 && v <= 1));
+  const written = s.numbers.filter((n) => n.length > 0).length;
+  assert.ok(written > 25 && written < 55, `${written} of 60 scenes hold written numbers`);
+  // every scene's background is black (paper was normalised): the median pixel is 0
+  for (let i = 0; i < 60; i++) {
+    const scene = s.pixels.subarray(i * 128 * 128, (i + 1) * 128 * 128).slice().sort();
+    assert.ok(scene[scene.length >> 1] < 0.05, `scene ${i}: median ${scene[scene.length >> 1]}`);
+    assert.ok(s.objects[i].length > 0, `scene ${i} holds digits`);
+  }
+  assert.deepEqual(
+    makeReadingScenes(mnist.train, { count: 60, seed: 1, size: 128 }).pixels,
+    s.pixels,
+  );
+});
+
+Deno.test("train --scenes reading --assign centre: a reader run records mAP and its settings", async () => {
+  await useBackend("wasm");
+  const a = await Deno.makeTempDir();
+  try {
+    const before = tf.memory().numTensors;
+    const run = await train(
+      tinyConfig(a, {
+        trainSize: 8,
+        batchSize: 4,
+        valSize: 4,
+        size: 128,
+        scenes: "reading",
+        assign: "centre",
+        epochs: 1,
+      }),
+      { mnist, ...quiet },
+    );
+    assert.ok(run.records[0].val.map50! >= 0 && run.records[0].val.map50! <= 1);
+    const config = JSON.parse(await Deno.readTextFile(`${a}/config.json`));
+    assert.equal(config.settings.scenes, "reading");
+    assert.equal(config.settings.assign, "centre");
+    run.model.dispose();
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  } finally {
+    await Deno.remove(a, { recursive: true });
+  }
 });

@@ -135,6 +135,12 @@ export const DETECTION_FLAGS = {
   scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
   /** NMS IoU threshold. */
   iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  /** Drop a box mostly inside a kept one (1: off unless wholly inside… see detect.ts). */
+  insideThreshold: {
+    default: 1,
+    help: "NMS also drops a box this much inside a kept one (fraction of its area; 1: wholly)",
+    check: (v: number): string | undefined => v > 0 && v <= 1 ? undefined : "must be in (0, 1]",
+  },
   /** One NMS over all labels instead of one per label. */
   classAgnostic: {
     default: false as boolean,
@@ -150,6 +156,30 @@ export const DETECTION_FLAGS = {
   ...PREDICTION_FLAGS,
   /** Most detections kept per scene. */
   maxDetections: { default: 20, help: "Most detections per scene", check: positiveInt },
+  /** Sizes each pyramid level answers for. */
+  levelRange: {
+    default: "18,40",
+    help:
+      "Box sides (level pixels) a pyramid level keeps: min,max (finest: any smaller; coarsest: any larger)",
+    check: (v: string): string | undefined => {
+      const [lo, hi, more] = v.split(",").map(Number);
+      return more === undefined && lo >= 0 && hi >= lo
+        ? undefined
+        : "must look like 14,36 (0 ≤ min ≤ max)";
+    },
+  },
+  /** Pyramid levels. */
+  scales: {
+    default: "auto",
+    help: "Image pyramid: auto (1, 1/2, 1/4, … while a level holds a window) or factors like 1,0.5",
+    check: (v: string): string | undefined => {
+      if (v === "auto") return undefined;
+      const f = v.split(",").map(Number);
+      return f.length > 0 && f.every((x) => x > 0)
+        ? undefined
+        : "must be auto or a comma-separated list of factors > 0, e.g. 1,0.5";
+    },
+  },
 };
 
 /**
@@ -168,14 +198,21 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   classAgnostic: boolean;
   containment: number;
   maxDetections: number;
+  scales: number[] | "auto";
+  levelRange: [number, number];
+  insideThreshold?: number;
 } & PredictionFlagOptions {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, maxDetections } = flags;
+  const scales = flags.scales === "auto" ? "auto" : flags.scales.split(",").map(Number);
   return {
     scoreThreshold,
     iouThreshold,
     classAgnostic,
     containment,
     maxDetections,
+    scales,
+    levelRange: flags.levelRange.split(",").map(Number) as [number, number],
+    ...(flags.insideThreshold < 1 ? { insideThreshold: flags.insideThreshold } : {}),
     ...predictionFlagOptions(flags),
   };
 }

@@ -1,8 +1,13 @@
 /**
- * `deno task evaluate` — issue 9: COCO-style mAP@0.5 and mAP@[0.5:0.95] of a trained model on a
- * seeded set of multi-digit scenes (digits from the validation split, i.e. the MNIST test file).
+ * `deno task evaluate` — how well a detector reads digits, per test condition: COCO-style mAP@0.5
+ * and mAP@[0.5:0.95], confusions, and (for written numbers) the share of numbers read right, on
+ * seeded sets made from the MNIST test file (src/data/conditions.ts): `scenes` (separated digits,
+ * the detector's original world), `strings` (written numbers, touching digits), `sizes` (digits
+ * 14–62 px) and `paper` (the written numbers as dark ink on lit paper).
  *
- * Writes `<out>/map.json` and prints a per-class table.
+ * Every picture goes through what `deno task detect --image` does to a picture (polarity,
+ * background and contrast normalisation, the image pyramid). Writes `<out>/map.json` and prints a
+ * table per condition.
  */
 import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { createStep } from "../src/training/step.ts";
@@ -17,32 +22,48 @@ import {
   positiveInt,
   UsageError,
 } from "../src/cli.ts";
-import { detect, type Detection } from "../src/detection/detect.ts";
+import { detect, type Detection, type PyramidOptions } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
 import { confusions } from "../src/detection/confusions.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
-import { makeRng } from "../src/rng.ts";
+import type { SceneObject } from "../src/data/multi_scenes.ts";
+import { type ConditionName, CONDITIONS, makeCondition } from "../src/data/conditions.ts";
+import { normalizeImage } from "../src/data/normalize.ts";
+import {
+  type NumberAccuracy,
+  numberAccuracy,
+  type ReadNumber,
+  readNumbers,
+} from "../src/detection/read.ts";
 import { predictionRule } from "../src/model/predict.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
   model: modelFlag("detector"),
-  /** Number of scenes. */
-  count: { default: 1000, help: "Scenes to evaluate", check: positiveInt },
-  /** Scene side. */
-  size: { default: 256, help: "Scene side in pixels", check: positiveInt },
-  /** Digits per scene, "min-max". */
-  digits: { default: "1-8", help: "Digits per scene, min-max (uniform)" },
-  /** Seed of the scenes. */
-  seed: { default: 0, help: "Seed of the scenes", check: nonNegativeInt },
+  /** Conditions to evaluate. */
+  conditions: {
+    default: CONDITIONS.join(","),
+    help: `Conditions, comma-separated: ${CONDITIONS.join(", ")}`,
+    check: (v: string): string | undefined =>
+      v.split(",").every((c) => (CONDITIONS as readonly string[]).includes(c))
+        ? undefined
+        : `must be a comma-separated list of ${CONDITIONS.join(", ")}`,
+  },
+  /** Pictures per condition. */
+  count: { default: 1000, help: "Pictures per condition", check: positiveInt },
+  /** Picture side. */
+  size: { default: 256, help: "Picture side in pixels", check: positiveInt },
+  /** Seed of the sets. */
+  seed: { default: 0, help: "Seed of the sets", check: nonNegativeInt },
   ...DETECTION_FLAGS,
   /** Objectness threshold of the proposals (mAP ranks, so a low one only adds recall). */
   scoreThreshold: { ...DETECTION_FLAGS.scoreThreshold, default: 0.05 },
-  /** Scenes per forward pass. */
-  batch: { default: 16, help: "Scenes per forward pass", check: positiveInt },
+  /** Most detections per picture (COCO keeps 100). */
+  maxDetections: { ...DETECTION_FLAGS.maxDetections, default: 100 },
+  /** Pictures per forward pass. */
+  batch: { default: 16, help: "Pictures per forward pass", check: positiveInt },
   /** Folder holding MNIST IDX files; default the npm package. */
   mnist: mnistFlag(),
   /** tfjs backend. */
@@ -57,16 +78,22 @@ const FLAGS = {
   out: { default: "runs/evaluate", help: "Output folder" },
 };
 
-// Scenes made at once: fixes the set for a (seed, count), whatever --batch is.
+// Pictures made at once: fixes a set for a (seed, count), whatever --batch is.
 const CHUNK = 100;
 
-/** `--digits` as [min, max], or a UsageError. */
-function digitsFlag(text: string): [number, number] {
-  try {
-    return parseDigitRange(text, "--digits");
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+/** One condition's scores. */
+interface ConditionResult {
+  condition: ConditionName;
+  pictures: number;
+  objects: number;
+  detections: number;
+  map50: number;
+  map75: number;
+  map: number;
+  numbers?: NumberAccuracy;
+  perClass: ReturnType<typeof meanAveragePrecision>["perClass"];
+  confusions: ReturnType<typeof confusions>;
+  seconds: number;
 }
 
 /** The task: usage, flags and what it does. */
@@ -75,7 +102,6 @@ export const task = defineTask({
   about: "mAP@0.5 and mAP@[0.5:0.95] of a model on seeded multi-digit scenes.",
   flags: FLAGS,
   async run(flags) {
-    const digits = digitsFlag(flags.digits);
     const where = await resolveModel(flags.model);
     const backend = await useBackend(flags.backend);
     const { model, extra } = await loadModel(where);
@@ -92,97 +118,123 @@ export const task = defineTask({
       backend,
       workers: flags.workers,
     });
-    const truths: SceneObject[][] = [];
-    const found: Detection[][] = [];
-    const rng = makeRng(flags.seed);
-    const started = performance.now();
-    let sceneMs = 0;
-    for (let first = 0; first < flags.count; first += CHUNK) {
-      const count = Math.min(CHUNK, flags.count - first);
-      const t0 = performance.now();
-      const scenes = await makeMultiScenes(val, {
-        count,
-        seed: rng.seed(),
-        size: flags.size,
-        digits,
-      });
-      sceneMs += performance.now() - t0;
-      try {
-        found.push(...await detect(model, scenes.images, { ...options, step }));
-      } finally {
-        scenes.images.dispose();
+    const results: ConditionResult[] = [];
+    const names = [...new Set(flags.conditions.split(","))] as ConditionName[];
+    try {
+      for (const name of names) {
+        results.push(await evaluateCondition(name, { flags, options, step, model, val }));
       }
-      truths.push(...scenes.objects);
-      const done = first + count;
-      const rate = done / ((performance.now() - started) / 1000);
-      await Deno.stdout.write(
-        new TextEncoder().encode(`\r${done}/${flags.count} scenes, ${rate.toFixed(1)}/s   `),
-      );
+    } finally {
+      step.close();
+      model.dispose();
     }
-    console.log();
-    step.close();
-    const seconds = (performance.now() - started) / 1000;
-    const m = meanAveragePrecision(found, truths);
-    // what remains wrong at the operating point of deno task detect (score ≥ 0.5, IoU ≥ 0.5)
-    const wrong = confusions(found, truths, { minScore: 0.5, iouThreshold: 0.5 });
-    const objects = truths.reduce((s, t) => s + t.length, 0);
-    const detections = found.reduce((s, d) => s + d.length, 0);
-    const result = {
+    await writeJsonAtomic(`${flags.out}/map.json`, {
       model: flags.model,
       modelExtra: extra,
       backend: backend.name,
-      scenes: flags.count,
       size: flags.size,
-      digits,
       seed: flags.seed,
+      count: flags.count,
       ...options,
       // the window score and box vote used: the flags', else the model's recorded rule
       rule: predictionRule(model, options),
-      objects,
-      detections,
-      map50: m.map50,
-      map75: m.map75,
-      map: m.map,
-      byThreshold: m.byThreshold,
-      perClass: m.perClass,
-      confusions: wrong,
-      seconds,
-      sceneSeconds: sceneMs / 1000,
+      conditions: results,
       tfMemory: tf.memory().numTensors,
-    };
-    await writeJsonAtomic(`${flags.out}/map.json`, result);
+    });
     const pct = (v: number) => (100 * v).toFixed(1).padStart(6);
     console.log(
-      `${flags.count} scenes ${flags.size}×${flags.size}, ${digits[0]}–${
-        digits[1]
-      } digits (${objects} digits), ` +
-        `${detections} detections, ${seconds.toFixed(1)} s on ${backend.name}`,
+      `\n${flags.count} pictures of ${flags.size}×${flags.size} per condition, on ${backend.name}`,
     );
-    console.log("class  digits  detections  AP@0.5  AP@[.5:.95]");
-    for (const c of m.perClass) {
+    console.log("condition  digits  mAP@0.5  mAP@[.5:.95]  numbers read right");
+    for (const r of results) {
+      const read = r.numbers ? `${pct(r.numbers.accuracy)} % of ${r.numbers.truths}` : "     —";
       console.log(
-        `${String(c.label).padStart(5)}  ${String(c.truths).padStart(6)}  ${
-          String(c.detections).padStart(10)
-        }  ${pct(c.ap50)}  ${pct(c.ap)}`,
+        `${r.condition.padEnd(9)}  ${String(r.objects).padStart(6)}  ${pct(r.map50)}   ${
+          pct(r.map)
+        }        ${read}`,
       );
     }
-    console.log(
-      `  all  ${String(objects).padStart(6)}  ${String(detections).padStart(10)}  ${
-        pct(m.map50)
-      }  ${pct(m.map)}   (mAP, %; mAP@0.75 ${pct(m.map75).trim()})`,
-    );
-    const total = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
-    const top = wrong.pairs.slice(0, 6).map((p) => `${p.truth}→${p.detected} ×${p.count}`);
-    console.log(
-      `at score ≥ 0.5, IoU ≥ 0.5: ${total(wrong.missed)} digits missed, ${
-        total(wrong.spurious)
-      } spurious detections, ${total(wrong.pairs.map((p) => p.count))} read as another digit` +
-        (top.length ? ` (true→read: ${top.join(", ")})` : ""),
-    );
     console.log(`wrote ${flags.out}/map.json`);
-    model.dispose();
     return 0;
   },
 });
+
+/** Detects, scores and reads one condition's set; prints a progress line and its confusions. */
+async function evaluateCondition(
+  name: ConditionName,
+  ctx: {
+    flags: { count: number; size: number; seed: number };
+    options: PyramidOptions;
+    step: Awaited<ReturnType<typeof createStep>>;
+    model: Awaited<ReturnType<typeof loadModel>>["model"];
+    val: Awaited<ReturnType<typeof loadMnist>>["val"];
+  },
+): Promise<ConditionResult> {
+  const { flags, options, step, model, val } = ctx;
+  const truths: SceneObject[][] = [];
+  const numbers: { text: string; box: number[] }[][] = [];
+  const found: Detection[][] = [];
+  const readings: ReadNumber[][] = [];
+  const started = performance.now();
+  const { size } = flags;
+  for (let first = 0, chunk = 0; first < flags.count; first += CHUNK, chunk++) {
+    const count = Math.min(CHUNK, flags.count - first);
+    const set = await makeCondition(name, val, { count, seed: flags.seed * 1000 + chunk, size });
+    const area = size * size;
+    for (let i = 0; i < count; i++) {
+      const picture = set.pixels.subarray(i * area, (i + 1) * area);
+      normalizeImage({ width: size, height: size, data: picture.slice() }, { out: picture });
+    }
+    const images = tf.tensor4d(set.pixels, [count, size, size, 1]);
+    try {
+      found.push(...await detect(model, images, { ...options, step }));
+      if (set.numbers) {
+        // reading's own NMS (READ_DETECTION), the same pyramid and batches
+        const read = await readNumbers(model, images, {
+          scales: options.scales,
+          batchSize: options.batchSize,
+          step,
+        });
+        readings.push(...read.map((r) => r.numbers));
+      }
+    } finally {
+      images.dispose();
+    }
+    truths.push(...set.objects);
+    if (set.numbers) numbers.push(...set.numbers);
+    const done = first + count;
+    const rate = done / ((performance.now() - started) / 1000);
+    await Deno.stdout.write(
+      new TextEncoder().encode(
+        `\r${name}: ${done}/${flags.count} pictures, ${rate.toFixed(1)}/s   `,
+      ),
+    );
+  }
+  console.log();
+  const m = meanAveragePrecision(found, truths);
+  // what remains wrong at the operating point of deno task detect (score ≥ 0.5, IoU ≥ 0.5)
+  const wrong = confusions(found, truths, { minScore: 0.5, iouThreshold: 0.5 });
+  const total = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+  const top = wrong.pairs.slice(0, 6).map((p) => `${p.truth}→${p.detected} ×${p.count}`);
+  console.log(
+    `  at score ≥ 0.5, IoU ≥ 0.5: ${total(wrong.missed)} digits missed, ${
+      total(wrong.spurious)
+    } spurious, ${total(wrong.pairs.map((p) => p.count))} read as another digit` +
+      (top.length ? ` (true→read: ${top.join(", ")})` : ""),
+  );
+  return {
+    condition: name,
+    pictures: flags.count,
+    objects: truths.reduce((s, t) => s + t.length, 0),
+    detections: found.reduce((s, d) => s + d.length, 0),
+    map50: m.map50,
+    map75: m.map75,
+    map: m.map,
+    ...(numbers.length ? { numbers: numberAccuracy(readings, numbers) } : {}),
+    perClass: m.perClass,
+    confusions: wrong,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
 
 if (import.meta.main) await task.main();

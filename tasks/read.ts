@@ -20,7 +20,7 @@ import {
   unit,
   UsageError,
 } from "../src/cli.ts";
-import { type ReadNumber, readNumbers } from "../src/detection/read.ts";
+import { READ_DETECTION, type ReadNumber, readNumbers } from "../src/detection/read.ts";
 import type { Tensor4D } from "../src/deps.ts";
 import { renderDetections } from "../src/pictures/draw_detections.ts";
 import { writeFileAtomic } from "../src/io.ts";
@@ -41,8 +41,19 @@ const FLAGS = {
   digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
   // scoreThreshold, iouThreshold, classAgnostic, containment, select, vote, maxDetections
   ...DETECTION_FLAGS,
+  // reading's NMS: one digit per place (READ_DETECTION in src/detection/read.ts)
+  classAgnostic: { ...DETECTION_FLAGS.classAgnostic, default: READ_DETECTION.classAgnostic! },
+  iouThreshold: { ...DETECTION_FLAGS.iouThreshold, default: READ_DETECTION.iouThreshold! },
+  insideThreshold: {
+    ...DETECTION_FLAGS.insideThreshold,
+    default: READ_DETECTION.insideThreshold!,
+  },
   /** Most digits kept per picture. */
-  maxDetections: { default: 200, help: "Most digits per picture", check: positiveInt },
+  maxDetections: {
+    default: READ_DETECTION.maxDetections!,
+    help: "Most digits per picture",
+    check: positiveInt,
+  },
   /** Digits with a lower score are not read. */
   minScore: {
     default: 0.5,

@@ -19,7 +19,7 @@ export const task = defineTask({
 });
 
 async function run(flags: TrainConfig): Promise<number> {
-  const config = flags;
+  let config = flags;
   const { autoNotice, lastAutoDecision, unavailableNotices, useBackend } = await import(
     "../src/backends/backend.ts"
   );
@@ -40,6 +40,28 @@ async function run(flags: TrainConfig): Promise<number> {
   }
   const notice = backend.notice?.();
   if (notice) console.log(notice);
+  if (config.budget && config.resume) {
+    console.log(`--budget ${config.budget}: ignored with --resume (the saved run's epochs hold)`);
+  } else if (config.budget) {
+    // the rate auto measured for the chosen backend, or a probe of it alone now
+    const measured = auto?.results.find((r) => r.backend === backend.name && r.imagesPerSecond);
+    const [rate] = measured ? [measured] : await probe.measure([backend]);
+    if (!rate.imagesPerSecond) {
+      throw new Error(`--budget: could not time ${backend.name} (${rate.error ?? "no rate"})`);
+    }
+    const { budgetNotice, fitToBudget, parseDuration } = await import(
+      "../src/training/budget.ts"
+    );
+    const plan = fitToBudget({
+      seconds: parseDuration(config.budget),
+      imagesPerSecond: rate.imagesPerSecond * (rate.threads ?? 1),
+      epochs: config.epochs,
+      trainSize: config.trainSize,
+      batchSize: config.batchSize,
+    });
+    console.log(budgetNotice(config, backend.name, rate, plan));
+    config = { ...config, epochs: plan.epochs, trainSize: plan.trainSize };
+  }
   const { train } = await import("../src/training/train.ts");
   // Ctrl-C: finish the current step, save a checkpoint and exit 130; a second Ctrl-C quits now.
   const stop = new AbortController();

@@ -3,7 +3,9 @@
  * {@link ./encode.ts}: one `[objectness, label, top, bottom, left, right]` per window.
  *
  * A window is positive when some digit's box overlaps it with positive area (the single-digit
- * rule); when several do, it takes the digit covering most of the window (ties: the first). With
+ * rule); when several do, it takes the digit covering most of the window (ties: the first), or
+ * with `assign: "centre"` the digit whose box centre is nearest the window's centre (what a window
+ * over a written number, holding a digit and parts of its neighbours, should report). With
  * one digit per scene this is exactly {@linkcode encodeTargetsData}. With `minCover` > 0, a digit
  * only makes a window positive when the window covers at least that fraction of what the best
  * window covers of its box (e.g. 1: only the windows that hold the whole digit; 0.5: windows that
@@ -16,6 +18,20 @@ import { type Tensor4D, tf } from "../deps.ts";
 import { candidateWindows, checkGrid, TARGET_CHANNELS } from "./encode.ts";
 import type { WindowGrid } from "../geometry.ts";
 import type { SceneObject } from "./multi_scenes.ts";
+
+/** Options of {@linkcode encodeObjects}. */
+export interface EncodeObjectsOptions {
+  /**
+   * Least fraction of a digit's box, of what the best window covers of it, that a positive window
+   * covers; default 0 (any overlap).
+   */
+  minCover?: number;
+  /**
+   * Which digit a window covering several takes: the one covering most of it ("area", the
+   * default) or the one whose box centre is nearest the window's centre ("centre").
+   */
+  assign?: "area" | "centre";
+}
 
 /**
  * The targets of multi-digit scenes as a Float32Array laid out `[N, rows, cols, 6]`.
@@ -34,25 +50,32 @@ import type { SceneObject } from "./multi_scenes.ts";
 export function encodeObjectsData(
   objects: readonly (readonly SceneObject[])[],
   grid: WindowGrid,
-  options: { minCover?: number } = {},
+  options: EncodeObjectsOptions = {},
 ): Float32Array {
   const { size, stride, offset, rows, cols } = grid;
-  const { minCover = 0 } = options;
+  const { minCover = 0, assign = "area" } = options;
   if (!(minCover >= 0 && minCover <= 1)) {
     throw new RangeError(`options.minCover must be in [0, 1], got ${minCover}`);
   }
+  if (assign !== "area" && assign !== "centre") {
+    throw new RangeError(`options.assign must be "area" or "centre", got ${assign}`);
+  }
+  const centre = assign === "centre";
   checkGrid(grid);
   const n = objects.length;
   const out = new Float32Array(n * rows * cols * TARGET_CHANNELS);
-  const cover = new Float64Array(rows * cols);
+  // Per window, how good its digit so far is: the area it covers, or minus the squared distance
+  // between the centres.
+  const merit = new Float64Array(rows * cols);
   for (let k = 0; k < n; k++) {
-    cover.fill(0);
+    merit.fill(centre ? -Infinity : 0);
     for (const { label, box } of objects[k]) {
       const [top, bottom, left, right] = box;
       if (!(bottom > top && right > left)) continue;
       // a superset of windows; the overlap test decides
       const [i0, i1, j0, j1] = candidateWindows(grid, top, bottom, left, right);
       const needed = minCover > 0 ? minCover * bestCover(grid, box, i0, i1, j0, j1) : 0;
+      const cy = (top + bottom) / 2, cx = (left + right) / 2;
       for (let i = i0; i <= i1; i++) {
         const wTop = offset + i * stride;
         const h = Math.min(bottom, wTop + size) - Math.max(top, wTop);
@@ -60,8 +83,10 @@ export function encodeObjectsData(
         for (let j = j0; j <= j1; j++) {
           const wLeft = offset + j * stride;
           const w = Math.min(right, wLeft + size) - Math.max(left, wLeft);
-          if (!(w > 0) || h * w <= cover[i * cols + j] || h * w < needed) continue;
-          cover[i * cols + j] = h * w;
+          if (!(w > 0) || h * w < needed) continue;
+          const m = centre ? -((wTop + size / 2 - cy) ** 2 + (wLeft + size / 2 - cx) ** 2) : h * w;
+          if (m <= merit[i * cols + j]) continue;
+          merit[i * cols + j] = m;
           const at = ((k * rows + i) * cols + j) * TARGET_CHANNELS;
           out[at] = 1;
           out[at + 1] = label;
@@ -148,7 +173,7 @@ export function singleObjects(
 export function encodeObjects(
   objects: readonly (readonly SceneObject[])[],
   grid: WindowGrid,
-  options: { minCover?: number } = {},
+  options: EncodeObjectsOptions = {},
 ): Tensor4D {
   const data = encodeObjectsData(objects, grid, options);
   return tf.tensor4d(data, [objects.length, grid.rows, grid.cols, TARGET_CHANNELS]);

@@ -12,6 +12,7 @@ import { encodeTargets } from "./encode.ts";
 import type { WindowGrid } from "../geometry.ts";
 import { makeMultiScenes, type SceneObject } from "./multi_scenes.ts";
 import { encodeObjects, singleObjects } from "./multi_encode.ts";
+import { ReadingSceneMaker } from "./reading_scenes.ts";
 import { makeRng, type Rng } from "../rng.ts";
 import { drawScenes, renderScenes, type SceneOptions, type SceneSource } from "./render.ts";
 
@@ -97,6 +98,13 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed" 
    * window covers (./multi_encode.ts); default 0, the assignment's any-overlap rule.
    */
   minCover?: number;
+  /** Targets: which digit a window covering several takes (./multi_encode.ts); default "area". */
+  assign?: "area" | "centre";
+  /**
+   * "reading": the number reader's mix of written numbers, scattered digits and paper
+   * (./reading_scenes.ts, `size` default 128) instead of `digits`.
+   */
+  recipe?: "digits" | "reading";
 }
 
 /** How a {@linkcode sceneStream} picks the digits of an epoch. */
@@ -181,6 +189,8 @@ export async function* sceneStream(
     digits,
     minCover,
     sampling = "permutation",
+    assign,
+    recipe = "digits",
     ...sceneOptions
   } = options;
   const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
@@ -218,16 +228,30 @@ export async function* sceneStream(
       plan.push({ epoch, batch, count, seed: batchSeed, ...(indices ? { indices } : {}) });
     }
   }
+  // Reading scenes are drawn on a Worker beside the training step.
+  let maker: ReadingSceneMaker | undefined;
   const produce = async (step: number): Promise<SceneBatch> => {
     // Let the consumer run first: the batch is made when it next awaits.
     await new Promise((resolve) => setTimeout(resolve, 0));
     const { epoch, batch, count, seed, indices } = plan[step];
+    if (recipe === "reading") {
+      const size = sceneOptions.size ?? 128;
+      maker ??= ReadingSceneMaker.create(source);
+      const r = await maker.make({ count, seed, size });
+      return {
+        images: tf.tensor4d(r.pixels, [count, size, size, 1]),
+        ...firstObjects(r.objects),
+        objects: r.objects,
+        epoch,
+        batch,
+        targets: grid ? encodeObjects(r.objects, grid, { minCover, assign }) : undefined,
+      };
+    }
     if (multi) {
       const m = await makeMultiScenes(source, { ...sceneOptions, count, seed, digits });
-      const labels = Int32Array.from(m.objects, (o) => o[0].label);
-      const boxes = Float32Array.from(m.objects.flatMap((o) => o[0].box));
-      const targets = grid ? encodeObjects(m.objects, grid, { minCover }) : undefined;
-      return { images: m.images, labels, boxes, objects: m.objects, epoch, batch, targets };
+      const targets = grid ? encodeObjects(m.objects, grid, { minCover, assign }) : undefined;
+      const first = firstObjects(m.objects);
+      return { images: m.images, ...first, objects: m.objects, epoch, batch, targets };
     }
     const scenes = await makeScenes(source, { ...sceneOptions, count, seed, indices });
     const targets = grid ? singleTargets(scenes, grid, minCover) : undefined;
@@ -251,7 +275,21 @@ export async function* sceneStream(
       const pending = await next.catch(() => undefined);
       if (pending) tf.dispose([pending.images, ...(pending.targets ? [pending.targets] : [])]);
     }
+    maker?.close();
   }
+}
+
+/**
+ * The first digit of each scene as `labels` and `boxes` (label −1 and an empty box for a scene
+ * without digits).
+ */
+export function firstObjects(
+  objects: readonly (readonly SceneObject[])[],
+): { labels: Int32Array; boxes: Float32Array } {
+  return {
+    labels: Int32Array.from(objects, (o) => o[0]?.label ?? -1),
+    boxes: Float32Array.from(objects.flatMap((o) => o[0]?.box ?? [0, 0, 0, 0])),
+  };
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { type Tensor4D, tf } from "../deps.ts";
 import type { WindowGeometry } from "../geometry.ts";
-import { voteBox } from "../metrics.ts";
+import { iou, voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import {
   checkImages,
@@ -32,6 +32,8 @@ export interface Detection {
   score: number;
   /** Box `[top, bottom, left, right]` in image pixels. */
   box: Box;
+  /** The pyramid level it was found on (the factor the image was resized by; 1: as it is). */
+  level?: number;
 }
 
 /** Options of {@linkcode detect} and {@linkcode decodeDetections}. */
@@ -44,6 +46,8 @@ export interface DetectOptions {
   maxDetections?: number;
   /** Suppress across labels too (one digit per place); default false (class-aware). */
   classAgnostic?: boolean;
+  /** NMS also drops a box a kept one covers this much of, in (0, 1]; default off. */
+  insideThreshold?: number;
   /**
    * Exponent k of a rescoring by the fraction f of the predicted box inside its window:
    * score = objectness · classProb · fᵏ; default 2 (0: no rescoring). A window that sees the
@@ -68,79 +72,233 @@ export interface DetectOptions {
 export interface NmsOptions {
   /** Drop a box whose IoU with a kept box of the same label is ≥ this; default 0.3. */
   iouThreshold?: number;
+  /**
+   * Also drop a box that lies mostly inside a kept one: when the kept box covers ≥ this fraction
+   * of its area, in (0, 1]; default off. A part of a digit read as another digit (the loop of a
+   * 9 as a 0) is such a box.
+   */
+  insideThreshold?: number;
   /** Most boxes kept; default 20. */
   maxDetections?: number;
   /** Suppress across labels too; default false (class-aware). */
   classAgnostic?: boolean;
 }
 
-function checkNms(options: NmsOptions): Required<NmsOptions> {
-  const { iouThreshold = 0.3, maxDetections = 20, classAgnostic = false } = options;
+function checkNms(options: NmsOptions): Required<Omit<NmsOptions, "insideThreshold">> & {
+  insideThreshold: number;
+} {
+  const {
+    iouThreshold = 0.3,
+    insideThreshold = Infinity,
+    maxDetections = 20,
+    classAgnostic = false,
+  } = options;
   if (!(iouThreshold >= 0 && iouThreshold <= 1)) {
     throw new RangeError(`iouThreshold must be in [0, 1], got ${iouThreshold}`);
+  }
+  if (!(insideThreshold > 0 && insideThreshold <= 1) && insideThreshold !== Infinity) {
+    throw new RangeError(`insideThreshold must be in (0, 1], got ${insideThreshold}`);
   }
   if (!Number.isInteger(maxDetections) || maxDetections < 0) {
     throw new RangeError(`maxDetections must be a non-negative integer, got ${maxDetections}`);
   }
-  return { iouThreshold, maxDetections, classAgnostic };
+  return { iouThreshold, insideThreshold, maxDetections, classAgnostic };
 }
 
 /**
- * Class-aware greedy non-maximum suppression with `tf.image.nonMaxSuppressionAsync`, one call
- * per label: boxes are taken best score first (ties: earlier first), a box is dropped when its IoU
- * with an already kept box of the same label is ≥ `iouThreshold`; the survivors of all labels are
- * returned best score first, at most `maxDetections`. With `classAgnostic`, one NMS over all
- * labels.
+ * Greedy non-maximum suppression: boxes are taken best score first (ties: earlier first); a box
+ * is dropped when a kept box of the same label (any label with `classAgnostic`) overlaps it with
+ * IoU ≥ `iouThreshold`, or covers ≥ `insideThreshold` of its area; at most `maxDetections` are
+ * kept, best score first.
  *
  * @example
  * ```ts
- * import { useBackend } from "../backends/backend.ts";
- * await useBackend("cpu");
  * import { nonMaxSuppression } from "./detect.ts";
  * const kept = await nonMaxSuppression([
  *   { label: 3, score: 0.9, box: [0, 10, 0, 10] },
  *   { label: 3, score: 0.8, box: [1, 11, 0, 10] }, // IoU 0.82 with the first: dropped
  *   { label: 5, score: 0.7, box: [1, 11, 0, 10] }, // another label: kept
- * ]);
+ *   { label: 5, score: 0.6, box: [2, 6, 2, 6] }, // inside the 5 above: dropped at 0.8
+ * ], { insideThreshold: 0.8 });
  * console.log(kept.map((d) => d.score)); // [0.9, 0.7]
  * ```
  */
+// deno-lint-ignore require-await
 export async function nonMaxSuppression(
   detections: readonly Detection[],
   options: NmsOptions = {},
 ): Promise<Detection[]> {
-  const { iouThreshold, maxDetections, classAgnostic } = checkNms(options);
-  const byLabel = new Map<number, Detection[]>();
-  for (const d of detections) {
-    const key = classAgnostic ? 0 : d.label;
-    const list = byLabel.get(key);
-    if (list) list.push(d);
-    else byLabel.set(key, [d]);
-  }
+  const { iouThreshold, insideThreshold, maxDetections, classAgnostic } = checkNms(options);
+  const order = detections.map((_, i) => i).sort((a, b) =>
+    detections[b].score - detections[a].score || a - b
+  );
   const kept: Detection[] = [];
-  for (const list of byLabel.values()) {
-    // tf boxes are [y1, x1, y2, x2].
-    const boxes = new Float32Array(list.length * 4);
-    list.forEach((d, i) => boxes.set([d.box[0], d.box[2], d.box[1], d.box[3]], 4 * i));
-    const [b, s] = [
-      tf.tensor2d(boxes, [list.length, 4]),
-      tf.tensor1d(list.map((d) => d.score)),
-    ];
-    const selected = await tf.image.nonMaxSuppressionAsync(b, s, maxDetections, iouThreshold);
-    const indices = await selected.data();
-    tf.dispose([b, s, selected]);
-    for (const i of indices) kept.push(list[i]);
+  for (const i of order) {
+    if (kept.length >= maxDetections) break;
+    const d = detections[i];
+    const area = (d.box[1] - d.box[0]) * (d.box[3] - d.box[2]);
+    const suppressed = kept.some((k) => {
+      if (!classAgnostic && k.label !== d.label) return false;
+      const inter = Math.max(0, Math.min(d.box[1], k.box[1]) - Math.max(d.box[0], k.box[0])) *
+        Math.max(0, Math.min(d.box[3], k.box[3]) - Math.max(d.box[2], k.box[2]));
+      return iou(d.box, k.box) >= iouThreshold || (area > 0 && inter / area >= insideThreshold);
+    });
+    if (!suppressed) kept.push(d);
   }
-  // Stable sort: equal scores keep label order then NMS order.
-  kept.sort((x, y) => y.score - x.score);
-  return kept.slice(0, maxDetections);
+  return kept;
+}
+
+/** Options of {@linkcode windowProposals}. */
+export interface ProposalOptions {
+  /** Smallest objectness probability (sigmoid) of a window that proposes a box; default 0.5. */
+  scoreThreshold?: number;
+  /** Exponent of the containment rescoring (see {@linkcode DetectOptions}); default 2. */
+  containment?: number;
+  /** Clip boxes to this `[height, width]` (in the output's image pixels). */
+  imageSize?: readonly [number, number];
+  /**
+   * The output came from the image resized by this factor, or `[vertical, horizontal]` factors (a
+   * pyramid level): boxes are mapped back to the original image by dividing by it; default 1.
+   */
+  scale?: number | readonly [number, number];
+  /** The pyramid level's nominal factor, recorded in each proposal; default 1. */
+  level?: number;
+  /** Score from objectness · class probability ("detection", default) or the class alone. */
+  select?: WindowSelection;
+}
+
+function checkProposalOptions(
+  options: ProposalOptions,
+): {
+  scoreThreshold: number;
+  containment: number;
+  scale: [number, number];
+  select: WindowSelection;
+} {
+  const { scoreThreshold = 0.5, containment = 2, scale = 1, select = "detection" } = options;
+  if (select !== "detection" && select !== "class") {
+    throw new RangeError(`select must be "detection" or "class", got ${JSON.stringify(select)}`);
+  }
+  if (!(containment >= 0)) throw new RangeError(`containment must be ≥ 0, got ${containment}`);
+  if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
+    throw new RangeError(`scoreThreshold must be in [0, 1], got ${scoreThreshold}`);
+  }
+  const [sy, sx] = typeof scale === "number" ? [scale, scale] : scale;
+  if (!(sy > 0 && sx > 0)) throw new RangeError(`scale must be > 0, got ${scale}`);
+  return { scoreThreshold, containment, scale: [sy, sx], select };
 }
 
 /**
- * Decodes network outputs `[N, rows, cols, 15]` into detections per image: every window with
- * objectness ≥ `scoreThreshold` proposes its box, clipped to the `imageSize` canvas when given
- * (boxes left empty by clipping or predicted upside down are dropped), then
- * {@linkcode nonMaxSuppression}.
+ * The box every window of network outputs `[N, rows, cols, 15]` proposes, per image: windows with
+ * objectness ≥ `scoreThreshold`, boxes mapped from the window frame to the image (and back from a
+ * pyramid level by `scale`), clipped to `imageSize` when given (boxes left empty by clipping or
+ * predicted upside down are dropped), scored objectness · class probability · fᵏ (the class
+ * probability · fᵏ with `select: "class"`).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backends/backend.ts";
+ * await useBackend("cpu");
+ * import { tf } from "../deps.ts";
+ * import { windowProposals } from "./detect.ts";
+ * const v = new Float32Array(15);
+ * v.set([5, 0, 0, 4], 0); // objectness logit 5, class 2 logit 4
+ * v.set([0.25, 0.75, 0.25, 0.5], 11); // box in the window frame
+ * const out = tf.tensor4d(v, [1, 1, 1, 15]);
+ * const [found] = await windowProposals(out, { size: 40, stride: 4, offset: 0 }, { scale: 0.5 });
+ * console.log(found[0].label, found[0].box); // 2 [20, 60, 20, 40]
+ * out.dispose();
+ * ```
+ */
+export async function windowProposals(
+  out: Tensor4D,
+  geometry: WindowGeometry,
+  options: ProposalOptions = {},
+): Promise<Detection[][]> {
+  const [n, rows, cols, channels] = out.shape;
+  if (channels !== OUTPUT.channels) {
+    throw new RangeError(`out must have ${OUTPUT.channels} channels, got ${channels}`);
+  }
+  const { scoreThreshold, containment, scale: [sy, sx], select } = checkProposalOptions(options);
+  const { level = 1 } = options;
+  const packed = tf.tidy(() => {
+    const [logit, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
+    const probs = tf.softmax(classLogits);
+    const label = tf.reshape(tf.cast(tf.argMax(probs, 3), "float32"), [n, rows, cols, 1]);
+    return tf.concat([tf.sigmoid(logit), tf.max(probs, 3, true), label, box], 3); // [N, r, c, 7]
+  });
+  const values = await packed.data();
+  packed.dispose();
+  const { size, stride, offset } = geometry;
+  const [h, w] = options.imageSize ?? [Infinity, Infinity];
+  const result: Detection[][] = [];
+  for (let i = 0; i < n; i++) {
+    const proposals: Detection[] = [];
+    for (let r = 0; r < rows; r++) {
+      const top = offset + r * stride;
+      for (let c = 0; c < cols; c++) {
+        const v = ((i * rows + r) * cols + c) * 7;
+        const objectness = values[v];
+        if (!(objectness >= scoreThreshold)) continue;
+        const left = offset + c * stride;
+        // The box in image pixels, clipped; containment is measured in the level's pixels.
+        const box: Box = [
+          Math.max(0, (top + values[v + 3] * size) / sy),
+          Math.min(h, (top + values[v + 4] * size) / sy),
+          Math.max(0, (left + values[v + 5] * size) / sx),
+          Math.min(w, (left + values[v + 6] * size) / sx),
+        ];
+        if (!(box[1] > box[0] && box[3] > box[2])) continue;
+        let score = select === "class" ? values[v + 1] : objectness * values[v + 1];
+        if (containment > 0) {
+          const [t, b, l, r2] = [box[0] * sy, box[1] * sy, box[2] * sx, box[3] * sx];
+          const inside = (Math.min(b, top + size) - Math.max(t, top)) *
+            (Math.min(r2, left + size) - Math.max(l, left));
+          score *= Math.pow(Math.max(0, inside) / ((b - t) * (r2 - l)), containment);
+        }
+        proposals.push({ label: values[v + 2], score, box, level });
+      }
+    }
+    result.push(proposals);
+  }
+  return result;
+}
+
+/**
+ * One image's proposals (from one or several pyramid levels) → detections: {@linkcode
+ * nonMaxSuppression}, then each kept box voted with the proposals of its label and its level that
+ * overlap it (`vote`, 0: off).
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "../backends/backend.ts";
+ * await useBackend("cpu");
+ * import { selectDetections } from "./detect.ts";
+ * const kept = await selectDetections([
+ *   { label: 3, score: 0.9, box: [0, 10, 0, 10] },
+ *   { label: 3, score: 0.9, box: [0, 12, 0, 10] },
+ * ], { vote: 0.5 });
+ * console.log(kept.length, kept[0].box); // 1 [0, 11, 0, 10]
+ * ```
+ */
+export async function selectDetections(
+  proposals: readonly Detection[],
+  options: NmsOptions & { vote?: number } = {},
+): Promise<Detection[]> {
+  const { vote = 0.5 } = options;
+  if (!(vote >= 0 && vote <= 1)) throw new RangeError(`vote must be in [0, 1], got ${vote}`);
+  const kept = await nonMaxSuppression(proposals, checkNms(options));
+  if (vote === 0) return kept;
+  // Votes come from the kept box's own level: a coarser level's boxes are rougher.
+  return kept.map((d) => {
+    const same = proposals.filter((p) => (p.level ?? 1) === (d.level ?? 1));
+    return { ...d, box: voteBox(d.box, d.label, same, vote) as Box };
+  });
+}
+
+/**
+ * Decodes network outputs `[N, rows, cols, 15]` into detections per image:
+ * {@linkcode windowProposals} then {@linkcode selectDetections}.
  *
  * @example
  * ```ts
@@ -162,72 +320,103 @@ export async function decodeDetections(
   geometry: WindowGeometry,
   options: DetectOptions & { imageSize?: readonly [number, number] } = {},
 ): Promise<Detection[][]> {
-  const [n, rows, cols, channels] = out.shape;
-  if (channels !== OUTPUT.channels) {
-    throw new RangeError(`out must have ${OUTPUT.channels} channels, got ${channels}`);
-  }
-  const { scoreThreshold = 0.5, imageSize, containment = 2, vote = 0.5 } = options;
-  const { select = "detection" } = options;
+  const { vote = 0.5 } = options;
   if (!(vote >= 0 && vote <= 1)) throw new RangeError(`vote must be in [0, 1], got ${vote}`);
-  if (select !== "detection" && select !== "class") {
-    throw new RangeError(`select must be "detection" or "class", got ${JSON.stringify(select)}`);
-  }
-  if (!(containment >= 0)) throw new RangeError(`containment must be ≥ 0, got ${containment}`);
-  if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
-    throw new RangeError(`scoreThreshold must be in [0, 1], got ${scoreThreshold}`);
-  }
   const nms = checkNms(options);
-  const packed = tf.tidy(() => {
-    const [logit, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
-    const probs = tf.softmax(classLogits);
-    const label = tf.reshape(tf.cast(tf.argMax(probs, 3), "float32"), [n, rows, cols, 1]);
-    return tf.concat([tf.sigmoid(logit), tf.max(probs, 3, true), label, box], 3); // [N, r, c, 7]
-  });
-  const values = await packed.data();
-  packed.dispose();
-  const { size, stride, offset } = geometry;
-  const [h, w] = imageSize ?? [Infinity, Infinity];
+  const proposals = await windowProposals(out, geometry, options);
   const result: Detection[][] = [];
-  for (let i = 0; i < n; i++) {
-    const proposals: Detection[] = [];
-    for (let r = 0; r < rows; r++) {
-      const top = offset + r * stride;
-      for (let c = 0; c < cols; c++) {
-        const v = ((i * rows + r) * cols + c) * 7;
-        const objectness = values[v];
-        if (!(objectness >= scoreThreshold)) continue;
-        const left = offset + c * stride;
-        const box: Box = [
-          Math.max(0, top + values[v + 3] * size),
-          Math.min(h, top + values[v + 4] * size),
-          Math.max(0, left + values[v + 5] * size),
-          Math.min(w, left + values[v + 6] * size),
-        ];
-        if (!(box[1] > box[0] && box[3] > box[2])) continue;
-        let score = select === "class" ? values[v + 1] : objectness * values[v + 1];
-        if (containment > 0) {
-          const inside = (Math.min(box[1], top + size) - Math.max(box[0], top)) *
-            (Math.min(box[3], left + size) - Math.max(box[2], left));
-          const area = (box[1] - box[0]) * (box[3] - box[2]);
-          score *= Math.pow(Math.max(0, inside) / area, containment);
-        }
-        proposals.push({ label: values[v + 2], score, box });
-      }
-    }
-    const kept = await nonMaxSuppression(proposals, nms);
-    result.push(
-      vote > 0
-        ? kept.map((d) => ({ ...d, box: voteBox(d.box, d.label, proposals, vote) as Box }))
-        : kept,
-    );
-  }
+  for (const list of proposals) result.push(await selectDetections(list, { ...nms, vote }));
   return result;
 }
 
 /**
- * Detects digits in images `[N, H, W, 1]` (any H, W ≥ the window): runs the model in batches of
- * `batchSize` (default 16) and decodes with {@linkcode decodeDetections}, boxes clipped to the
- * image; `select` and `vote` default to the model's prediction rule (`model.rule`).
+ * The pyramid levels {@linkcode detect} runs for an `height × width` image: `scales` as given,
+ * or for "auto" 1, ½, ¼, … while the level still holds a window of `windowSize` pixels.
+ *
+ * @example
+ * ```ts
+ * import { pyramidScales } from "./detect.ts";
+ * console.log(pyramidScales(256, 300, 40)); // [1, 0.5, 0.25]
+ * console.log(pyramidScales(64, 64, 40, [1])); // [1]
+ * ```
+ */
+export function pyramidScales(
+  height: number,
+  width: number,
+  windowSize: number,
+  scales: readonly number[] | "auto" = "auto",
+): number[] {
+  if (scales !== "auto") {
+    if (!Array.isArray(scales) || scales.length === 0 || !scales.every((f) => f > 0)) {
+      throw new RangeError(
+        `scales must be "auto" or a non-empty list of factors > 0, got ${scales}`,
+      );
+    }
+    const fit = scales.filter((f) =>
+      Math.round(height * f) >= windowSize && Math.round(width * f) >= windowSize
+    );
+    if (fit.length === 0) {
+      throw new RangeError(
+        `no level of scales [${scales}] holds a ${windowSize}-pixel window on a ${width}×${height} image`,
+      );
+    }
+    return [...fit];
+  }
+  const levels = [1];
+  for (let f = 0.5; Math.min(height, width) * f >= windowSize; f /= 2) levels.push(f);
+  return levels;
+}
+
+/**
+ * `images` resized by `factor`: 2×2 averaging per halving, bilinear (half-pixel centres) for the
+ * rest; with the exact vertical and horizontal factors from image to level coordinates.
+ */
+function resizeLevel(
+  images: Tensor4D,
+  factor: number,
+): { level: Tensor4D; scale: [number, number] } {
+  let sy = 1, sx = 1;
+  const level = tf.tidy(() => {
+    let x = images;
+    let f = factor;
+    while (f <= 0.5 + 1e-9) {
+      x = tf.avgPool(x, 2, 2, "valid"); // level pixel i covers image pixels [2i, 2i + 2)
+      f *= 2, sy /= 2, sx /= 2;
+    }
+    if (Math.abs(f - 1) > 1e-9) {
+      const [, h, w] = x.shape;
+      const [h2, w2] = [Math.max(1, Math.round(h * f)), Math.max(1, Math.round(w * f))];
+      x = tf.image.resizeBilinear(x, [h2, w2], false, true);
+      sy *= h2 / h, sx *= w2 / w;
+    }
+    return x;
+  });
+  return { level, scale: [sy, sx] };
+}
+
+/** Options of {@linkcode detect}: decoding, the pyramid and batching. */
+export interface PyramidOptions extends DetectOptions {
+  /** Images per forward pass; default 16. */
+  batchSize?: number;
+  /** Runs the forward passes (e.g. a `GradientPool`); default `model.apply`. */
+  step?: ForwardRunner;
+  /** Pyramid levels (factors applied to the image); default "auto". */
+  scales?: readonly number[] | "auto";
+  /**
+   * With several levels, the sizes each level answers for (SNIP's valid ranges): a proposal is
+   * kept only when its box's longer side, in the level's pixels, lies in `[min, max]` (the
+   * finest level keeps anything smaller, the coarsest anything larger); default [18, 40]:
+   * digits the net was trained on sizes of, with overlap between levels.
+   */
+  levelRange?: readonly [number, number];
+}
+
+/**
+ * Detects digits in images `[N, H, W, 1]` (any H, W ≥ the window): runs the model on every level
+ * of an image pyramid (OverFeat's multi-scale; `scales`, default "auto": 1, ½, ¼, … while a level
+ * holds a window), in batches of `batchSize` (default 16), gathers the proposals of all levels in
+ * image pixels and keeps the best with {@linkcode selectDetections}; boxes clipped to the image.
+ * `select` and `vote` default to the model's prediction rule (`model.rule`).
  *
  * @example
  * ```ts
@@ -243,30 +432,61 @@ export async function decodeDetections(
 export async function detect(
   model: Model,
   images: Tensor4D,
-  options: DetectOptions & { batchSize?: number; step?: ForwardRunner } = {},
+  options: PyramidOptions = {},
 ): Promise<Detection[][]> {
   checkImages(model, images);
   const [n, h, w] = images.shape;
-  const { batchSize = 16, step, ...given } = options;
-  const rest = { ...given, ...predictionRule(model, given) };
+  const { batchSize = 16, step, scales = "auto", levelRange = [18, 40], ...given } = options;
+  // select and vote: the options where they set them, else the model's recorded rule
+  const { vote, ...rest } = { ...given, ...predictionRule(model, given) };
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`options.batchSize must be a positive integer, got ${batchSize}`);
   }
+  if (!(vote >= 0 && vote <= 1)) throw new RangeError(`vote must be in [0, 1], got ${vote}`);
+  const nms = checkNms(rest);
+  checkProposalOptions(rest);
+  const levels = pyramidScales(h, w, model.geometry.size, scales);
+  if (!(levelRange[0] >= 0 && levelRange[1] >= levelRange[0])) {
+    throw new RangeError(`levelRange must be [min, max] with 0 ≤ min ≤ max, got ${levelRange}`);
+  }
+  const finest = Math.max(...levels), coarsest = Math.min(...levels);
   const result: Detection[][] = [];
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
     const batch = n === count
       ? images
       : tf.slice(images, [start, 0, 0, 0], [count, -1, -1, -1]) as Tensor4D;
-    const out = step ? await step.forward(model, batch) : tf.tidy(() => model.apply(batch));
-    if (batch !== images) batch.dispose();
+    const proposals: Detection[][] = Array.from({ length: count }, () => []);
     try {
-      result.push(
-        ...await decodeDetections(out, model.geometry, { ...rest, imageSize: [h, w] }),
-      );
+      for (const factor of levels) {
+        const { level, scale } = factor === 1
+          ? { level: batch, scale: 1 }
+          : resizeLevel(batch, factor);
+        const out = step ? await step.forward(model, level) : tf.tidy(() => model.apply(level));
+        if (level !== batch) level.dispose();
+        try {
+          const found = await windowProposals(out, model.geometry, {
+            ...rest,
+            scale,
+            level: factor,
+            imageSize: [h, w],
+          });
+          const lo = factor === finest ? 0 : levelRange[0];
+          const hi = factor === coarsest ? Infinity : levelRange[1];
+          found.forEach((list, i) => {
+            for (const d of list) {
+              const side = factor * Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
+              if (levels.length === 1 || (side >= lo && side <= hi)) proposals[i].push(d);
+            }
+          });
+        } finally {
+          out.dispose();
+        }
+      }
     } finally {
-      out.dispose();
+      if (batch !== images) batch.dispose();
     }
+    for (const list of proposals) result.push(await selectDetections(list, { ...nms, vote }));
   }
   return result;
 }

@@ -32,9 +32,8 @@
 import type { Tensor4D } from "../deps.ts";
 import { iou } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
-import type { ForwardRunner } from "../model/predict.ts";
 import type { Box } from "../data/multi_scenes.ts";
-import { detect, type Detection, type DetectOptions } from "./detect.ts";
+import { detect, type Detection, type DetectOptions, type PyramidOptions } from "./detect.ts";
 
 /** A number read in a picture. */
 export interface ReadNumber {
@@ -295,11 +294,7 @@ export function groupNumbers(
 }
 
 /** Options of {@linkcode readNumbers}: those of `detect`, and the grouping's. */
-export interface ReadOptions extends DetectOptions {
-  /** Images per forward pass; default 16. */
-  batchSize?: number;
-  /** Runs the forward passes (e.g. a `GradientPool`); default `model.apply`. */
-  step?: ForwardRunner;
+export interface ReadOptions extends PyramidOptions {
   /** How digits are grouped into numbers. */
   group?: GroupOptions;
 }
@@ -313,8 +308,21 @@ export interface Reading {
 }
 
 /**
+ * The detection options reading starts from: one digit per place (class-agnostic NMS at IoU 0.25,
+ * and a box 60 % inside a better one dropped: a neighbour's part read as a digit of its own), up
+ * to 200 digits a picture. mAP is scored with class-aware NMS instead (as COCO does), which keeps
+ * the second-best label of a place as a lower-ranked guess.
+ */
+export const READ_DETECTION: Readonly<DetectOptions> = Object.freeze({
+  classAgnostic: true,
+  iouThreshold: 0.25,
+  insideThreshold: 0.6,
+  maxDetections: 200,
+});
+
+/**
  * Reads the numbers in images `[N, H, W, 1]` (white ink on black, e.g. from `prepareImage`):
- * `detect` (its options pass through; `maxDetections` defaults to 200 here), then
+ * `detect` (its options pass through over {@linkcode READ_DETECTION}), then
  * {@linkcode groupNumbers} per image.
  *
  * @example
@@ -336,7 +344,7 @@ export async function readNumbers(
 ): Promise<Reading[]> {
   const { group = {}, ...detectOptions } = options;
   checkGroup(group);
-  const found = await detect(model, images, { maxDetections: 200, ...detectOptions });
+  const found = await detect(model, images, { ...READ_DETECTION, ...detectOptions });
   return found.map((detections) => ({ numbers: groupNumbers(detections, group), detections }));
 }
 

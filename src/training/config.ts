@@ -18,6 +18,7 @@ import {
 import { parseDigitRange } from "../data/multi_scenes.ts";
 import { backendFlag, type BackendName } from "../backends/backend.ts";
 import { ARCHITECTURES } from "../model/model.ts";
+import { durationCheck } from "./budget.ts";
 
 /**
  * Named sets of flags (`--preset NAME`), applied before the command line's own flags, which win.
@@ -25,7 +26,9 @@ import { ARCHITECTURES } from "../model/model.ts";
  * `assignment` makes every choice the course assignment makes where it makes one (any-overlap
  * targets, the mean squared box error, the best class score without box voting, one pass over a
  * fresh permutation of the 60 000 training digits per epoch; docs/assignment.md); `detector`
- * trains the multi-digit detector shipped in models/detector/ (≤ 30 minutes on a 2-core CPU).
+ * trains the number reader shipped in models/detector/ (≤ 45 minutes on a 2-core CPU): written
+ * numbers, sizes and paper (--scenes reading), each window reporting the digit centred nearest
+ * (--assign centre).
  */
 export const TRAIN_PRESETS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   localizer: [],
@@ -42,10 +45,11 @@ export const TRAIN_PRESETS: Readonly<Record<string, readonly string[]>> = Object
     "--out=runs/assignment",
   ],
   detector: [
-    "--digits=1-4",
+    "--scenes=reading",
+    "--assign=centre",
     "--size=128",
-    "--epochs=20",
-    "--train-size=25000",
+    "--epochs=16",
+    "--train-size=30000",
     "--val-size=1000",
     "--out=runs/detector",
   ],
@@ -137,6 +141,22 @@ export const TRAIN_FLAGS = {
       }
     },
   },
+  // What the scenes show: "digits" (--digits per scene, like the assignment's) or "reading" (the
+  // number reader's mix: written numbers with touching digits, scattered digits of 10–48 px, a
+  // share on lit paper; src/data/reading_scenes.ts). --digits does not apply to "reading".
+  scenes: {
+    default: "digits",
+    help: "Training scenes: digits (--digits per scene) or reading (numbers, sizes, paper)",
+    choices: ["digits", "reading"],
+  },
+  // Which digit a window covering several reports: the one covering most of it, or the one whose
+  // centre is nearest the window's centre (written numbers: a window holds its digit and parts of
+  // the neighbours).
+  assign: {
+    default: "area",
+    help: "Targets: a window covering several digits takes the largest (area) or nearest (centre)",
+    choices: ["area", "centre"],
+  },
   // Side of the training and validation scenes (64: the assignment's).
   size: { default: 64, help: "Side of the training scenes in pixels", check: positiveInt },
   // Which windows are positives: a window is positive for a digit when it covers at least this
@@ -192,6 +212,13 @@ export const TRAIN_FLAGS = {
   out: { default: "runs/latest", help: "Output folder" },
   // Continue the run saved in --out (its config is reused, except --epochs).
   resume: { default: false as boolean, help: "Resume from the checkpoint in --out" },
+  // A time budget (e.g. 15m): fewer epochs when the speed measured here needs it, never more
+  // (src/training/budget.ts); empty runs the recipe as written. config.json records the epochs.
+  budget: {
+    default: "",
+    help: "Fit the run to a time budget, e.g. 15m: fewer epochs on a slow backend (default: none)",
+    check: durationCheck,
+  },
 } satisfies FlagSpecs;
 
 /** The training settings (see {@linkcode TRAIN_FLAGS} for defaults and meaning). */
@@ -214,6 +241,10 @@ export interface TrainConfig {
   box: string;
   /** Digits per training scene, "min-max" ("1": the single-digit localizer). */
   digits: string;
+  /** "digits" or "reading" (see TRAIN_FLAGS). */
+  scenes: string;
+  /** "area" or "centre" (see TRAIN_FLAGS). */
+  assign: string;
   /** Side of the training and validation scenes. */
   size: number;
   /** Least fraction of a digit's box (of the best window's cover) a positive window covers. */
@@ -238,6 +269,8 @@ export interface TrainConfig {
   out: string;
   /** Resume from the checkpoint in `out`. */
   resume: boolean;
+  /** Time budget ("15m"); empty: the recipe as written. */
+  budget: string;
 }
 
 // Compile-time check: the flags parse to exactly a TrainConfig.

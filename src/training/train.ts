@@ -333,12 +333,18 @@ function sceneSettings(settings: TrainConfig): {
   size: number;
   digits?: readonly [number, number];
   minCover: number;
+  assign: "area" | "centre";
+  recipe: "digits" | "reading";
 } {
   const size = settings.size ?? 64;
   const digits = parseDigitRange(settings.digits ?? "1", "--digits");
   const minCover = settings.minCover ?? 0;
-  if (digits[0] === 1 && digits[1] === 1) return { size, minCover };
-  return { size, digits, minCover };
+  const assign = settings.assign === "centre" ? "centre" : "area";
+  const recipe = settings.scenes === "reading" ? "reading" : "digits";
+  if (recipe === "digits" && digits[0] === 1 && digits[1] === 1) {
+    return { size, minCover, assign, recipe };
+  }
+  return { size, digits, minCover, assign, recipe };
 }
 
 /** The prediction rule of a run's settings (absent in runs saved before it was a setting). */

@@ -12,7 +12,8 @@ import { loss } from "../model/loss.ts";
 import type { BoxReduction } from "../model/layout.ts";
 import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../model/loss/terms.ts";
 import { type DecodeOptions, decodeOutput, predictionRule } from "../model/predict.ts";
-import { makeScenes, singleTargets } from "../data/scenes.ts";
+import { firstObjects, makeScenes, singleTargets } from "../data/scenes.ts";
+import { makeReadingScenes } from "../data/reading_scenes.ts";
 import { makeMultiScenes, type SceneObject } from "../data/multi_scenes.ts";
 import { encodeObjects } from "../data/multi_encode.ts";
 import { decodeDetections, type Detection } from "../detection/detect.ts";
@@ -39,6 +40,18 @@ export interface ValSet {
 /** Proposals kept while validating a detector: as `deno task evaluate` scores mAP. */
 const MAP_SCORE_THRESHOLD = 0.05;
 
+/** Reading scenes as a tensor batch. */
+function readingBatch(
+  source: Mnist["val"],
+  options: { count: number; seed: number; size: number },
+): { images: Tensor4D; objects: SceneObject[][] } {
+  const r = makeReadingScenes(source, options);
+  return {
+    images: tf.tensor4d(r.pixels, [options.count, r.size, r.size, 1]),
+    objects: r.objects,
+  };
+}
+
 /**
  * Makes `count` validation scenes from the val digits, fixed by `seed`, with their targets.
  *
@@ -63,10 +76,15 @@ export async function makeValSet(
     digits?: readonly [number, number];
     /** Targets' least cover (see ../data/multi_encode.ts); default 0 (any overlap). */
     minCover?: number;
+    /** Targets: which digit a window covering several takes; default "area". */
+    assign?: "area" | "centre";
+    /** "reading": the number reader's scene mix (../data/reading_scenes.ts). */
+    recipe?: "digits" | "reading";
   },
 ): Promise<ValSet> {
-  const { count, seed, model, size = 64, digits, minCover } = options;
-  const multi = digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
+  const { count, seed, model, size = 64, digits, minCover, assign, recipe = "digits" } = options;
+  const reading = recipe === "reading";
+  const multi = reading || digits !== undefined && !(digits[0] === 1 && digits[1] === 1);
   const chunk = options.chunk ?? (multi ? Math.max(1, Math.floor(500 * 64 * 64 / size ** 2)) : 500);
   const grid = model.grid(size);
   const chunks: ValSet["chunks"] = [];
@@ -74,12 +92,13 @@ export async function makeValSet(
     const n = Math.min(chunk, count - start);
     const chunkSeed = seed * 7919 + 1_000_003 + i;
     if (multi) {
-      const m = await makeMultiScenes(source, { count: n, seed: chunkSeed, size, digits });
+      const m = reading
+        ? readingBatch(source, { count: n, seed: chunkSeed, size })
+        : await makeMultiScenes(source, { count: n, seed: chunkSeed, size, digits });
       chunks.push({
         images: m.images,
-        targets: encodeObjects(m.objects, grid, { minCover }),
-        labels: Int32Array.from(m.objects, (o) => o[0].label),
-        boxes: Float32Array.from(m.objects.flatMap((o) => o[0].box)),
+        targets: encodeObjects(m.objects, grid, { minCover, assign }),
+        ...firstObjects(m.objects),
         objects: m.objects,
       });
       continue;
