@@ -71,7 +71,7 @@ export interface SceneStreamOptions extends Omit<SceneOptions, "count" | "seed" 
    * Which digits an epoch of one-digit scenes shows: `"permutation"` (default) takes the first
    * `epochSize` digits of a fresh shuffle of the source each epoch (`epochSize` = the source's
    * count is one pass over every digit; past the end, the next shuffle); `"random"` draws each
-   * scene's digit with replacement. Multi-digit streams always draw with replacement.
+   * scene's digit with replacement. Multi-digit and reading streams always draw with replacement.
    */
   sampling?: Sampling;
   /** Base seed: epoch `e` draws its scenes from seed `seed + e`. */
@@ -206,7 +206,7 @@ export async function* sceneStream(
   if (sampling !== "permutation" && sampling !== "random") {
     throw new RangeError(`sampling must be "permutation" or "random", got ${sampling}`);
   }
-  const permute = sampling === "permutation" && !multi;
+  const permute = sampling === "permutation" && !multi && recipe === "digits";
   if (permute && !(source?.count > 0)) {
     throw new TypeError("source must be a non-empty MNIST split { images, labels, count }");
   }
