@@ -10,6 +10,7 @@ import { Adam } from "../src/training/adam.ts";
 import {
   autoNotice,
   type Backend,
+  backendNamed,
   BACKENDS,
   decideAuto,
   describeBackend,
@@ -44,6 +45,7 @@ import { encodeOnnx } from "../src/model/onnx_export.ts";
 import { readExportWeights } from "../src/model/export_weights.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
+import { pictureSpeed } from "./lib/picture_speed.ts";
 import { median } from "./lib/stats.ts";
 import { type CpuPeak, readPeak } from "./lib/cpu_peak.ts";
 import { loadOrt, type Ort, ORT_VERSION, ortSession } from "./lib/ort.ts";
@@ -75,6 +77,12 @@ const FLAGS = {
   backends: { default: "available", help: "Backends to measure (comma-separated)" },
   /** Time sequential vs convolutional sliding at 1080×1080 (several minutes on 2 cores). */
   sliding: { default: true as boolean, help: "Include the 1080×1080 sliding comparison" },
+  /** Side of the one-picture comparison: detect vs ONNX Runtime and PyTorch (0: skip). */
+  picture: {
+    default: 1080,
+    help: "Side of one picture timed through detect, ONNX Runtime and PyTorch (0: skip)",
+    check: nonNegativeInt,
+  },
   /** Run tasks/bench_torch.py when python3 has torch. */
   torch: { default: true as boolean, help: "Measure PyTorch on the same architecture" },
   /** Run the ONNX export on ONNX Runtime (npm onnxruntime-node) when it loads. */
@@ -415,9 +423,33 @@ async function describeRun(ctx: BenchContext, peak: CpuPeak | null) {
   } as Record<string, unknown>;
 }
 
+/**
+ * One large picture through detect (on the backend auto picks, as the tasks run it), ONNX Runtime
+ * and PyTorch: tasks/lib/picture_speed.ts.
+ */
+async function pictureRow(ctx: BenchContext, bench: Record<string, unknown>) {
+  const size = ctx.flags.picture;
+  await useBackend(backendNamed((bench.auto as { backend: string }).backend).name);
+  const p = await pictureSpeed({
+    source: ctx.digits,
+    size,
+    threads: ctx.cores,
+    ...(typeof ctx.ort === "string" ? {} : { ort: ctx.ort.ort }),
+  });
+  bench.picture = p;
+  const s = (ms?: number) => ms === undefined ? "—" : `${(ms / 1000).toFixed(2)} s`;
+  console.log(
+    `  one ${size}×${size} picture, the detector's net (median of ${p.runs}): ` +
+      `${p.backend} model.apply ${s(p.applyMs)}, detect one level ${s(p.detectOneLevelMs)}, ` +
+      `detect with the pyramid (${p.levels.length} levels) ${s(p.detectPyramidMs)}; ` +
+      `ONNX Runtime ${s(p.ortMs)}, ${p.torch ?? "PyTorch"} ${s(p.torchMs)} (forward passes)`,
+  );
+}
+
 /** The data pipeline, RSS over many steps and the 1080×1080 sliding comparison (wasm). */
 async function extras(ctx: BenchContext, bench: Record<string, unknown>) {
   const { flags } = ctx;
+  if (flags.picture > 0) await pictureRow(ctx, bench);
   await useBackend("wasm");
   const data = await benchData({ source: ctx.digits });
   bench.data = data;

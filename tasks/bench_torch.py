@@ -3,6 +3,7 @@
 times training and inference on the same machine, so the ratio is measured in one run.
 
 Usage: python3 tasks/bench_torch.py [bench.json] [--batch 32] [--steps 30] [--threads N]
+       python3 tasks/bench_torch.py bench.json --infer-size 1080 [--steps 3]  (one picture's forward)
 Prints one JSON object on stdout. Runs only where torch is installed (Debian: python3-torch).
 """
 import argparse
@@ -76,12 +77,32 @@ def conditional_loss(out, target):
     return sum(term(out, target, mask) for term in LOSS_TERMS.values())
 
 
+def picture_forward(model, size, steps):
+    """The forward pass of one `size`×`size` picture: median milliseconds after one warm-up."""
+    model.eval()
+    x = torch.rand(1, 1, size, size)
+    times = []
+    with torch.no_grad():
+        model(x)
+        for _ in range(steps):
+            t = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t)
+    print(json.dumps({
+        "framework": f"pytorch {torch.__version__}",
+        "threads": torch.get_num_threads(),
+        "size": size,
+        "inferMs": statistics.median(times) * 1000,
+    }))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("bench", nargs="?", default="runs/bench/bench.json")
     p.add_argument("--batch", type=int, default=0)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--infer-size", type=int, default=0)
     args = p.parse_args()
     with open(args.bench) as f:
         bench = json.load(f)
@@ -100,6 +121,9 @@ def main():
     except ValueError as error:
         print(json.dumps({"error": str(error)}))
         sys.exit(2)
+    if args.infer_size > 0:
+        picture_forward(model, args.infer_size, args.steps)
+        return
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, size, size)
     with torch.no_grad():
