@@ -8,6 +8,7 @@
  * Writes the picture to `--out` and prints the detections.
  */
 import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { backendLine } from "./lib/backend_line.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import type { Model } from "../src/model/model.ts";
 import {
@@ -54,6 +55,7 @@ export const task = defineTask({
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
     await useBackend(flags.backend);
+    console.log(backendLine(flags.backend));
     const { model } = await loadModel(where);
     try {
       const input = await pictureOrScene(flags, { ...picture, window: model.geometry.size });

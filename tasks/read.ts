@@ -6,6 +6,7 @@
  * draws them (`--out`).
  */
 import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { backendLine } from "./lib/backend_line.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
   defineTask,
@@ -92,6 +93,7 @@ export const task = defineTask({
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
     await useBackend(flags.backend);
+    console.log(backendLine(flags.backend));
     const { model } = await loadModel(where);
     try {
       const { images, truths, source } = await pictureOrScene(flags, {

@@ -6,6 +6,7 @@
  * Writes `<model>/predictions.png` (or `<model>/windows.png`) unless `--out` says otherwise.
  */
 import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { backendLine } from "./lib/backend_line.ts";
 import {
   defineTask,
   modelFlag,
@@ -96,6 +97,7 @@ export const task = defineTask({
       );
     }
     await useBackend(flags.backend);
+    console.log(backendLine(flags.backend));
     const loaded = flags.untrained
       ? {
         model: buildModel(undefined, { seed: flags.seed }),
