@@ -11,6 +11,8 @@ import { encodeObjectsData, singleObjects } from "../src/data/multi_encode.ts";
 import { encodeTargetsData } from "../src/data/encode.ts";
 import { makeValSet } from "../src/training/validation.ts";
 import { makeReadingScenes } from "../src/data/reading_scenes.ts";
+import { CONDITIONS } from "../src/data/conditions.ts";
+import { scoreCondition } from "../src/detection/condition_score.ts";
 import { makeRng } from "../src/rng.ts";
 import { buildModel } from "../src/model/model.ts";
 import { parseFlags } from "../src/cli.ts";
@@ -220,10 +222,29 @@ Deno.test("train --scenes reading --assign centre: a reader run records mAP and 
         scenes: "reading",
         assign: "centre",
         epochs: 1,
+        valConditions: 3,
       }),
       { mnist, ...quiet },
     );
     assert.ok(run.records[0].val.map50! >= 0 && run.records[0].val.map50! <= 1);
+    // --val-conditions: every test condition scored after the epoch, as evaluate scores it
+    const conditions = run.records[0].conditions!;
+    assert.deepEqual(Object.keys(conditions), [...CONDITIONS]);
+    for (const name of CONDITIONS) {
+      const want = await scoreCondition(run.model, name, mnist.val, {
+        count: 3,
+        seed: 1,
+        size: 128,
+        detect: { scoreThreshold: 0.05, maxDetections: 100 },
+      });
+      assert.deepEqual(conditions[name], {
+        map50: want.map50,
+        map: want.map,
+        ...(want.numbers ? { read: want.numbers.accuracy } : {}),
+        pictures: 3,
+      }, name);
+    }
+    assert.ok(conditions.strings.read !== undefined && conditions.scenes.read === undefined);
     const config = JSON.parse(await Deno.readTextFile(`${a}/config.json`));
     assert.equal(config.settings.scenes, "reading");
     assert.equal(config.settings.assign, "centre");

@@ -22,21 +22,13 @@ import {
   positiveInt,
   UsageError,
 } from "../src/cli.ts";
-import { detect, type Detection, type PyramidOptions } from "../src/detection/detect.ts";
+import type { PyramidOptions } from "../src/detection/detect.ts";
+import { type ConditionScore, scoreCondition } from "../src/detection/condition_score.ts";
 import { tf } from "../src/deps.ts";
 import { writeJsonAtomic } from "../src/io.ts";
-import { meanAveragePrecision } from "../src/detection/map.ts";
 import { confusions } from "../src/detection/confusions.ts";
 import { loadMnist } from "../src/data/mnist.ts";
-import type { SceneObject } from "../src/data/multi_scenes.ts";
-import { type ConditionName, CONDITIONS, makeCondition } from "../src/data/conditions.ts";
-import { normalizeImage } from "../src/data/normalize.ts";
-import {
-  type NumberAccuracy,
-  numberAccuracy,
-  type ReadNumber,
-  readNumbers,
-} from "../src/detection/read.ts";
+import { type ConditionName, CONDITIONS } from "../src/data/conditions.ts";
 import { predictionRule } from "../src/model/predict.ts";
 
 const FLAGS = {
@@ -78,23 +70,10 @@ const FLAGS = {
   out: { default: "runs/evaluate", help: "Output folder" },
 };
 
-// Pictures made at once: fixes a set for a (seed, count), whatever --batch is.
-const CHUNK = 100;
-
-/** One condition's scores. */
-interface ConditionResult {
-  condition: ConditionName;
-  pictures: number;
-  objects: number;
-  detections: number;
-  map50: number;
-  map75: number;
-  map: number;
-  numbers?: NumberAccuracy;
-  perClass: ReturnType<typeof meanAveragePrecision>["perClass"];
+/** One condition's scores, as map.json records them. */
+type ConditionResult = Omit<ConditionScore, "found" | "truths"> & {
   confusions: ReturnType<typeof confusions>;
-  seconds: number;
-}
+};
 
 /** The task: usage, flags and what it does. */
 export const task = defineTask({
@@ -159,7 +138,7 @@ export const task = defineTask({
   },
 });
 
-/** Detects, scores and reads one condition's set; prints a progress line and its confusions. */
+/** Scores one condition's set (src/detection/condition_score.ts); prints progress and confusions. */
 async function evaluateCondition(
   name: ConditionName,
   ctx: {
@@ -171,47 +150,22 @@ async function evaluateCondition(
   },
 ): Promise<ConditionResult> {
   const { flags, options, step, model, val } = ctx;
-  const truths: SceneObject[][] = [];
-  const numbers: { text: string; box: number[] }[][] = [];
-  const found: Detection[][] = [];
-  const readings: ReadNumber[][] = [];
   const started = performance.now();
-  const { size } = flags;
-  for (let first = 0, chunk = 0; first < flags.count; first += CHUNK, chunk++) {
-    const count = Math.min(CHUNK, flags.count - first);
-    const set = await makeCondition(name, val, { count, seed: flags.seed * 1000 + chunk, size });
-    const area = size * size;
-    for (let i = 0; i < count; i++) {
-      const picture = set.pixels.subarray(i * area, (i + 1) * area);
-      normalizeImage({ width: size, height: size, data: picture.slice() }, { out: picture });
-    }
-    const images = tf.tensor4d(set.pixels, [count, size, size, 1]);
-    try {
-      found.push(...await detect(model, images, { ...options, step }));
-      if (set.numbers) {
-        // reading's own NMS (READ_DETECTION), the same pyramid and batches
-        const read = await readNumbers(model, images, {
-          scales: options.scales,
-          batchSize: options.batchSize,
-          step,
-        });
-        readings.push(...read.map((r) => r.numbers));
-      }
-    } finally {
-      images.dispose();
-    }
-    truths.push(...set.objects);
-    if (set.numbers) numbers.push(...set.numbers);
-    const done = first + count;
-    const rate = done / ((performance.now() - started) / 1000);
-    await Deno.stdout.write(
-      new TextEncoder().encode(
-        `\r${name}: ${done}/${flags.count} pictures, ${rate.toFixed(1)}/s   `,
-      ),
-    );
-  }
+  const { found, truths, ...score } = await scoreCondition(model, name, val, {
+    count: flags.count,
+    seed: flags.seed,
+    size: flags.size,
+    detect: { ...options, step },
+    onChunk: async (done) => {
+      const rate = done / ((performance.now() - started) / 1000);
+      await Deno.stdout.write(
+        new TextEncoder().encode(
+          `\r${name}: ${done}/${flags.count} pictures, ${rate.toFixed(1)}/s   `,
+        ),
+      );
+    },
+  });
   console.log();
-  const m = meanAveragePrecision(found, truths);
   // what remains wrong at the operating point of deno task detect (score ≥ 0.5, IoU ≥ 0.5)
   const wrong = confusions(found, truths, { minScore: 0.5, iouThreshold: 0.5 });
   const total = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
@@ -222,19 +176,7 @@ async function evaluateCondition(
     } spurious, ${total(wrong.pairs.map((p) => p.count))} read as another digit` +
       (top.length ? ` (true→read: ${top.join(", ")})` : ""),
   );
-  return {
-    condition: name,
-    pictures: flags.count,
-    objects: truths.reduce((s, t) => s + t.length, 0),
-    detections: found.reduce((s, d) => s + d.length, 0),
-    map50: m.map50,
-    map75: m.map75,
-    map: m.map,
-    ...(numbers.length ? { numbers: numberAccuracy(readings, numbers) } : {}),
-    perClass: m.perClass,
-    confusions: wrong,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return { ...score, confusions: wrong };
 }
 
 if (import.meta.main) await task.main();

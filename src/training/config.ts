@@ -51,6 +51,7 @@ export const TRAIN_PRESETS: Readonly<Record<string, readonly string[]>> = Object
     "--epochs=16",
     "--train-size=30000",
     "--val-size=1000",
+    "--val-conditions=100",
     "--out=runs/detector",
   ],
 });
@@ -212,6 +213,13 @@ export const TRAIN_FLAGS = {
   out: { default: "runs/latest", help: "Output folder" },
   // Continue the run saved in --out (its config is reused, except --epochs).
   resume: { default: false as boolean, help: "Resume from the checkpoint in --out" },
+  // Test conditions (scenes, strings, sizes, paper; src/data/conditions.ts) scored after each
+  // epoch: N seeded pictures of --size each (seed 1: apart from deno task evaluate's seed 0).
+  valConditions: {
+    default: 0,
+    help: "Pictures per test condition (scenes, strings, sizes, paper) scored after each epoch",
+    check: nonNegativeInt,
+  },
   // A time budget (e.g. 15m): fewer epochs when the speed measured here needs it, never more
   // (src/training/budget.ts); empty runs the recipe as written. config.json records the epochs.
   budget: {
@@ -269,6 +277,8 @@ export interface TrainConfig {
   out: string;
   /** Resume from the checkpoint in `out`. */
   resume: boolean;
+  /** Pictures per test condition scored after each epoch (0: none). */
+  valConditions: number;
   /** Time budget ("15m"); empty: the recipe as written. */
   budget: string;
 }

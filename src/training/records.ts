@@ -46,6 +46,23 @@ export interface EpochRecord {
   train: LossParts<number>;
   /** Validation results. */
   val: ValRecord;
+  /**
+   * Scores per test condition (`--val-conditions N`: N seeded pictures each, detected over the
+   * image pyramid): mAP@0.5, mAP@[0.5:0.95] and, for written numbers, the share read right.
+   */
+  conditions?: Record<string, ConditionRecord>;
+}
+
+/** One test condition's scores after an epoch (../detection/condition_score.ts). */
+export interface ConditionRecord {
+  /** mAP at IoU 0.5. */
+  map50: number;
+  /** mAP over IoU 0.50:0.05:0.95. */
+  map: number;
+  /** Share of the written numbers read right, when the condition has numbers. */
+  read?: number;
+  /** Pictures scored. */
+  pictures: number;
 }
 
 /**

@@ -11,7 +11,9 @@ import { currentBackend, ensureBackend } from "../backends/backend.ts";
 import { VERSION } from "../version.ts";
 import { Adam } from "./adam.ts";
 import { defaultTrainConfig, type TrainConfig } from "./config.ts";
-import { loadMnist, type Mnist } from "../data/mnist.ts";
+import { loadMnist, type Mnist, type MnistSplit } from "../data/mnist.ts";
+import { CONDITIONS } from "../data/conditions.ts";
+import { scoreCondition } from "../detection/condition_score.ts";
 import {
   ARCHITECTURES,
   type ArchLayer,
@@ -28,7 +30,13 @@ import { parseDigitRange } from "../data/multi_scenes.ts";
 import { createStep, type GradientStep } from "./step.ts";
 import { type PredictionRule, predictionRule } from "../model/predict.ts";
 import { type PartialEpoch, RunFolder } from "./run_folder.ts";
-import { type EpochRecord, formatTable, type InterruptedRecord, row } from "./records.ts";
+import {
+  type ConditionRecord,
+  type EpochRecord,
+  formatTable,
+  type InterruptedRecord,
+  row,
+} from "./records.ts";
 import { learningRate } from "./schedule.ts";
 import { evaluate, makeValSet, type ValSet } from "./validation.ts";
 
@@ -289,6 +297,43 @@ function interruptedRecord(
 }
 
 /**
+ * The test conditions (../data/conditions.ts) scored as `deno task evaluate` scores them, on
+ * `valConditions` pictures each of the run's `size`, seed 1.
+ */
+async function scoreConditions(
+  model: Model,
+  source: MnistSplit,
+  settings: TrainConfig,
+): Promise<Record<string, ConditionRecord>> {
+  const result: Record<string, ConditionRecord> = {};
+  for (const name of CONDITIONS) {
+    const s = await scoreCondition(model, name, source, {
+      count: settings.valConditions,
+      seed: 1,
+      size: settings.size,
+      detect: { scoreThreshold: 0.05, maxDetections: 100 },
+    });
+    result[name] = {
+      map50: s.map50,
+      map: s.map,
+      ...(s.numbers ? { read: s.numbers.accuracy } : {}),
+      pictures: s.pictures,
+    };
+  }
+  return result;
+}
+
+/** One printed line: each condition's mAP@0.5 / mAP@[.5:.95] (and numbers read right), %. */
+function conditionsLine(conditions: Record<string, ConditionRecord>): string {
+  const pct = (v: number) => (100 * v).toFixed(1);
+  return "      " +
+    Object.entries(conditions).map(([name, c]) =>
+      `${name} ${pct(c.map50)}/${pct(c.map)}` +
+      (c.read === undefined ? "" : ` read ${pct(c.read)} %`)
+    ).join(" · ");
+}
+
+/**
  * Validates the model after a completed epoch, records the epoch, saves a checkpoint generation
  * and the curves; returns the run's time with validation added.
  */
@@ -305,6 +350,9 @@ async function validateAndSave(
     box: settings.box as BoxReduction,
     ...model.rule,
   });
+  const conditions = settings.valConditions > 0
+    ? await scoreConditions(model, loop.mnist.val, settings)
+    : undefined;
   const valSeconds = (performance.now() - t1) / 1000;
   const time = elapsed + valSeconds;
   records.push({
@@ -317,8 +365,10 @@ async function validateAndSave(
     backend: loop.runConfig.backend as string,
     train: meanParts(e.sums, e.seen),
     val: valRecord,
+    ...(conditions ? { conditions } : {}),
   });
   log(row(records.at(-1)!));
+  if (conditions) log(conditionsLine(conditions));
   await run.save(generation(loop));
   await run.writeCurves(records, log);
   return time;
