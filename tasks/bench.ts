@@ -46,7 +46,8 @@ import { readExportWeights } from "../src/model/export_weights.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
 import { pictureSpeed } from "./lib/picture_speed.ts";
-import { median } from "./lib/stats.ts";
+import { medianMs } from "./lib/stats.ts";
+import { runBenchTorch } from "./lib/torch_ref.ts";
 import { type CpuPeak, readPeak } from "./lib/cpu_peak.ts";
 import { loadOrt, type Ort, ORT_VERSION, ortSession } from "./lib/ort.ts";
 import {
@@ -147,18 +148,6 @@ function rowsFor(backends: readonly Backend[], cores: number): Row[] {
 const rowName = ({ backend, workers, tape }: Row) =>
   tape ? `${backend.name}-tape` : workers > 0 ? `${backend.name}+${workers}w` : backend.name;
 
-/** Median milliseconds of `timed` runs of `f` after `warm` untimed ones. */
-async function medianMs(f: () => Promise<unknown>, warm: number, timed: number): Promise<number> {
-  for (let i = 0; i < warm; i++) await f();
-  const times: number[] = [];
-  for (let i = 0; i < timed; i++) {
-    const t = performance.now();
-    await f();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
-
 /** One `model.apply` with its outputs read back. */
 async function applyOnce(model: Model, images: Tensor4D): Promise<void> {
   const out = tf.tidy(() => model.apply(images));
@@ -234,26 +223,8 @@ async function torchReference(
   batchSize: number,
   steps: number,
 ): Promise<(TorchResult & { framework: string }) | null> {
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = await new Deno.Command(python, {
-        args: [
-          "tasks/bench_torch.py",
-          benchJson,
-          "--batch",
-          String(batchSize),
-          "--steps",
-          String(steps),
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (out.code === 0) return JSON.parse(new TextDecoder().decode(out.stdout).trim());
-    } catch {
-      // no such interpreter
-    }
-  }
-  return null;
+  const args = [benchJson, "--batch", String(batchSize), "--steps", String(steps)];
+  return await runBenchTorch(args) as (TorchResult & { framework: string }) | null;
 }
 
 /**

@@ -14,7 +14,8 @@ import { detect, pyramidScales } from "../../src/detection/detect.ts";
 import { makeMultiScenes } from "../../src/data/multi_scenes.ts";
 import type { MnistSplit } from "../../src/data/mnist.ts";
 import { LOSS_TERMS } from "../../src/model/loss/terms.ts";
-import { median } from "./stats.ts";
+import { medianMs } from "./stats.ts";
+import { runBenchTorch } from "./torch_ref.ts";
 import { type Ort, ortSession } from "./ort.ts";
 
 /** What {@linkcode pictureSpeed} measured, milliseconds (medians). */
@@ -41,17 +42,6 @@ export interface PictureSpeed {
   torch?: string;
 }
 
-async function medianMs(f: () => Promise<unknown>, runs: number): Promise<number> {
-  await f();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await f();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
-
 /** PyTorch's forward pass of `arch` on one `size`² picture, or undefined without torch. */
 async function torchForward(
   arch: unknown,
@@ -65,20 +55,18 @@ async function torchForward(
       json,
       JSON.stringify({ arch, lossTerms: LOSS_TERMS.map((t) => t.name) }),
     );
-    const args = ["tasks/bench_torch.py", json, "--infer-size", String(size)];
-    args.push("--steps", String(runs), "--threads", String(threads));
-    for (const python of ["/usr/bin/python3", "python3"]) {
-      try {
-        const out = await new Deno.Command(python, { args, stdout: "piped", stderr: "piped" })
-          .output();
-        if (out.code !== 0) continue;
-        const r = JSON.parse(new TextDecoder().decode(out.stdout).trim());
-        return { ms: r.inferMs, framework: `${r.framework}, ${r.threads} threads` };
-      } catch {
-        // no such interpreter
-      }
-    }
-    return undefined;
+    const r = await runBenchTorch([
+      json,
+      "--infer-size",
+      String(size),
+      "--steps",
+      String(runs),
+      "--threads",
+      String(threads),
+    ]);
+    return r
+      ? { ms: r.inferMs as number, framework: `${r.framework}, ${r.threads} threads` }
+      : undefined;
   } finally {
     await Deno.remove(json).catch(() => {});
   }
@@ -100,13 +88,17 @@ export async function pictureSpeed(options: {
   const scene = await makeMultiScenes(source, { count: 1, seed: 7, size, digits: [4, 12] });
   const images = scene.images;
   try {
-    const applyMs = await medianMs(async () => {
-      const out = tf.tidy(() => model.apply(images));
-      await out.data();
-      out.dispose();
-    }, runs);
-    const detectOneLevelMs = await medianMs(() => detect(model, images, { scales: [1] }), runs);
-    const detectPyramidMs = await medianMs(() => detect(model, images), runs);
+    const applyMs = await medianMs(
+      async () => {
+        const out = tf.tidy(() => model.apply(images));
+        await out.data();
+        out.dispose();
+      },
+      1,
+      runs,
+    );
+    const detectOneLevelMs = await medianMs(() => detect(model, images, { scales: [1] }), 1, runs);
+    const detectPyramidMs = await medianMs(() => detect(model, images), 1, runs);
     const result: PictureSpeed = {
       size,
       backend: tf.getBackend(),
@@ -126,10 +118,14 @@ export async function pictureSpeed(options: {
         size,
       ]);
       try {
-        result.ortMs = await medianMs(async () => {
-          const out = await session.run({ [session.inputNames[0]]: input });
-          void out[session.outputNames[0]].data;
-        }, runs);
+        result.ortMs = await medianMs(
+          async () => {
+            const out = await session.run({ [session.inputNames[0]]: input });
+            void out[session.outputNames[0]].data;
+          },
+          1,
+          runs,
+        );
       } finally {
         await session.release();
       }
