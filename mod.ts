@@ -182,6 +182,7 @@ export {
   TARGET_CHANNELS,
 } from "./src/model/layout.ts";
 export {
+  type ConditionRecord,
   type EpochRecord,
   type InterruptedRecord,
   train,

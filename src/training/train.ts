@@ -40,7 +40,7 @@ import {
 import { learningRate } from "./schedule.ts";
 import { evaluate, makeValSet, type ValSet } from "./validation.ts";
 
-export type { EpochRecord, InterruptedRecord, ValRecord } from "./records.ts";
+export type { ConditionRecord, EpochRecord, InterruptedRecord, ValRecord } from "./records.ts";
 export { formatTable } from "./records.ts";
 export { learningRate } from "./schedule.ts";
 export { evaluate, makeValSet, type ValSet } from "./validation.ts";
