@@ -52,3 +52,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
+
+/**
+ * Whether `path` exists (a file, a folder or anything `Deno.stat` sees).
+ *
+ * @example
+ * ```ts
+ * import { exists } from "./io.ts";
+ * console.log(await exists("/definitely/not/here")); // false
+ * ```
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

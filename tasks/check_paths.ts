@@ -11,6 +11,7 @@
  * @module
  */
 import { defineTask } from "../src/cli.ts";
+import { exists } from "../src/io.ts";
 
 /** Folders at the root whose paths comments name. */
 const ROOTS = ["src", "specs", "tasks", "docs", "models", "fixtures", "notebooks", "web", ".ci"];
@@ -98,15 +99,6 @@ async function* files(root: string, dir = ""): AsyncGenerator<string> {
     const path = dir ? `${dir}/${entry.name}` : entry.name;
     if (entry.isDirectory && !SKIP.has(entry.name)) yield* files(root, path);
     else if (entry.isFile && READ.test(entry.name)) yield path;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

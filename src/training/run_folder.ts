@@ -17,7 +17,7 @@
  * @module
  */
 import type { Tensor } from "../deps.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../io.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../io.ts";
 import { loadModel, loadTensors, saveModel, saveTensors } from "../model/checkpoint.ts";
 import type { Model } from "../model/model.ts";
 import { type LossParts, lossParts } from "../model/loss/terms.ts";
@@ -234,13 +234,4 @@ export class RunFolder {
 
 function partialBatch(p: PartialEpoch | undefined): Record<string, number> {
   return p ? { batch: p.batch } : {};
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
