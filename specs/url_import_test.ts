@@ -30,6 +30,37 @@ function serveTree(): { origin: string; close: () => Promise<void> } {
   return { origin: `http://127.0.0.1:${port}`, close: () => server.shutdown() };
 }
 
+/**
+ * Runs `program` (written to `dir`) with Deno, importing only from `origin`: no config, no lock,
+ * read/env/sys allowed, network and imports only to that host; its last stdout line is JSON.
+ */
+async function runImporter(origin: string, dir: string, program: string) {
+  const file = `${dir}/importer.ts`;
+  await Deno.writeTextFile(file, program);
+  const host = new URL(origin).host;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-config",
+      "--no-lock",
+      `--reload=${origin}`,
+      `--allow-import=${host}`,
+      `--allow-net=${host}`,
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      file,
+    ],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return { code: out.code, stderr, result: out.code === 0 ? JSON.parse(lines.at(-1)!) : undefined };
+}
+
 Deno.test({
   name: "mod.ts imported from a URL: windows, scenes, targets, pretrained model, predictions",
   // the importer downloads nothing new: npm packages come from the shared Deno cache
@@ -55,31 +86,8 @@ for (let i = 0; i < 30; i++) correct += pred.labels[i] === scenes.labels[i] ? 1 
 console.log(JSON.stringify({ backend, g, counts, targets: targets.shape, correct,
   iou: sw.iou(pred.boxes.subarray(0, 4), scenes.boxes.subarray(0, 4)) }));
 `;
-      const file = `${dir}/importer.ts`;
-      await Deno.writeTextFile(file, program);
-      const host = new URL(origin).host;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--no-config",
-          "--no-lock",
-          `--reload=${origin}`,
-          `--allow-import=${host}`,
-          `--allow-net=${host}`,
-          "--allow-read",
-          "--allow-env",
-          "--allow-sys",
-          file,
-        ],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `importer failed:\n${stderr.slice(-2000)}`);
-      const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
+      const { code, stderr, result } = await runImporter(origin, dir, program);
+      assert.equal(code, 0, `importer failed:\n${stderr.slice(-2000)}`);
       assert.equal(result.backend, "wasm");
       // the shipped model has the default architecture and its windows
       assert.deepEqual(result.g, windowGeometry(DEFAULT_ARCH));
@@ -113,30 +121,8 @@ const [found] = await sw.detect(model, scenes.images);
 console.log(JSON.stringify({ backend: sw.currentBackend().name, labels: pred.labels.length,
   detections: Array.isArray(found) }));
 `;
-      const file = `${dir}/importer.ts`;
-      await Deno.writeTextFile(file, program);
-      const host = new URL(origin).host;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--no-config",
-          "--no-lock",
-          `--reload=${origin}`,
-          `--allow-import=${host}`,
-          `--allow-net=${host}`,
-          "--allow-read",
-          "--allow-env",
-          "--allow-sys",
-          file,
-        ],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `importer failed:\n${stderr.slice(-2000)}`);
-      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      const { code, stderr, result } = await runImporter(origin, dir, program);
+      assert.equal(code, 0, `importer failed:\n${stderr.slice(-2000)}`);
       // no --allow-ffi: auto by the table's order falls through onednn and native to wasm
       assert.deepEqual(result, { backend: "wasm", labels: 8, detections: true });
     } finally {
