@@ -2,9 +2,13 @@
  * Adam (Kingma & Ba) over named variables, with a learning rate set per step (for schedules) and
  * its moments exposed by name so a checkpoint can save and restore them exactly.
  *
+ * The update is written once as tfjs ops (any backend); where the backend has the fused kernel
+ * (../backends/wasm/adam_kernel.ts: wasm, native, onednn) that one pass computes the same bits.
+ *
  * @module
  */
 import { type Tensor, tf, type Variable } from "../deps.ts";
+import { ADAM_KERNEL, type AdamAttrs } from "../backends/wasm/adam_kernel.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -14,6 +18,11 @@ export interface AdamOptions {
   beta2?: number;
   /** Added to √v; default 1e-8 (PyTorch's default). */
   epsilon?: number;
+  /**
+   * Whether to use the backend's fused update kernel where it has one; default true. False runs
+   * the tfjs ops (the same bits, slower).
+   */
+  fused?: boolean;
 }
 
 /**
@@ -38,12 +47,14 @@ export class Adam {
   readonly #beta1: number;
   readonly #beta2: number;
   readonly #epsilon: number;
+  readonly #fused: boolean;
 
   constructor(variables: Map<string, Variable>, options: AdamOptions = {}) {
     this.#vars = variables;
     this.#beta1 = options.beta1 ?? 0.9;
     this.#beta2 = options.beta2 ?? 0.999;
     this.#epsilon = options.epsilon ?? 1e-8;
+    this.#fused = options.fused ?? true;
     for (const [name, v] of variables) {
       for (const moments of [this.#m, this.#v]) {
         const zeros = tf.zerosLike(v);
@@ -62,11 +73,24 @@ export class Adam {
     const t = this.steps;
     const b1 = this.#beta1, b2 = this.#beta2;
     const alpha = lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
+    const fused = this.#fused && tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined;
+    const attrs: AdamAttrs = { beta1: b1, beta2: b2, epsilon: this.#epsilon, alpha };
     tf.tidy(() => {
       for (const [name, variable] of this.#vars) {
         const g = grads[variable.name];
         if (!g) continue;
         const m = this.#m.get(name)!, v = this.#v.get(name)!;
+        if (fused) {
+          const [w2, m2, v2] = tf.engine().runKernel(
+            ADAM_KERNEL,
+            { w: variable, m, v, g },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as Tensor[];
+          m.assign(m2);
+          v.assign(v2);
+          variable.assign(w2);
+          continue;
+        }
         const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
         m.assign(m2);

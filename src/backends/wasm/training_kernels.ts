@@ -1,7 +1,8 @@
 /**
  * Makes the tfjs 4.22 wasm backend able to train CNNs, and fast at it: registers the kernels that
  * are missing (`Conv2DBackpropFilter`, tfjs#8474) or slow (`Conv2DBackpropInput`, `MaxPoolGrad`) for
- * backend "wasm". See docs/kernels.md for the measurements.
+ * backend "wasm", and Adam's update as one kernel (./adam_kernel.ts). See docs/kernels.md for the
+ * measurements.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { tf } from "../../deps.ts";
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from "./conv_backprop.ts";
 import { maxPoolGradWasm } from "./max_pool_grad.ts";
 import { makeSumLeading } from "./sum_leading.ts";
+import { ADAM_KERNEL, adamKernelFunc } from "./adam_kernel.ts";
 
 /** The kernels {@linkcode registerWasmTrainingKernels} installs for "wasm". */
 export const WASM_TRAINING_KERNELS: readonly string[] = [
@@ -17,6 +19,7 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
   "Conv2DBackpropInput",
   "MaxPoolGrad",
   "Sum",
+  ADAM_KERNEL,
 ];
 
 let impls: Record<string, tf.KernelFunc> | undefined;
@@ -31,6 +34,7 @@ function makeImpls(): Record<string, tf.KernelFunc> {
     Conv2DBackpropInput: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
     MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
     Sum: makeSumLeading(sum.kernelFunc) as unknown as tf.KernelFunc,
+    [ADAM_KERNEL]: adamKernelFunc,
   };
 }
 
