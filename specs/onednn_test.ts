@@ -264,3 +264,28 @@ Deno.test({
     assert.equal(backendNamed("onednn").cacheFacts().openmp, dnnl.openmp());
   },
 });
+
+Deno.test({
+  name: "onednn: OpenMP's wait settings are set for libgomp only, not left for child processes",
+  ignore,
+  async fn() {
+    const url = new URL("../src/backends/onednn/dnnl.ts", import.meta.url).href;
+    const code = `const { oneDnn } = await import(${JSON.stringify(url)});
+      const loaded = oneDnn() !== null;
+      console.log(JSON.stringify([loaded, Deno.env.get("OMP_WAIT_POLICY") ?? "unset", Deno.env.get("GOMP_SPINCOUNT") ?? "unset"]));`;
+    const env = { ...Deno.env.toObject() };
+    delete env.OMP_WAIT_POLICY, delete env.GOMP_SPINCOUNT;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", code],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.ok(out.success);
+    const [loaded, policy, spin] = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    assert.equal(loaded, true);
+    assert.equal(policy, "unset", "OMP_WAIT_POLICY left in the environment");
+    assert.equal(spin, "unset", "GOMP_SPINCOUNT left in the environment");
+  },
+});

@@ -40,6 +40,7 @@ export const onednn: BackendDescriptor<"onednn", true> = {
       openmp: dnnl?.openmp() || "none",
       OMP_NUM_THREADS: envGet("OMP_NUM_THREADS") ?? "",
       OMP_WAIT_POLICY: envGet("OMP_WAIT_POLICY") ?? "",
+      GOMP_SPINCOUNT: envGet("GOMP_SPINCOUNT") ?? "",
     };
   },
   notice() {

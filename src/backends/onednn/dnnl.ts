@@ -609,17 +609,29 @@ class OneDnnEngine implements OneDnn {
 }
 
 /**
- * `dlopen` with OpenMP's waiting threads set to sleep rather than spin (`OMP_WAIT_POLICY=passive`,
- * unless the user set a policy): on a busy or shared machine a spinning helper steals the core the
- * step's JavaScript between two primitives needs. libgomp reads the variable once, when it loads;
- * it is removed again afterwards, so child processes (PyTorch in `bench`) keep their own default.
+ * How many times an OpenMP thread with nothing to do polls before it sleeps
+ * (`GOMP_SPINCOUNT`, ≈ 0.5 ms on Zen 4): long enough to catch the next primitive of a forward
+ * pass (the JavaScript between two is tens of microseconds), short enough to give the core back.
+ */
+export const SPIN_COUNT = 20000;
+
+/**
+ * `dlopen` with OpenMP's waiting threads set to poll briefly, then sleep (`OMP_WAIT_POLICY=passive`
+ * and `GOMP_SPINCOUNT` = {@linkcode SPIN_COUNT}, unless the user set either): on a busy or shared
+ * machine a thread spinning for long (libgomp's default) steals the core the step's JavaScript
+ * between two primitives needs; sleeping at once costs a wake-up per primitive (a forward pass of
+ * 64² batches was 10–15 % slower than with spinning, docs/kernels.md). libgomp reads the variables
+ * once, when it loads; they are removed again afterwards, so child processes (PyTorch in `bench`)
+ * keep their own defaults.
  */
 function openPassive(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
-  let set = false;
-  if (!envGet("OMP_WAIT_POLICY")) {
+  const set: string[] = [];
+  if (!envGet("OMP_WAIT_POLICY") && !envGet("GOMP_SPINCOUNT")) {
     try {
       Deno.env.set("OMP_WAIT_POLICY", "passive");
-      set = true;
+      set.push("OMP_WAIT_POLICY");
+      Deno.env.set("GOMP_SPINCOUNT", String(SPIN_COUNT));
+      set.push("GOMP_SPINCOUNT");
     } catch {
       // no --allow-env: libgomp's default
     }
@@ -627,7 +639,7 @@ function openPassive(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
   try {
     return Deno.dlopen(path, SYMBOLS);
   } finally {
-    if (set) Deno.env.delete("OMP_WAIT_POLICY");
+    for (const name of set) Deno.env.delete(name);
   }
 }
 
