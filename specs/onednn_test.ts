@@ -128,6 +128,54 @@ Deno.test({
 });
 
 Deno.test({
+  name: "oneDNN forward: a keyed filter is reordered once and kept; another key is reordered again",
+  ignore,
+  fn: async () => {
+    assert.ok(dnnl, dnnlMissingReason);
+    await useBackend("cpu");
+    const c = GEOMETRIES[2], g = info(c);
+    const n = c.f.reduce((a, b) => a * b);
+    const x = randArray(c.x.reduce((a, b) => a * b), 5);
+    const w1 = randArray(n, 6), w2 = randArray(n, 7);
+    const conv = (w: Float32Array) =>
+      tf.tidy(() =>
+        tf.conv2d(tf.tensor4d(x, c.x), tf.tensor4d(w, c.f), c.s, c.pad).dataSync() as Float32Array
+      );
+    const run = (w: Float32Array, filterKey?: object) => {
+      const y = new Float32Array(conv(w).length);
+      dnnl.forward(g, { x, w, y, filterKey });
+      return y;
+    };
+    const k1 = {}, k2 = {};
+    assert.ok(relErr(run(w1, k1), conv(w1)) <= 1e-4);
+    // the same key promises the same values: the kept filter is used, not the array passed
+    assert.ok(relErr(run(w2, k1), conv(w1)) <= 1e-4, "kept under k1");
+    assert.ok(relErr(run(w2, k2), conv(w2)) <= 1e-4, "a new key is reordered");
+    assert.ok(relErr(run(w2), conv(w2)) <= 1e-4, "no key: reordered on the call");
+    assert.ok(relErr(run(w1, k1), conv(w1)) <= 1e-4, "k1 kept beside the unkeyed buffer");
+  },
+});
+
+Deno.test({
+  name:
+    "backend onednn: model.apply follows new weights (a variable's new tensor, a new filter key)",
+  ignore,
+  fn: async () => {
+    await useBackend("onednn");
+    const model = buildModel(ARCHITECTURES.s8, { seed: 3 });
+    const images = randArray(2 * 64 * 64, 8);
+    const apply = () => [model.apply(tf.tensor4d(images, [2, 64, 64, 1]))];
+    const before = await on("onednn", apply);
+    for (const v of model.variables.values()) tf.tidy(() => v.assign(tf.mul(v, 1.5)));
+    const after = await on("onednn", apply);
+    const want = await on("cpu", apply);
+    assert.ok(relErr(after[0], want[0]) <= 1e-4, "after assign, as tfjs-cpu");
+    assert.ok(relErr(after[0], before[0]) > 1e-2, "the outputs changed");
+    model.dispose();
+  },
+});
+
+Deno.test({
   name:
     "backend onednn: in the table before native, a candidate of auto where it loads, says why it is missing",
   fn: async () => {

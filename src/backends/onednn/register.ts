@@ -96,6 +96,8 @@ export function oneDnnConvKernels(dnnl: OneDnn): Record<string, tf.KernelFunc> {
       b: bias ? heapF32(backend, bias) : undefined,
       y: heapF32(backend, out),
       relu: act === "relu",
+      // a tensor's values never change: its filter is reordered once (model.apply, detect)
+      filterKey: filter.dataId as object,
     });
     return out;
   };
