@@ -155,7 +155,10 @@ async function applyOnce(model: Model, images: Tensor4D): Promise<void> {
   out.dispose();
 }
 
-/** Training, `predict` through the row's step, and `model.apply` on the row's backend. */
+/**
+ * Training, `predict` (as the tasks run it on the plain row; through the row's step on Worker and
+ * tape rows), and `model.apply` on the row's backend.
+ */
 async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
   const { backend, workers, tape } = row;
   await useBackend(backend.name);
@@ -188,14 +191,16 @@ async function benchRow(row: Row, ctx: BenchContext): Promise<BackendResult> {
     await trainStep();
     const firstStepMs = performance.now() - t0;
     const trainMs = await medianMs(trainStep, warm, steps);
-    // `predict` end to end (forward through the step: all its threads; then decoding)
+    // `predict` end to end, forward then decoding: on the plain row as the tasks run it
+    // (model.apply on the backend's kernels), on a Worker row through the step (all its threads)
+    const plain = workers === 0 && !tape;
     const predictMs = await medianMs(
-      () => predict(model, scenes.images, { step, batchSize }),
+      () => predict(model, scenes.images, plain ? { batchSize } : { step, batchSize }),
       warm,
       steps,
     );
     // `model.apply` on this backend's kernels: once per backend, on its plain row
-    const applyMs = workers === 0 && !tape
+    const applyMs = plain
       ? await medianMs(() => applyOnce(model, scenes.images), warm, steps)
       : undefined;
     return {

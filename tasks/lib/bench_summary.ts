@@ -16,7 +16,10 @@ export interface RowResult {
   backend: string;
   /** Training images per second. */
   trainImagesPerSecond: number;
-  /** `predict` images per second (forward through the row's step, then decoding). */
+  /**
+   * `predict` images per second (forward, then decoding): as the tasks run it (`model.apply`) on a
+   * backend's plain row, through the row's step on its Worker and tape rows.
+   */
   predictImagesPerSecond: number;
   /** `model.apply` images per second on the row's backend (measured once per backend). */
   applyImagesPerSecond?: number;
