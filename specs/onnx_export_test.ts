@@ -36,6 +36,8 @@ import { makeMultiScenes } from "../src/data/multi_scenes.ts";
 import { LAYER_KINDS, type LayerKindName } from "../src/layers/table.ts";
 import { loadOrt, ortRequired, ortRun, ortSession } from "../tasks/lib/ort.ts";
 import { randArray } from "./support.ts";
+import { buildAndrewNets } from "../src/part1/andrew.ts";
+import { andrewOnnx } from "../tasks/lib/sliding_peers.ts";
 
 const ORT = await loadOrt();
 const SKIP = typeof ORT === "string" && !ortRequired();
@@ -132,6 +134,40 @@ Deno.test({
     assert.deepEqual(out.dims, [1, 15, 3, 16]);
     await session.release();
     model.dispose();
+  },
+});
+
+Deno.test({
+  name:
+    "part 1: Andrew's net exported through the layer table runs in ONNX Runtime as its convolutional form",
+  ignore: SKIP,
+  async fn() {
+    if (typeof ORT === "string") throw new Error(ORT);
+    await useBackend("wasm");
+    const nets = buildAndrewNets({ seed: 2 });
+    const session = await ortSession(ORT, andrewOnnx(nets), 1);
+    assert.deepEqual(
+      (session.outputMetadata[0] as unknown as { shape: unknown }).shape,
+      ["N", 4, "rows", "cols"],
+    );
+    // 2 RGB pictures of 30×34: windows of 14, stride 2 → 9×11
+    const [n, h, w] = [2, 30, 34];
+    const nhwc = randArray(n * h * w * 3, 9);
+    const want = tf.tidy(() =>
+      nets.convolutional.apply(tf.tensor4d(nhwc, [n, h, w, 3])).dataSync() as Float32Array
+    );
+    const nchw = tf.tidy(() =>
+      tf.transpose(tf.tensor4d(nhwc, [n, h, w, 3]), [0, 3, 1, 2]).dataSync() as Float32Array
+    );
+    const got = await ortRun(ORT, session, nchw, [n, 3, h, w]);
+    assert.deepEqual(got.dims, [n, 4, 9, 11]);
+    const back = tf.tidy(() =>
+      tf.transpose(tf.tensor4d(got.data, [n, 4, 9, 11]), [0, 2, 3, 1]).dataSync() as Float32Array
+    );
+    const diff = back.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+    assert.ok(diff <= 1e-4, `max |ORT − convolutional form| = ${diff}`);
+    await session.release();
+    nets.dispose();
   },
 });
 

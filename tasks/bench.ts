@@ -45,6 +45,7 @@ import { encodeOnnx } from "../src/model/onnx_export.ts";
 import { readExportWeights } from "../src/model/export_weights.ts";
 import { makeScenes } from "../src/data/scenes.ts";
 import { timeSliding } from "./lib/sliding_study.ts";
+import { slidingPeers } from "./lib/sliding_peers.ts";
 import { pictureSpeed } from "./lib/picture_speed.ts";
 import { medianMs } from "./lib/stats.ts";
 import { runBenchTorch } from "./lib/torch_ref.ts";
@@ -82,6 +83,13 @@ const FLAGS = {
   picture: {
     default: 1080,
     help: "Side of one picture timed through detect, ONNX Runtime and PyTorch (0: skip)",
+    check: nonNegativeInt,
+  },
+  /** Side of part 1's convolutional sliding window against ONNX Runtime and PyTorch (0: skip). */
+  slidingPicture: {
+    default: 1080,
+    help:
+      "Side of one RGB picture slid over by part 1's net in slidewin, ONNX Runtime, PyTorch (0: skip)",
     check: nonNegativeInt,
   },
   /** Run tasks/bench_torch.py when python3 has torch. */
@@ -422,10 +430,34 @@ async function pictureRow(ctx: BenchContext, bench: Record<string, unknown>) {
   );
 }
 
-/** The data pipeline, RSS over many steps and the 1080×1080 sliding comparison (wasm). */
+/** Part 1's convolutional sliding window on one picture, slidewin against ORT and PyTorch. */
+async function slidingPeersRow(ctx: BenchContext, bench: Record<string, unknown>) {
+  await useBackend(backendNamed((bench.auto as { backend: string }).backend).name);
+  const p = await slidingPeers({
+    size: ctx.flags.slidingPicture,
+    threads: ctx.cores,
+    ...(typeof ctx.ort === "string" ? {} : { ort: ctx.ort.ort }),
+  });
+  bench.slidingPeers = p;
+  const s = (ms?: number) => ms === undefined ? "—" : `${(ms / 1000).toFixed(2)} s`;
+  console.log(
+    `  part 1, one ${p.size}×${p.size} RGB picture slid over by Andrew's net (convolutional form, ` +
+      `median of ${p.runs}): ${p.backend} ${s(p.slidewinMs)}; ONNX Runtime ${s(p.ortMs)}` +
+      (p.ortDifference === undefined
+        ? ""
+        : ` (max difference ${p.ortDifference.toExponential(1)})`) +
+      `, ${p.torch ?? "PyTorch"} ${s(p.torchMs)}`,
+  );
+}
+
+/**
+ * The one-picture rows, the data pipeline, RSS over many steps and the 1080×1080 sliding
+ * comparison (wasm).
+ */
 async function extras(ctx: BenchContext, bench: Record<string, unknown>) {
   const { flags } = ctx;
   if (flags.picture > 0) await pictureRow(ctx, bench);
+  if (flags.slidingPicture > 0) await slidingPeersRow(ctx, bench);
   await useBackend("wasm");
   const data = await benchData({ source: ctx.digits });
   bench.data = data;

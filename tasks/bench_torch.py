@@ -77,10 +77,11 @@ def conditional_loss(out, target):
     return sum(term(out, target, mask) for term in LOSS_TERMS.values())
 
 
-def picture_forward(model, size, steps):
-    """The forward pass of one `size`×`size` picture: median milliseconds after one warm-up."""
+def picture_forward(model, size, steps, batch=1, channels=1):
+    """The forward pass of `batch` pictures of `size`×`size`×`channels`: median milliseconds after
+    one warm-up."""
     model.eval()
-    x = torch.rand(1, 1, size, size)
+    x = torch.rand(batch, channels, size, size)
     times = []
     with torch.no_grad():
         model(x)
@@ -92,6 +93,7 @@ def picture_forward(model, size, steps):
         "framework": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "size": size,
+        "batch": batch,
         "inferMs": statistics.median(times) * 1000,
     }))
 
@@ -103,6 +105,7 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--infer-size", type=int, default=0)
+    p.add_argument("--infer-batch", type=int, default=1)
     args = p.parse_args()
     with open(args.bench) as f:
         bench = json.load(f)
@@ -117,12 +120,13 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     try:
-        model = build(arch)
+        model = build(arch, bench.get("inputChannels", 1))
     except ValueError as error:
         print(json.dumps({"error": str(error)}))
         sys.exit(2)
     if args.infer_size > 0:
-        picture_forward(model, args.infer_size, args.steps)
+        picture_forward(model, args.infer_size, args.steps, args.infer_batch,
+                        bench.get("inputChannels", 1))
         return
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, size, size)

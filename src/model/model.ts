@@ -129,15 +129,19 @@ export interface BuildOptions {
   inputChannels?: number;
 }
 
-function checkArch(arch: readonly ArchLayer[], inputChannels: number): void {
+function checkArch(
+  arch: readonly ArchLayer[],
+  inputChannels: number,
+  outputChannels = OUTPUT_CHANNELS,
+): void {
   if (!Array.isArray(arch) || arch.length === 0) {
     throw new TypeError("arch must be a non-empty array of layers like { kind: 'conv', ... }");
   }
   windowGeometry(arch); // validates kinds, kernels, strides, padding
   for (const [i, l] of arch.entries()) kindOf(l).check(l, `arch[${i}]`);
   const last = arch[arch.length - 1];
-  if (last.kind !== "conv" || last.filters !== OUTPUT_CHANNELS) {
-    throw new RangeError(`arch: the last layer must be a conv with ${OUTPUT_CHANNELS} filters`);
+  if (last.kind !== "conv" || last.filters !== outputChannels) {
+    throw new RangeError(`arch: the last layer must be a conv with ${outputChannels} filters`);
   }
   if ((last.activation ?? "relu") !== "linear") {
     throw new RangeError('arch: the last layer must have activation "linear"');
@@ -151,12 +155,17 @@ function normal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
 
-/** Shapes of the variables of an architecture, by name, in layer order. */
+/**
+ * Shapes of the variables of an architecture, by name, in layer order. `outputChannels`: what
+ * the last (linear) convolution must give; default slidewin's 15 (another only for a network that
+ * is not a localizer, such as part 1's).
+ */
 export function variableShapes(
   arch: readonly ArchLayer[],
   inputChannels = 1,
+  outputChannels: number = OUTPUT_CHANNELS,
 ): Map<string, number[]> {
-  checkArch(arch, inputChannels);
+  checkArch(arch, inputChannels, outputChannels);
   const shapes = new Map<string, number[]>();
   let channels = inputChannels;
   for (const [index, l] of arch.entries()) {

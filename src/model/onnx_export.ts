@@ -35,7 +35,7 @@ import {
 import { type ExportWeights, readExportWeights } from "./export_weights.ts";
 import { writeFileAtomic } from "../io.ts";
 import { windowGeometry } from "../geometry.ts";
-import { type Model, OUTPUT_CHANNELS, variableShapes } from "./model.ts";
+import { type Model, variableShapes } from "./model.ts";
 import type { OnnxInitializer, OnnxNode } from "../layers/layer.ts";
 import { kindOf } from "../layers/table.ts";
 import { VERSION } from "../version.ts";
@@ -60,6 +60,19 @@ export interface OnnxGraph {
   initializers: OnnxInitializer[];
   /** Input channels. */
   inputChannels: number;
+  /** Output channels: the last layer's (15 for slidewin's nets). */
+  outputChannels: number;
+}
+
+/** Channels of an exported graph's input and output. */
+export interface OnnxShapeOptions {
+  /** Input channels; default 1 (grey pictures). */
+  inputChannels?: number;
+  /**
+   * Output channels, the last convolution's filters; default slidewin's 15 (another only for a
+   * network that is not a localizer, such as part 1's).
+   */
+  outputChannels?: number;
 }
 
 /**
@@ -77,11 +90,12 @@ export interface OnnxGraph {
  * ```
  */
 export function onnxGraph(
-  source: Pick<ExportWeights, "arch" | "weights"> & { inputChannels?: number },
+  source: Pick<ExportWeights, "arch" | "weights"> & OnnxShapeOptions,
 ): OnnxGraph {
   const { arch, weights } = source;
   const inputChannels = source.inputChannels ?? 1;
-  const shapes = variableShapes(arch, inputChannels); // validates the architecture
+  // validates the architecture
+  const shapes = variableShapes(arch, inputChannels, source.outputChannels);
   for (const [name, shape] of shapes) {
     const size = shape.reduce((a, b) => a * b, 1);
     const got = weights.get(name)?.data.length;
@@ -106,7 +120,7 @@ export function onnxGraph(
     channels = part.channels;
   }
   nodes[nodes.length - 1] = { ...nodes[nodes.length - 1], output: ONNX_OUTPUT };
-  return { nodes, initializers, inputChannels };
+  return { nodes, initializers, inputChannels, outputChannels: channels };
 }
 
 const dim = (d: number | string): TensorShapeProto_Dimension =>
@@ -181,7 +195,7 @@ function initializer(t: OnnxInitializer): TensorProto {
  * ```
  */
 export function encodeOnnx(
-  source: Pick<ExportWeights, "arch" | "weights"> & Partial<ExportWeights>,
+  source: Pick<ExportWeights, "arch" | "weights"> & Partial<ExportWeights> & OnnxShapeOptions,
 ): Uint8Array {
   const graph = onnxGraph(source);
   const geometry = windowGeometry(source.arch);
@@ -203,7 +217,7 @@ export function encodeOnnx(
     producerName: "slidewin",
     producerVersion: VERSION,
     docString: "slidewin sliding-window digit localizer: images [N, C, H, W] float32 in [0, 1] " +
-      `→ windows [N, ${OUTPUT_CHANNELS}, rows, cols]`,
+      `→ windows [N, ${graph.outputChannels}, rows, cols]`,
     graph: {
       name: "slidewin",
       node: graph.nodes.map(node),
@@ -211,7 +225,7 @@ export function encodeOnnx(
       input: [
         valueInfo(ONNX_INPUT, ["N", graph.inputChannels, "H", "W"], "images in [0, 1], NCHW"),
       ],
-      output: [valueInfo(ONNX_OUTPUT, ["N", OUTPUT_CHANNELS, "rows", "cols"], output)],
+      output: [valueInfo(ONNX_OUTPUT, ["N", graph.outputChannels, "rows", "cols"], output)],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });

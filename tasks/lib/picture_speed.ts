@@ -42,23 +42,33 @@ export interface PictureSpeed {
   torch?: string;
 }
 
-/** PyTorch's forward pass of `arch` on one `size`² picture, or undefined without torch. */
-async function torchForward(
+/**
+ * PyTorch's forward pass of `arch` on `batch` pictures of `size`² with `channels` channels (default
+ * one grey picture), or undefined without torch.
+ */
+export async function torchForward(
   arch: unknown,
   size: number,
   runs: number,
   threads: number,
+  input: { batch?: number; channels?: number } = {},
 ): Promise<{ ms: number; framework: string } | undefined> {
   const json = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await Deno.writeTextFile(
       json,
-      JSON.stringify({ arch, lossTerms: LOSS_TERMS.map((t) => t.name) }),
+      JSON.stringify({
+        arch,
+        inputChannels: input.channels ?? 1,
+        lossTerms: LOSS_TERMS.map((t) => t.name),
+      }),
     );
     const r = await runBenchTorch([
       json,
       "--infer-size",
       String(size),
+      "--infer-batch",
+      String(input.batch ?? 1),
       "--steps",
       String(runs),
       "--threads",
