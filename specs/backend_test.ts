@@ -21,7 +21,7 @@ Deno.test("useBackend rejects unknown names with a one-line error naming the cho
   await assert.rejects(
     () => useBackend("gpu" as BackendName),
     (e: Error) =>
-      /Unknown backend "gpu"; use one of auto, webgpu, onednn, native, wasm, cpu/.test(e.message),
+      /Unknown backend "gpu"; use one of auto, webgpu, onednn, onednn-bf16, native, wasm, cpu/.test(e.message),
   );
 });
 
@@ -61,7 +61,7 @@ Deno.test("wasm trains a conv net after useBackend (training kernels registered)
 
 Deno.test("the backend table: every descriptor activates or says why not, and describes itself", async () => {
   const { BACKENDS, currentBackend } = await import("../src/backends/backend.ts");
-  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "onednn", "native", "wasm", "cpu"]);
+  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "onednn", "onednn-bf16", "native", "wasm", "cpu"]);
   for (const b of BACKENDS) {
     const why = await b.unavailable();
     if (why !== undefined) {

@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { backendNamed, BACKENDS, useBackend } from "../src/backends/backend.ts";
-import { dnnlMissingReason, oneDnn } from "../src/backends/onednn/dnnl.ts";
+import {
+  bf16MissingReason,
+  dnnlMissingReason,
+  oneDnn,
+  oneDnnBf16,
+} from "../src/backends/onednn/dnnl.ts";
 import { ARCHITECTURES, buildModel } from "../src/model/model.ts";
 import { GradientPool } from "../src/training/pool.ts";
 import { batch, randArray, relErr } from "./support.ts";
@@ -104,6 +109,74 @@ for (const [i, c] of GEOMETRIES.entries()) {
   });
 }
 
+const bf16 = oneDnnBf16();
+if (dnnl && !bf16) console.error(`onednn-bf16 specs skipped: ${bf16MissingReason}`);
+
+/** `a` rounded to bfloat16 (to nearest, ties to even), as float32 values. */
+function roundBf16(a: Float32Array): Float32Array {
+  const out = a.slice();
+  const u = new Uint32Array(out.buffer);
+  for (let i = 0; i < u.length; i++) u[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) & 0xffff0000;
+  return out;
+}
+
+for (const [i, c] of GEOMETRIES.entries()) {
+  Deno.test({
+    name:
+      `oneDNN bf16 forward is float32 sums of bfloat16-rounded operands: x [${c.x}] filter [${c.f}]`,
+    // hardware-dependent (AVX512_BF16 or AMX): skipped without it, also under CI
+    ignore: !bf16,
+    fn: async () => {
+      assert.ok(bf16);
+      await useBackend("cpu");
+      const g = info(c);
+      const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = randArray(n(c.x), 300 + i), w = randArray(n(c.f), 350 + i);
+      const b = randArray(c.f[3], 390 + i);
+      const conv = (xs: Float32Array, ws: Float32Array) =>
+        tf.tidy(() =>
+          tf.relu(
+            tf.add(
+              tf.conv2d(tf.tensor4d(xs, c.x), tf.tensor4d(ws, c.f), c.s, c.pad, "NHWC", 1, c.round),
+              b,
+            ),
+          )
+            .dataSync() as Float32Array
+        );
+      const y = new Float32Array(n(g.outShape));
+      bf16.forward(g, { x, w, b, y, relu: true });
+      // the oracle: the same sums on operands rounded to bfloat16
+      const exact = relErr(y, conv(roundBf16(x), roundBf16(w)));
+      assert.ok(exact <= 1e-5, `against rounded operands: relative error ${exact}`);
+      // and it is bfloat16, not float32: away from the float32 result, but not far
+      const away = relErr(y, conv(x, w));
+      assert.ok(away > 1e-6 && away <= 1e-2, `against float32: relative error ${away}`);
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "backend onednn-bf16: model.apply near tfjs-cpu's, never picked by auto, says why it is missing",
+  ignore: ignore && !CI,
+  fn: async () => {
+    const b = backendNamed("onednn-bf16");
+    assert.equal(await b.pickedByAuto(), false);
+    assert.equal(await b.unavailable(), bf16 ? undefined : bf16MissingReason);
+    if (!bf16) return;
+    await useBackend("onednn-bf16");
+    assert.equal(tf.getBackend(), "onednn-bf16");
+    const model = buildModel(ARCHITECTURES.wide, { seed: 4 });
+    const images = randArray(2 * 64 * 64, 12);
+    const apply = () => [model.apply(tf.tensor4d(images, [2, 64, 64, 1]))];
+    const got = await on("onednn-bf16", apply);
+    const want = await on("cpu", apply);
+    const err = relErr(got[0], want[0]);
+    assert.ok(err > 1e-6 && err <= 2e-2, `model.apply: relative error ${err}`);
+    model.dispose();
+  },
+});
+
 Deno.test({
   name: "oneDNN forward without bias or ReLU equals tfjs-cpu's conv2d; sizes are checked",
   ignore,
@@ -189,7 +262,10 @@ Deno.test({
 });
 
 /** Runs `f` on backend `name` and reads every returned tensor back. */
-async function on(name: "cpu" | "onednn", f: () => tf.Tensor[]): Promise<Float32Array[]> {
+async function on(
+  name: "cpu" | "onednn" | "onednn-bf16",
+  f: () => tf.Tensor[],
+): Promise<Float32Array[]> {
   await useBackend(name);
   return tf.tidy(() => f().map((t) => t.dataSync() as Float32Array));
 }

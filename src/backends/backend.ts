@@ -2,7 +2,7 @@
  * The table of backends and the choice among them. Every list of backend names — the
  * `--backend` flag's choices, the pool's thread backends, bench's rows — derives from
  * {@linkcode BACKENDS}; each backend describes itself in its own file (./webgpu.ts, ./native.ts,
- * ./onednn.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
+ * ./onednn.ts, ./onednn_bf16.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
  *
  * `auto` is decided among the backends of the table that say they may be picked here (webgpu
  * on a real GPU, onednn when libdnnl loads, native when OpenBLAS loads, wasm): by measurement when a prober is given (the
@@ -16,6 +16,7 @@ import type { BackendDescriptor } from "./descriptor.ts";
 import { cpu } from "./cpu.ts";
 import { native } from "./native.ts";
 import { onednn } from "./onednn.ts";
+import { onednnBf16 } from "./onednn_bf16.ts";
 import { wasm } from "./wasm.ts";
 import { webgpu } from "./webgpu.ts";
 import {
@@ -41,12 +42,14 @@ export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
 export { autoNotice, pickFastest } from "./auto.ts";
 
 /** The backends, in the order `auto` considers them. */
-export const BACKENDS = [webgpu, onednn, native, wasm, cpu] as const;
+export const BACKENDS = [webgpu, onednn, onednnBf16, native, wasm, cpu] as const;
 
 /** A backend of {@linkcode BACKENDS}: the value that travels from the flag to the step. */
 export type Backend = (typeof BACKENDS)[number];
 
-/** The name of a concrete backend: "webgpu", "onednn", "native", "wasm" or "cpu". */
+/**
+ * The name of a concrete backend: "webgpu", "onednn", "onednn-bf16", "native", "wasm" or "cpu".
+ */
 export type ConcreteBackendName = Backend["name"];
 
 /** A backend whose engines can run in Worker threads (the pool's shards). */

@@ -59,7 +59,7 @@ const SYMBOLS = {
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 // dnnl_types.h (2.6)
-const F32 = 3, TAG_ANY = 1, CPU = 1, IN_ORDER = 1;
+const BF16 = 2, F32 = 3, TAG_ANY = 1, CPU = 1, IN_ORDER = 1;
 const FORWARD_TRAINING = 64, FORWARD_INFERENCE = 96;
 const CONV_DIRECT = 1, ELTWISE_RELU = 0x1f;
 const QUERY_IMPL_INFO = 8, EXEC_ARG_MD = 255;
@@ -97,6 +97,11 @@ export interface OneDnn extends ConvEngine {
   readonly path: string;
   /** "oneDNN 2.6.3". */
   readonly version: string;
+  /**
+   * What forward convolutions compute in: "f32", or "bf16" (bfloat16 inputs and filters, float32
+   * sums and outputs; {@linkcode oneDnnBf16}). Gradients are float32 either way.
+   */
+  readonly precision: Precision;
   /**
    * `y = conv(x, w) + b` (ReLU'd when `relu`); `x` `[N, H, W, Ci]`, `w` `[kh, kw, Ci, Co]`,
    * `b` `[Co]`, `y` `[N, Ho, Wo, Co]`.
@@ -195,7 +200,12 @@ interface Reordered {
 interface Built {
   conv: Primitive;
   weights: Reordered;
+  /** bfloat16 forward only: the conversion of the float32 input, and the converted copy. */
+  source?: { reorder: Primitive; buffer: Uint8Array };
 }
+
+/** What a forward convolution computes in: float32 throughout, or bfloat16 inputs. */
+export type Precision = "f32" | "bf16";
 
 interface Entry {
   /** Forward primitives by their options (`${relu}${bias}`). */
@@ -318,6 +328,8 @@ class OneDnnEngine implements OneDnn {
   readonly name: string;
   readonly path: string;
   readonly version: string;
+  readonly precision: Precision;
+  readonly #threadsOf: OneDnnEngine | undefined;
   readonly #lib: Lib;
   readonly #engine: Deno.PointerObject;
   readonly #stream: Deno.PointerObject;
@@ -330,15 +342,27 @@ class OneDnnEngine implements OneDnn {
   readonly #initialThreads: number;
   #holders = 0;
 
-  constructor(path: string, lib: Lib) {
+  /**
+   * `precision` "bf16": forward convolutions take bfloat16 inputs (converted on the way in) and
+   * give float32 outputs; the gradients stay float32. `threads`: the engine whose thread policy
+   * this one shares (OpenMP's thread count is one per calling thread, whatever the engine).
+   */
+  constructor(path: string, lib: Lib, precision: Precision = "f32", threads?: OneDnnEngine) {
     this.#lib = lib;
+    this.precision = precision;
+    this.#threadsOf = threads;
     this.#engine = out((s) => lib.dnnl_engine_create(s, CPU, 0n), "engine_create");
     this.#stream = out((s) => lib.dnnl_stream_create(s, this.#engine, IN_ORDER), "stream_create");
     const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
     this.version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
-    this.name = this.version;
+    this.name = precision === "f32" ? this.version : `${this.version} ${precision}`;
     this.path = path;
     this.#initialThreads = Math.max(1, this.#omp()?.symbols.omp_get_max_threads() ?? 1);
+  }
+
+  /** A second engine on the same library computing forward convolutions in `precision`. */
+  withPrecision(precision: Precision): OneDnnEngine {
+    return new OneDnnEngine(this.path, this.#lib, precision, this);
   }
 
   #omp(): Gomp | undefined {
@@ -346,31 +370,34 @@ class OneDnnEngine implements OneDnn {
     return this.#gomp?.lib;
   }
 
-  #md(values: number[], strides?: number[]): Uint8Array {
+  #md(values: number[], strides?: number[], type = F32): Uint8Array {
     const d = new Uint8Array(MD_BYTES);
     const status = strides
       ? this.#lib.dnnl_memory_desc_init_by_strides(
         d,
         values.length,
         dims(values),
-        F32,
+        type,
         dims(strides),
       )
-      : this.#lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), F32, TAG_ANY);
+      : this.#lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), type, TAG_ANY);
     check(status, "memory_desc_init");
     this.#keep.push(d);
     return d;
   }
 
-  /** Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads. */
-  #descs(g: ConvShape): Descs {
+  /**
+   * Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads; the
+   * source and the `any` weights in bfloat16 when `inputs` says so (dst, bias, hwio stay float32).
+   */
+  #descs(g: ConvShape, inputs: number = F32): Descs {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
     const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
     return {
-      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]),
+      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], inputs),
       dst: this.#md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co]),
       hwio: this.#md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
-      anyWeights: this.#md([co, ci, kh, kw]),
+      anyWeights: this.#md([co, ci, kh, kw], undefined, inputs),
       bias: this.#md([co], [1]),
       strides: dims([g.strideHeight, g.strideWidth]),
       padL: dims([g.padInfo.top, g.padInfo.left]),
@@ -437,9 +464,12 @@ class OneDnnEngine implements OneDnn {
     return e;
   }
 
-  #forwardPd(g: ConvShape, opts: { relu: boolean; bias: boolean; prop: number }) {
+  #forwardPd(
+    g: ConvShape,
+    opts: { relu: boolean; bias: boolean; prop: number; inputs?: number },
+  ) {
     const lib = this.#lib;
-    const d = this.#descs(g);
+    const d = this.#descs(g, opts.inputs);
     const op = new Uint8Array(OP_BYTES);
     this.#keep.push(op);
     check(
@@ -477,16 +507,43 @@ class OneDnnEngine implements OneDnn {
     const k = `${opts.relu}${opts.bias}`;
     let f = e.forward.get(k);
     if (!f) {
-      const { pd, d } = this.#forwardPd(g, { ...opts, prop: FORWARD_INFERENCE });
+      const bf16 = this.precision === "bf16";
+      const inputs = bf16 ? BF16 : F32;
+      const { pd, d } = this.#forwardPd(g, { ...opts, prop: FORWARD_INFERENCE, inputs });
       const roles = [ARG.src, ARG.weights, ARG.dst, ...(opts.bias ? [ARG.bias] : [])];
       f = {
         conv: this.#primitive(pd, roles),
         weights: this.#reordered(pd, ARG.weights, d.hwio, false),
+        ...(bf16 ? { source: this.#converted(g, d.src) } : {}),
       };
       e.forward.set(k, f);
       e.impl.forward ??= this.#implName(pd);
     }
     return f;
+  }
+
+  /** The conversion of `g`'s float32 NHWC input into `to` (bfloat16 NHWC), with its buffer. */
+  #converted(g: ConvShape, to: Uint8Array): { reorder: Primitive; buffer: Uint8Array } {
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = g;
+    const from = this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]);
+    const lib = this.#lib;
+    const rpd = out(
+      (s) =>
+        lib.dnnl_reorder_primitive_desc_create(
+          s,
+          Deno.UnsafePointer.of(from),
+          this.#engine,
+          Deno.UnsafePointer.of(to),
+          this.#engine,
+          null,
+        ),
+      "reorder_primitive_desc_create",
+    );
+    const size = Number(lib.dnnl_memory_desc_get_size(Deno.UnsafePointer.of(to)));
+    return {
+      reorder: this.#primitive(rpd, [ARG.from, ARG.to]),
+      buffer: new Uint8Array(Math.max(size, 64)),
+    };
   }
 
   /** A gradient primitive of `g` (made once), from the table {@linkcode GRADIENTS}. */
@@ -562,7 +619,12 @@ class OneDnnEngine implements OneDnn {
         if (filterKey) f.weights.kept.set(filterKey, weights);
       }
     }
-    this.#run(f.conv, [x, weights, y, ...(b ? [b] : [])]);
+    let source: Float32Array | Uint8Array = x;
+    if (f.source) {
+      this.#run(f.source.reorder, [x, f.source.buffer]);
+      source = f.source.buffer;
+    }
+    this.#run(f.conv, [source, weights, y, ...(b ? [b] : [])]);
   }
 
   backwardData(g: ConvShape, io: { dy: Float32Array; w: Float32Array; dx: Float32Array }): void {
@@ -613,6 +675,7 @@ class OneDnnEngine implements OneDnn {
   }
 
   setThreads(n: number): boolean {
+    if (this.#threadsOf) return this.#threadsOf.setThreads(n);
     const omp = this.#omp();
     if (!omp) return false;
     omp.symbols.omp_set_num_threads(n > 0 ? Math.floor(n) : this.#initialThreads);
@@ -624,6 +687,7 @@ class OneDnnEngine implements OneDnn {
   }
 
   singleThreaded(): () => void {
+    if (this.#threadsOf) return this.#threadsOf.singleThreaded();
     if (this.#holders++ === 0) this.setThreads(1);
     let released = false;
     return () => {
@@ -645,6 +709,60 @@ class OneDnnEngine implements OneDnn {
  * pass (the JavaScript between two is tens of microseconds), short enough to give the core back.
  */
 export const SPIN_COUNT = 20000;
+
+/** Why {@linkcode oneDnnBf16} gives no engine, when it does not. */
+export let bf16MissingReason = "";
+
+let bf16: OneDnn | null | undefined;
+
+/**
+ * oneDNN computing forward convolutions in bfloat16 (inputs and filters rounded to bfloat16, sums
+ * and outputs float32: twice the multiply-adds per instruction where the CPU has AVX512_BF16 or
+ * AMX), loaded once; `null` without oneDNN or where oneDNN would only emulate bfloat16 (then
+ * {@linkcode bf16MissingReason} says why). Gradients stay float32.
+ *
+ * @example
+ * ```ts
+ * import { bf16MissingReason, oneDnnBf16 } from "./dnnl.ts";
+ * const dnnl = oneDnnBf16();
+ * console.log(dnnl ? dnnl.precision : bf16MissingReason);
+ * ```
+ */
+export function oneDnnBf16(): OneDnn | null {
+  if (bf16 !== undefined) return bf16;
+  bf16 = null;
+  const f32 = oneDnn();
+  if (!f32) {
+    bf16MissingReason = dnnlMissingReason;
+    return bf16;
+  }
+  const engine = (f32 as OneDnnEngine).withPrecision("bf16");
+  // a small convolution tells which kernel oneDNN picked for this CPU
+  const impl = engine.implementation({
+    batchSize: 1,
+    inHeight: 8,
+    inWidth: 8,
+    inChannels: 16,
+    outHeight: 6,
+    outWidth: 6,
+    outChannels: 16,
+    strideHeight: 1,
+    strideWidth: 1,
+    filterHeight: 3,
+    filterWidth: 3,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    padInfo: { top: 0, left: 0 },
+  } as ConvShape, "forward");
+  if (!/bf16|amx/.test(impl) || /ref/.test(impl)) {
+    bf16MissingReason = `this CPU has no bfloat16 instructions oneDNN uses (it picked "${
+      impl || "none"
+    }"; AVX512_BF16 or AMX needed)`;
+    return bf16;
+  }
+  bf16 = engine;
+  return bf16;
+}
 
 /**
  * `dlopen` with OpenMP's waiting threads set to poll briefly, then sleep (`OMP_WAIT_POLICY=passive`

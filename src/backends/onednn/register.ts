@@ -19,7 +19,7 @@ import {
   type WasmBackend,
 } from "../wasm/wasm_heap.ts";
 import type { ConvGeometry } from "../native/im2col.ts";
-import { type OneDnn, oneDnn } from "./dnnl.ts";
+import { type OneDnn, oneDnn, oneDnnBf16 } from "./dnnl.ts";
 import { registerWasmSibling } from "../wasm/sibling.ts";
 
 type Shape4 = [number, number, number, number];
@@ -157,12 +157,14 @@ export function oneDnnConvKernels(dnnl: OneDnn): Record<string, tf.KernelFunc> {
   };
 }
 
-let own: Record<string, tf.KernelFunc> | undefined;
+const own = new Map<string, Record<string, tf.KernelFunc>>();
 
 /**
  * Registers backend "onednn" when oneDNN loads, bringing its kernels up to date with those of
  * "wasm" (the convolutions stay oneDNN's); returns whether it is there. Its factory shares the
- * instance of "wasm", which must be initialised first (`await tf.setBackend("wasm")`).
+ * instance of "wasm", which must be initialised first (`await tf.setBackend("wasm")`). With
+ * `name` "onednn-bf16" it registers that backend instead: the same, its forward convolutions in
+ * bfloat16 ({@linkcode oneDnnBf16}).
  *
  * @example
  * ```ts
@@ -171,10 +173,11 @@ let own: Record<string, tf.KernelFunc> | undefined;
  * console.log(typeof registerOneDnnBackend()); // "boolean"
  * ```
  */
-export function registerOneDnnBackend(): boolean {
-  const dnnl = oneDnn();
+export function registerOneDnnBackend(name: "onednn" | "onednn-bf16" = "onednn"): boolean {
+  const dnnl = name === "onednn" ? oneDnn() : oneDnnBf16();
   if (!dnnl) return false;
-  own ??= oneDnnConvKernels(dnnl);
-  registerWasmSibling("onednn", own);
+  let kernels = own.get(name);
+  if (!kernels) own.set(name, kernels = oneDnnConvKernels(dnnl));
+  registerWasmSibling(name, kernels);
   return true;
 }
