@@ -249,6 +249,7 @@ export {
   type OnnxExport,
   type OnnxGraph,
   onnxGraph,
+  type OnnxShapeOptions,
 } from "./src/model/onnx_export.ts";
 export {
   type ExportWeight,
