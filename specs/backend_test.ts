@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import {
+  autoCandidates,
   type BackendName,
   backendNamed,
+  decideAuto,
   describeBackend,
+  inferenceAuto,
+  inferenceCandidates,
   isSoftwareAdapter,
   nativeAvailable,
   resolveAuto,
@@ -21,7 +25,9 @@ Deno.test("useBackend rejects unknown names with a one-line error naming the cho
   await assert.rejects(
     () => useBackend("gpu" as BackendName),
     (e: Error) =>
-      /Unknown backend "gpu"; use one of auto, webgpu, onednn, onednn-bf16, native, wasm, cpu/.test(e.message),
+      /Unknown backend "gpu"; use one of auto, webgpu, onednn, onednn-bf16, native, wasm, cpu/.test(
+        e.message,
+      ),
   );
 });
 
@@ -61,7 +67,14 @@ Deno.test("wasm trains a conv net after useBackend (training kernels registered)
 
 Deno.test("the backend table: every descriptor activates or says why not, and describes itself", async () => {
   const { BACKENDS, currentBackend } = await import("../src/backends/backend.ts");
-  assert.deepEqual(BACKENDS.map((b) => b.name), ["webgpu", "onednn", "onednn-bf16", "native", "wasm", "cpu"]);
+  assert.deepEqual(BACKENDS.map((b) => b.name), [
+    "webgpu",
+    "onednn",
+    "onednn-bf16",
+    "native",
+    "wasm",
+    "cpu",
+  ]);
   for (const b of BACKENDS) {
     const why = await b.unavailable();
     if (why !== undefined) {
@@ -116,4 +129,17 @@ console.log(JSON.stringify({ backend: sw.currentBackend().name, n: p.labels.leng
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   if (!adapter || isSoftwareAdapter(adapter)) assert.equal(backend, "wasm");
   assert.doesNotMatch(stderr, /has not yet been initialized/);
+});
+
+Deno.test("inference's auto puts onednn-bf16 just before onednn where the CPU has bfloat16; training's never has it", async () => {
+  const plain = (await autoCandidates()).map((b) => b.name);
+  assert.ok(!plain.includes("onednn-bf16"), "auto for training and measuring tasks stays float32");
+  const inference = (await inferenceCandidates()).map((b) => b.name);
+  const bf16 = (await backendNamed("onednn-bf16").unavailable()) === undefined;
+  if (bf16 && plain.includes("onednn")) {
+    const at = plain.indexOf("onednn");
+    assert.deepEqual(inference, [...plain.slice(0, at), "onednn-bf16", ...plain.slice(at)]);
+    assert.match((await inferenceAuto()).orderNote ?? "", /bfloat16/);
+    assert.equal((await decideAuto(await inferenceAuto())).backend, inference[0]);
+  } else assert.deepEqual(inference, plain);
 });

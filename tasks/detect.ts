@@ -7,7 +7,7 @@
  *
  * Writes the picture to `--out` and prints the detections.
  */
-import { backendFlag, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, inferenceAuto, useBackend } from "../src/backends/backend.ts";
 import { backendLine } from "./lib/backend_line.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import type { Model } from "../src/model/model.ts";
@@ -54,7 +54,7 @@ export const task = defineTask({
   async run(flags) {
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
-    await useBackend(flags.backend);
+    await useBackend(flags.backend, await inferenceAuto());
     console.log(backendLine(flags.backend));
     const { model } = await loadModel(where);
     try {

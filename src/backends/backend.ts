@@ -122,6 +122,8 @@ export interface AutoOptions {
   cacheFile?: string | null;
   /** The candidates, in the table's order; default {@linkcode autoCandidates}(). */
   candidates?: readonly Backend[];
+  /** Why the order decided, for the notice (default: what made it the order). */
+  orderNote?: string;
 }
 
 /** What the last "auto" decided, when it was decided by {@linkcode decideAuto}. */
@@ -167,6 +169,37 @@ export async function autoCandidates(): Promise<Backend[]> {
 }
 
 /**
+ * The candidates of "auto" for a task that only infers and shows its results (detect, read):
+ * {@linkcode autoCandidates}, with onednn-bf16 just before onednn where the CPU has bfloat16
+ * instructions (its forward pass 1.7× onednn's; the same accuracy and mAP on every set measured,
+ * docs/kernels.md). Tasks that measure or prove (evaluate, visualize, sliding, train) keep
+ * float32.
+ *
+ * @example
+ * ```ts
+ * import { inferenceCandidates } from "./backend.ts";
+ * console.log((await inferenceCandidates()).map((b) => b.name).includes("cpu")); // false
+ * ```
+ */
+export async function inferenceCandidates(): Promise<Backend[]> {
+  const list = await autoCandidates();
+  const at = list.findIndex((b) => b.name === onednn.name);
+  if (at < 0 || (await onednnBf16.unavailable()) !== undefined) return list;
+  return [...list.slice(0, at), onednnBf16, ...list.slice(at)];
+}
+
+/** {@linkcode AutoOptions} for a task that only infers: {@linkcode inferenceCandidates}. */
+export async function inferenceAuto(): Promise<AutoOptions> {
+  const candidates = await inferenceCandidates();
+  return {
+    candidates,
+    ...(candidates.includes(onednnBf16)
+      ? { orderNote: "inference: bfloat16 where the CPU has it; --backend onednn for float32" }
+      : {}),
+  };
+}
+
+/**
  * Decides what "auto" means here, and why. With a prober (and `SLIDEWIN_AUTO` not "order"):
  * the cached decision for this machine's {@linkcode autoKey}, else the prober's measurement of
  * every candidate, the fastest kept ({@linkcode pickFastest}) and cached. Without: the first
@@ -187,11 +220,12 @@ export async function decideAuto(options: AutoOptions = {}): Promise<AutoDecisio
   const mode = options.mode ?? autoModeFromEnv() ?? (options.probe ? "probe" : "order");
   const decide = (d: AutoDecision) => (lastDecision = d);
   if (mode === "order" || !options.probe) {
-    const note = options.mode === "order"
-      ? "asked for"
-      : autoModeFromEnv() === "order"
-      ? "SLIDEWIN_AUTO=order"
-      : "no probe given";
+    const note = options.orderNote ??
+      (options.mode === "order"
+        ? "asked for"
+        : autoModeFromEnv() === "order"
+        ? "SLIDEWIN_AUTO=order"
+        : "no probe given");
     return decide({ backend: first, how: "order", results: [], note });
   }
   // a software GPU is no candidate; say so next to the measured ones
