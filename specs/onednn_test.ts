@@ -123,7 +123,7 @@ function roundBf16(a: Float32Array): Float32Array {
 for (const [i, c] of GEOMETRIES.entries()) {
   Deno.test({
     name:
-      `oneDNN bf16 forward is float32 sums of bfloat16-rounded operands: x [${c.x}] filter [${c.f}]`,
+      `oneDNN bf16 forward and backward-data are float32 sums of bfloat16-rounded operands: x [${c.x}] filter [${c.f}]`,
     // hardware-dependent (AVX512_BF16 or AMX): skipped without it, also under CI
     ignore: !bf16,
     fn: async () => {
@@ -151,6 +151,28 @@ for (const [i, c] of GEOMETRIES.entries()) {
       // and it is bfloat16, not float32: away from the float32 result, but not far
       const away = relErr(y, conv(x, w));
       assert.ok(away > 1e-6 && away <= 1e-2, `against float32: relative error ${away}`);
+      // backward-data likewise, on the output gradient and the filter
+      const attrs = {
+        strides: c.s,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        inputShape: c.x,
+        ...(c.round ? { dimRoundingMode: c.round } : {}),
+      } as unknown as tf.NamedAttrMap;
+      const backData = (dys: Float32Array, ws: Float32Array) =>
+        tf.tidy(() =>
+          (tf.engine().runKernel("Conv2DBackpropInput", {
+            dy: tf.tensor4d(dys, g.outShape),
+            filter: tf.tensor4d(ws, c.f),
+          }, attrs) as tf.Tensor).dataSync() as Float32Array
+        );
+      const dy = randArray(n(g.outShape), 420 + i);
+      const dx = new Float32Array(n(c.x));
+      bf16.backwardData(g, { dy, w, dx });
+      const exactDx = relErr(dx, backData(roundBf16(dy), roundBf16(w)));
+      assert.ok(exactDx <= 1e-5, `dx against rounded operands: relative error ${exactDx}`);
+      const awayDx = relErr(dx, backData(dy, w));
+      assert.ok(awayDx > 1e-6 && awayDx <= 1e-2, `dx against float32: relative error ${awayDx}`);
     },
   });
 }

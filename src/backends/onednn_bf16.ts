@@ -1,8 +1,8 @@
 /**
- * Backend "onednn-bf16": backend "onednn" (./onednn.ts) with its forward convolutions in bfloat16
- * — inputs and filters rounded to bfloat16 (8 bits of mantissa), sums and outputs float32 — where
- * the CPU has AVX512_BF16 or AMX, which do twice the multiply-adds of float32 per instruction.
- * Gradients stay float32. Chosen by name only (`--backend onednn-bf16`), never by `auto`: its
+ * Backend "onednn-bf16": backend "onednn" (./onednn.ts) with its forward convolutions and their
+ * gradients to the input in bfloat16 — operands rounded to bfloat16 (8 bits of mantissa), sums and
+ * outputs float32 — where the CPU has AVX512_BF16 or AMX, which do twice the multiply-adds of
+ * float32 per instruction. Gradients to the filters stay float32. Chosen by name only (`--backend onednn-bf16`), never by `auto`: its
  * outputs differ from float32's by about 0.2 % of their range, which moves scores and boxes a little
  * (docs/kernels.md has what it did to accuracy and speed).
  *
@@ -18,7 +18,7 @@ import { onednn } from "./onednn.ts";
 /** The onednn-bf16 backend. */
 export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   name: "onednn-bf16",
-  summary: "onednn with bfloat16 forward convolutions (AVX512_BF16 or AMX; gradients float32)",
+  summary: "onednn with bfloat16 convolutions (AVX512_BF16 or AMX; filter gradients float32)",
   method: "native",
   threads: true,
   device: "cpu",
@@ -32,7 +32,7 @@ export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   notice() {
     const dnnl = oneDnnBf16();
     return dnnl
-      ? `onednn-bf16: ${dnnl.name} runs the forward convolutions in bfloat16`
+      ? `onednn-bf16: ${dnnl.name} runs the forward convolutions and backward-data in bfloat16`
       : `onednn-bf16: not used, ${bf16MissingReason}`;
   },
   async activate() {

@@ -98,8 +98,8 @@ export interface OneDnn extends ConvEngine {
   /** "oneDNN 2.6.3". */
   readonly version: string;
   /**
-   * What forward convolutions compute in: "f32", or "bf16" (bfloat16 inputs and filters, float32
-   * sums and outputs; {@linkcode oneDnnBf16}). Gradients are float32 either way.
+   * What convolutions compute in: "f32", or "bf16" ({@linkcode oneDnnBf16}: the forward pass and
+   * backward-data take bfloat16 operands, sums and outputs float32; backward-weights stays float32).
    */
   readonly precision: Precision;
   /**
@@ -200,7 +200,10 @@ interface Reordered {
 interface Built {
   conv: Primitive;
   weights: Reordered;
-  /** bfloat16 forward only: the conversion of the float32 input, and the converted copy. */
+  /**
+   * bfloat16 only: the conversion of the float32 operand that is not the filter (the input of a
+   * forward pass, the output gradient of backward-data), and the converted copy.
+   */
   source?: { reorder: Primitive; buffer: Uint8Array };
 }
 
@@ -286,6 +289,12 @@ function padRight(input: number, output: number, k: number, s: number, left: num
   return r < 0 && -r < s ? 0 : r;
 }
 
+/** `[n, c, h, w]` of a convolution's input at `g`. */
+const inputDims = (g: ConvShape) => [g.batchSize, g.inChannels, g.inHeight, g.inWidth];
+
+/** `[n, c, h, w]` of a convolution's output at `g`. */
+const outputDims = (g: ConvShape) => [g.batchSize, g.outChannels, g.outHeight, g.outWidth];
+
 /** Values of each operand of a convolution at `g`. */
 function sizes(g: ConvShape) {
   return {
@@ -343,8 +352,8 @@ class OneDnnEngine implements OneDnn {
   #holders = 0;
 
   /**
-   * `precision` "bf16": forward convolutions take bfloat16 inputs (converted on the way in) and
-   * give float32 outputs; the gradients stay float32. `threads`: the engine whose thread policy
+   * `precision` "bf16": the forward pass and backward-data take bfloat16 operands (converted on
+   * the way in) and give float32 outputs; backward-weights stays float32. `threads`: the engine whose thread policy
    * this one shares (OpenMP's thread count is one per calling thread, whatever the engine).
    */
   constructor(path: string, lib: Lib, precision: Precision = "f32", threads?: OneDnnEngine) {
@@ -387,17 +396,19 @@ class OneDnnEngine implements OneDnn {
   }
 
   /**
-   * Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads; the
-   * source and the `any` weights in bfloat16 when `inputs` says so (dst, bias, hwio stay float32).
+   * Descriptors of `g`: NHWC src/dst, hwio weights (and `any` weights), bias, strides, pads;
+   * `types` gives the data type of src, the `any` weights and dst (default float32; bias and hwio
+   * are always float32).
    */
-  #descs(g: ConvShape, inputs: number = F32): Descs {
+  #descs(g: ConvShape, types: { src?: number; weights?: number; dst?: number } = {}): Descs {
+    const { src = F32, weights = F32, dst = F32 } = types;
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
     const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
     return {
-      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], inputs),
-      dst: this.#md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co]),
+      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], src),
+      dst: this.#md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co], dst),
       hwio: this.#md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
-      anyWeights: this.#md([co, ci, kh, kw], undefined, inputs),
+      anyWeights: this.#md([co, ci, kh, kw], undefined, weights),
       bias: this.#md([co], [1]),
       strides: dims([g.strideHeight, g.strideWidth]),
       padL: dims([g.padInfo.top, g.padInfo.left]),
@@ -469,7 +480,7 @@ class OneDnnEngine implements OneDnn {
     opts: { relu: boolean; bias: boolean; prop: number; inputs?: number },
   ) {
     const lib = this.#lib;
-    const d = this.#descs(g, opts.inputs);
+    const d = this.#descs(g, { src: opts.inputs, weights: opts.inputs });
     const op = new Uint8Array(OP_BYTES);
     this.#keep.push(op);
     check(
@@ -514,7 +525,7 @@ class OneDnnEngine implements OneDnn {
       f = {
         conv: this.#primitive(pd, roles),
         weights: this.#reordered(pd, ARG.weights, d.hwio, false),
-        ...(bf16 ? { source: this.#converted(g, d.src) } : {}),
+        ...(bf16 ? { source: this.#converted(inputDims(g), d.src) } : {}),
       };
       e.forward.set(k, f);
       e.impl.forward ??= this.#implName(pd);
@@ -522,10 +533,12 @@ class OneDnnEngine implements OneDnn {
     return f;
   }
 
-  /** The conversion of `g`'s float32 NHWC input into `to` (bfloat16 NHWC), with its buffer. */
-  #converted(g: ConvShape, to: Uint8Array): { reorder: Primitive; buffer: Uint8Array } {
-    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = g;
-    const from = this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci]);
+  /** The conversion of a float32 NHWC array `[n, c, h, w]` into `to` (bfloat16), with its buffer. */
+  #converted(
+    [n, c, h, w]: readonly number[],
+    to: Uint8Array,
+  ): { reorder: Primitive; buffer: Uint8Array } {
+    const from = this.#md([n, c, h, w], [h * w * c, 1, w * c, c]);
     const lib = this.#lib;
     const rpd = out(
       (s) =>
@@ -552,12 +565,20 @@ class OneDnnEngine implements OneDnn {
     const made = e[kind];
     if (made) return made;
     const { describe, roles, filter } = GRADIENTS[kind];
-    const d = this.#descs(g);
+    // bfloat16: backward-data takes the output gradient and the filter in bfloat16 (its input
+    // gradient stays float32); backward-weights stays float32 (slower in bfloat16 here)
+    const bf16 = this.precision === "bf16" && kind === "backwardData";
+    const d = this.#descs(g, bf16 ? { weights: BF16, dst: BF16 } : {});
     const op = new Uint8Array(OP_BYTES);
     this.#keep.push(op);
     check(describe(this.#lib, op, d), `convolution_${kind}_desc_init`);
     // the forward primitive this gradient belongs to: oneDNN's hint for its layouts
-    const hint = this.#forwardPd(g, { relu: false, bias: true, prop: FORWARD_TRAINING }).pd;
+    const hint = this.#forwardPd(g, {
+      relu: false,
+      bias: true,
+      prop: FORWARD_TRAINING,
+      inputs: bf16 ? BF16 : F32,
+    }).pd;
     const pd = out(
       (s) => this.#lib.dnnl_primitive_desc_create(s, op, null, this.#engine, hint),
       `convolution ${kind} primitive_desc_create`,
@@ -565,6 +586,7 @@ class OneDnnEngine implements OneDnn {
     const built = {
       conv: this.#primitive(pd, roles),
       weights: this.#reordered(pd, filter.role, d.hwio, filter.toUser),
+      ...(bf16 ? { source: this.#converted(outputDims(g), d.dst) } : {}),
     };
     e[kind] = built;
     e.impl[kind] = this.#implName(pd);
@@ -637,7 +659,12 @@ class OneDnnEngine implements OneDnn {
       this.#run(f.weights.reorder, [w, f.weights.buffer]);
       weights = f.weights.buffer;
     }
-    this.#run(f.conv, [dy, weights, dx]);
+    let gradient: Float32Array | Uint8Array = dy;
+    if (f.source) {
+      this.#run(f.source.reorder, [dy, f.source.buffer]);
+      gradient = f.source.buffer;
+    }
+    this.#run(f.conv, [gradient, weights, dx]);
   }
 
   backwardWeights(
@@ -716,10 +743,10 @@ export let bf16MissingReason = "";
 let bf16: OneDnn | null | undefined;
 
 /**
- * oneDNN computing forward convolutions in bfloat16 (inputs and filters rounded to bfloat16, sums
- * and outputs float32: twice the multiply-adds per instruction where the CPU has AVX512_BF16 or
- * AMX), loaded once; `null` without oneDNN or where oneDNN would only emulate bfloat16 (then
- * {@linkcode bf16MissingReason} says why). Gradients stay float32.
+ * oneDNN computing convolutions in bfloat16 (the forward pass and backward-data: operands rounded
+ * to bfloat16, sums and outputs float32; twice the multiply-adds per instruction where the CPU has
+ * AVX512_BF16 or AMX), loaded once; `null` without oneDNN or where oneDNN would only emulate
+ * bfloat16 (then {@linkcode bf16MissingReason} says why). Backward-weights stays float32.
  *
  * @example
  * ```ts
