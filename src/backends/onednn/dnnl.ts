@@ -91,6 +91,26 @@ export const DNNL_CANDIDATES: readonly string[] = [
 /** Which convolution a primitive computes. */
 export type ConvKind = "forward" | "backwardData" | "backwardWeights";
 
+/** The operands of {@linkcode OneDnn.forward}. */
+export interface ForwardIo {
+  /** `[N, H, W, Ci]`. */
+  x: Float32Array;
+  /** `[kh, kw, Ci, Co]`. */
+  w: Float32Array;
+  /** `[Co]`, when there is a bias. */
+  b?: Float32Array;
+  /** `[N, Ho, Wo, Co]`, overwritten. */
+  y: Float32Array;
+  /** Whether a ReLU follows (fused); default false. */
+  relu?: boolean;
+  /**
+   * An object standing for the filter's values, which must not change while it lives (a tfjs
+   * tensor's `dataId`): the filter is reordered once per key and kept beside the primitive.
+   * Without it the filter is reordered on every call.
+   */
+  filterKey?: object;
+}
+
 /** A loaded oneDNN with its CPU engine and stream: a convolution engine, and the calls behind it. */
 export interface OneDnn extends ConvEngine {
   /** Path or name it was loaded from. */
@@ -106,22 +126,7 @@ export interface OneDnn extends ConvEngine {
    * `y = conv(x, w) + b` (ReLU'd when `relu`); `x` `[N, H, W, Ci]`, `w` `[kh, kw, Ci, Co]`,
    * `b` `[Co]`, `y` `[N, Ho, Wo, Co]`.
    */
-  forward(
-    g: ConvGeometry & { outChannels: number },
-    io: {
-      x: Float32Array;
-      w: Float32Array;
-      b?: Float32Array;
-      y: Float32Array;
-      relu?: boolean;
-      /**
-       * An object standing for the filter's values, which must not change while it lives (a
-       * tfjs tensor's `dataId`): the filter is reordered once per key and kept beside the
-       * primitive. Without it the filter is reordered on every call.
-       */
-      filterKey?: object;
-    },
-  ): void;
+  forward(g: ConvGeometry & { outChannels: number }, io: ForwardIo): void;
   /** `dx` (`[N, H, W, Ci]`, overwritten) from `dy` `[N, Ho, Wo, Co]` and `w`. */
   backwardData(
     g: ConvGeometry & { outChannels: number },
@@ -614,17 +619,7 @@ class OneDnnEngine implements OneDnn {
     };
   }
 
-  forward(
-    g: ConvShape,
-    io: {
-      x: Float32Array;
-      w: Float32Array;
-      b?: Float32Array;
-      y: Float32Array;
-      relu?: boolean;
-      filterKey?: object;
-    },
-  ): void {
+  forward(g: ConvShape, io: ForwardIo): void {
     const { x, w, b, y, relu = false, filterKey } = io;
     const n = sizes(g);
     sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
