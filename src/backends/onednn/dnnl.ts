@@ -212,7 +212,7 @@ interface Built {
   source?: { reorder: Primitive; buffer: Uint8Array };
 }
 
-/** What a forward convolution computes in: float32 throughout, or bfloat16 inputs. */
+/** What convolutions compute in: float32 throughout, or bfloat16 operands (see `OneDnn`). */
 export type Precision = "f32" | "bf16";
 
 interface Entry {
@@ -358,8 +358,9 @@ class OneDnnEngine implements OneDnn {
 
   /**
    * `precision` "bf16": the forward pass and backward-data take bfloat16 operands (converted on
-   * the way in) and give float32 outputs; backward-weights stays float32. `threads`: the engine whose thread policy
-   * this one shares (OpenMP's thread count is one per calling thread, whatever the engine).
+   * the way in) and give float32 outputs; backward-weights stays float32. `threads`: the engine
+   * whose thread policy this one shares (OpenMP's thread count is one per calling thread,
+   * whatever the engine).
    */
   constructor(path: string, lib: Lib, precision: Precision = "f32", threads?: OneDnnEngine) {
     this.#lib = lib;
@@ -374,7 +375,7 @@ class OneDnnEngine implements OneDnn {
     this.#initialThreads = Math.max(1, this.#omp()?.symbols.omp_get_max_threads() ?? 1);
   }
 
-  /** A second engine on the same library computing forward convolutions in `precision`. */
+  /** A second engine on the same library computing its convolutions in `precision`. */
   withPrecision(precision: Precision): OneDnnEngine {
     return new OneDnnEngine(this.path, this.#lib, precision, this);
   }
@@ -451,21 +452,29 @@ class OneDnnEngine implements OneDnn {
     return p ? new Deno.UnsafePointerView(p).getCString() : "";
   }
 
-  /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
-  #reordered(pd: Deno.PointerObject, role: number, hwio: Uint8Array, toUser: boolean): Reordered {
-    const lib = this.#lib;
-    const theirs = lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role)!;
-    const mine = Deno.UnsafePointer.of(hwio);
-    const [from, to] = toUser ? [theirs, mine] : [mine, theirs];
+  /** A reorder primitive from memory described by `from` to memory described by `to`. */
+  #reorder(from: Deno.PointerValue, to: Deno.PointerValue): Primitive {
     const rpd = out(
-      (s) => lib.dnnl_reorder_primitive_desc_create(s, from, this.#engine, to, this.#engine, null),
+      (s) =>
+        this.#lib.dnnl_reorder_primitive_desc_create(s, from, this.#engine, to, this.#engine, null),
       "reorder_primitive_desc_create",
     );
-    const same = lib.dnnl_memory_desc_equal(theirs, mine) === 1;
-    const size = Number(lib.dnnl_memory_desc_get_size(theirs));
+    return this.#primitive(rpd, [ARG.from, ARG.to]);
+  }
+
+  /** A buffer for memory described by `desc`. */
+  #bufferFor(desc: Deno.PointerValue): Uint8Array {
+    return new Uint8Array(Math.max(Number(this.#lib.dnnl_memory_desc_get_size(desc)), 64));
+  }
+
+  /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
+  #reordered(pd: Deno.PointerObject, role: number, hwio: Uint8Array, toUser: boolean): Reordered {
+    const theirs = this.#lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role)!;
+    const mine = Deno.UnsafePointer.of(hwio);
+    const same = this.#lib.dnnl_memory_desc_equal(theirs, mine) === 1;
     return {
-      reorder: this.#primitive(rpd, [ARG.from, ARG.to]),
-      buffer: same ? null : new Uint8Array(Math.max(size, 64)),
+      reorder: toUser ? this.#reorder(theirs, mine) : this.#reorder(mine, theirs),
+      buffer: same ? null : this.#bufferFor(theirs),
       kept: new WeakMap(),
     };
   }
@@ -544,23 +553,10 @@ class OneDnnEngine implements OneDnn {
     to: Uint8Array,
   ): { reorder: Primitive; buffer: Uint8Array } {
     const from = this.#md([n, c, h, w], [h * w * c, 1, w * c, c]);
-    const lib = this.#lib;
-    const rpd = out(
-      (s) =>
-        lib.dnnl_reorder_primitive_desc_create(
-          s,
-          Deno.UnsafePointer.of(from),
-          this.#engine,
-          Deno.UnsafePointer.of(to),
-          this.#engine,
-          null,
-        ),
-      "reorder_primitive_desc_create",
-    );
-    const size = Number(lib.dnnl_memory_desc_get_size(Deno.UnsafePointer.of(to)));
+    const target = Deno.UnsafePointer.of(to);
     return {
-      reorder: this.#primitive(rpd, [ARG.from, ARG.to]),
-      buffer: new Uint8Array(Math.max(size, 64)),
+      reorder: this.#reorder(Deno.UnsafePointer.of(from), target),
+      buffer: this.#bufferFor(target),
     };
   }
 
@@ -619,29 +615,35 @@ class OneDnnEngine implements OneDnn {
     };
   }
 
+  /**
+   * The filter `w` in the layout (and type) `f` takes: `w` itself when they agree, else reordered
+   * — into `f`'s shared buffer, or once into a buffer of its own kept under `key`.
+   */
+  #filter(f: Built, w: Float32Array, key?: object): Float32Array | Uint8Array {
+    const into = f.weights.buffer;
+    if (!into) return w;
+    const kept = key && f.weights.kept.get(key);
+    if (kept) return kept;
+    const buffer = key ? new Uint8Array(into.length) : into;
+    this.#run(f.weights.reorder, [w, buffer]);
+    if (key) f.weights.kept.set(key, buffer);
+    return buffer;
+  }
+
+  /** The operand `a` as `f` takes it: converted to bfloat16 where `f` has a conversion. */
+  #operand(f: Built, a: Float32Array): Float32Array | Uint8Array {
+    if (!f.source) return a;
+    this.#run(f.source.reorder, [a, f.source.buffer]);
+    return f.source.buffer;
+  }
+
   forward(g: ConvShape, io: ForwardIo): void {
     const { x, w, b, y, relu = false, filterKey } = io;
     const n = sizes(g);
     sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
     const f = this.#forward(g, { relu, bias: b !== undefined });
-    let weights: Float32Array | Uint8Array = w;
-    const into = f.weights.buffer;
-    if (into) {
-      const kept = filterKey && f.weights.kept.get(filterKey);
-      if (kept) weights = kept;
-      else {
-        // a kept filter gets a buffer of its own; the shared one serves calls without a key
-        weights = filterKey ? new Uint8Array(into.length) : into;
-        this.#run(f.weights.reorder, [w, weights]);
-        if (filterKey) f.weights.kept.set(filterKey, weights);
-      }
-    }
-    let source: Float32Array | Uint8Array = x;
-    if (f.source) {
-      this.#run(f.source.reorder, [x, f.source.buffer]);
-      source = f.source.buffer;
-    }
-    this.#run(f.conv, [source, weights, y, ...(b ? [b] : [])]);
+    const weights = this.#filter(f, w, filterKey);
+    this.#run(f.conv, [this.#operand(f, x), weights, y, ...(b ? [b] : [])]);
   }
 
   backwardData(g: ConvShape, io: { dy: Float32Array; w: Float32Array; dx: Float32Array }): void {
@@ -649,17 +651,7 @@ class OneDnnEngine implements OneDnn {
     const n = sizes(g);
     sized("dy", dy, n.y), sized("w", w, n.w), sized("dx", dx, n.x);
     const f = this.#gradient(g, "backwardData");
-    let weights: Float32Array | Uint8Array = w;
-    if (f.weights.buffer) {
-      this.#run(f.weights.reorder, [w, f.weights.buffer]);
-      weights = f.weights.buffer;
-    }
-    let gradient: Float32Array | Uint8Array = dy;
-    if (f.source) {
-      this.#run(f.source.reorder, [dy, f.source.buffer]);
-      gradient = f.source.buffer;
-    }
-    this.#run(f.conv, [gradient, weights, dx]);
+    this.#run(f.conv, [this.#operand(f, dy), this.#filter(f, w), dx]);
   }
 
   backwardWeights(
