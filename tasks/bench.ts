@@ -407,46 +407,54 @@ async function describeRun(ctx: BenchContext, peak: CpuPeak | null) {
   } as Record<string, unknown>;
 }
 
+/** Milliseconds as seconds for a line, "—" when not measured. */
+const seconds = (ms?: number) => ms === undefined ? "—" : `${(ms / 1000).toFixed(2)} s`;
+
+/**
+ * Activates the backend auto chose for this run; the threads and ONNX Runtime (when it loaded)
+ * that the one-picture rows pass on.
+ */
+async function onAutoBackend(ctx: BenchContext, bench: Record<string, unknown>) {
+  await useBackend(backendNamed((bench.auto as { backend: string }).backend).name);
+  return { threads: ctx.cores, ...(typeof ctx.ort === "string" ? {} : { ort: ctx.ort.ort }) };
+}
+
 /**
  * One large picture through detect (on the backend auto picks, as the tasks run it), ONNX Runtime
  * and PyTorch: tasks/lib/picture_speed.ts.
  */
 async function pictureRow(ctx: BenchContext, bench: Record<string, unknown>) {
   const size = ctx.flags.picture;
-  await useBackend(backendNamed((bench.auto as { backend: string }).backend).name);
-  const p = await pictureSpeed({
-    source: ctx.digits,
-    size,
-    threads: ctx.cores,
-    ...(typeof ctx.ort === "string" ? {} : { ort: ctx.ort.ort }),
-  });
+  const p = await pictureSpeed({ source: ctx.digits, size, ...await onAutoBackend(ctx, bench) });
   bench.picture = p;
-  const s = (ms?: number) => ms === undefined ? "—" : `${(ms / 1000).toFixed(2)} s`;
   console.log(
     `  one ${size}×${size} picture, the detector's net (median of ${p.runs}): ` +
-      `${p.backend} model.apply ${s(p.applyMs)}, detect one level ${s(p.detectOneLevelMs)}, ` +
-      `detect with the pyramid (${p.levels.length} levels) ${s(p.detectPyramidMs)}; ` +
-      `ONNX Runtime ${s(p.ortMs)}, ${p.torch ?? "PyTorch"} ${s(p.torchMs)} (forward passes)`,
+      `${p.backend} model.apply ${seconds(p.applyMs)}, detect one level ${
+        seconds(p.detectOneLevelMs)
+      }, ` +
+      `detect with the pyramid (${p.levels.length} levels) ${seconds(p.detectPyramidMs)}; ` +
+      `ONNX Runtime ${seconds(p.ortMs)}, ${p.torch ?? "PyTorch"} ${
+        seconds(p.torchMs)
+      } (forward passes)`,
   );
 }
 
 /** Part 1's convolutional sliding window on one picture, slidewin against ORT and PyTorch. */
 async function slidingPeersRow(ctx: BenchContext, bench: Record<string, unknown>) {
-  await useBackend(backendNamed((bench.auto as { backend: string }).backend).name);
   const p = await slidingPeers({
     size: ctx.flags.slidingPicture,
-    threads: ctx.cores,
-    ...(typeof ctx.ort === "string" ? {} : { ort: ctx.ort.ort }),
+    ...await onAutoBackend(ctx, bench),
   });
   bench.slidingPeers = p;
-  const s = (ms?: number) => ms === undefined ? "—" : `${(ms / 1000).toFixed(2)} s`;
   console.log(
     `  part 1, one ${p.size}×${p.size} RGB picture slid over by Andrew's net (convolutional form, ` +
-      `median of ${p.runs}): ${p.backend} ${s(p.slidewinMs)}; ONNX Runtime ${s(p.ortMs)}` +
+      `median of ${p.runs}): ${p.backend} ${seconds(p.slidewinMs)}; ONNX Runtime ${
+        seconds(p.ortMs)
+      }` +
       (p.ortDifference === undefined
         ? ""
         : ` (max difference ${p.ortDifference.toExponential(1)})`) +
-      `, ${p.torch ?? "PyTorch"} ${s(p.torchMs)}`,
+      `, ${p.torch ?? "PyTorch"} ${seconds(p.torchMs)}`,
   );
 }
 

@@ -2,7 +2,8 @@
  * The table of backends and the choice among them. Every list of backend names — the
  * `--backend` flag's choices, the pool's thread backends, bench's rows — derives from
  * {@linkcode BACKENDS}; each backend describes itself in its own file (./webgpu.ts, ./native.ts,
- * ./onednn.ts, ./onednn_bf16.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is activated, not on import.
+ * ./onednn.ts, ./onednn_bf16.ts, ./wasm.ts, ./cpu.ts) and registers its kernels when it is
+ * activated, not on import.
  *
  * `auto` is decided among the backends of the table that say they may be picked here (webgpu
  * on a real GPU, onednn when libdnnl loads, native when OpenBLAS loads, wasm): by measurement when a prober is given (the

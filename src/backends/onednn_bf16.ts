@@ -2,9 +2,11 @@
  * Backend "onednn-bf16": backend "onednn" (./onednn.ts) with its forward convolutions and their
  * gradients to the input in bfloat16 — operands rounded to bfloat16 (8 bits of mantissa), sums and
  * outputs float32 — where the CPU has AVX512_BF16 or AMX, which do twice the multiply-adds of
- * float32 per instruction. Gradients to the filters stay float32. Chosen by name only (`--backend onednn-bf16`), never by `auto`: its
- * outputs differ from float32's by about 0.2 % of their range, which moves scores and boxes a little
- * (docs/kernels.md has what it did to accuracy and speed).
+ * float32 per instruction. Gradients to the filters stay float32. Its outputs differ from
+ * float32's by about 0.2 % of their range, which moves scores and boxes a little
+ * (docs/kernels.md has what it did to accuracy and speed): training's and the measuring tasks'
+ * `auto` never pick it; `detect` and `read` prefer it where it runs (`inferenceCandidates` in
+ * ./backend.ts); `--backend onednn-bf16` picks it anywhere it runs.
  *
  * @module
  */
@@ -24,7 +26,7 @@ export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(oneDnnBf16() ? undefined : bf16MissingReason),
-  // it changes the numbers: only when asked for by name
+  // it changes the numbers: not for training or measuring (inference's candidates add it)
   pickedByAuto: () => Promise.resolve(false),
   convEngine: () => oneDnnBf16(),
   singleThreaded: onednn.singleThreaded,

@@ -163,8 +163,8 @@ const own = new Map<string, Record<string, tf.KernelFunc>>();
  * Registers backend "onednn" when oneDNN loads, bringing its kernels up to date with those of
  * "wasm" (the convolutions stay oneDNN's); returns whether it is there. Its factory shares the
  * instance of "wasm", which must be initialised first (`await tf.setBackend("wasm")`). With
- * `name` "onednn-bf16" it registers that backend instead: the same, its forward convolutions in
- * bfloat16 ({@linkcode oneDnnBf16}).
+ * `name` "onednn-bf16" it registers that backend instead: the same, its convolutions in bfloat16
+ * ({@linkcode oneDnnBf16}).
  *
  * @example
  * ```ts
