@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { RUN_SH } from "../tasks/gpu_pack.ts";
+import { ARCHITECTURES, modelCost } from "../src/model/model.ts";
+import { defaultTrainConfig } from "../src/training/config.ts";
 
 // The GPU pack (tasks/gpu_pack.ts) itself takes minutes to build (xz of the Deno binary); these
 // specs check its parts: the runner parses, the bundle is self-contained, the bench runs.
@@ -39,13 +41,13 @@ Deno.test("the bundled gpu_bench runs from an empty Deno cache with --cached-onl
     { DENO_DIR: `${dir}/deno`, NO_COLOR: "1" },
   );
   assert.equal(r.code, 0, r.stderr);
-  for (const flag of ["--batches", "--read-every", "--epochs", "--lr-scale", "--mnist"]) {
+  for (const flag of ["--arch", "--batches", "--read-every", "--epochs", "--lr-scale", "--mnist"]) {
     assert.match(r.stdout, new RegExp(`\\s${flag}\\b`), flag);
   }
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("gpu_bench on wasm: bench row, sweep and a short training, written to gpu_bench.json", async () => {
+Deno.test("gpu_bench on wasm: the default architecture's bench row, sweep and a short training, written to gpu_bench.json", async () => {
   const dir = await Deno.makeTempDir();
   const r = await run(Deno.execPath(), [
     "run",
@@ -65,6 +67,9 @@ Deno.test("gpu_bench on wasm: bench row, sweep and a short training, written to 
   assert.equal(r.code, 0, r.stderr);
   const json = JSON.parse(await Deno.readTextFile(`${dir}/gpu_bench.json`));
   assert.equal(json.backend, "wasm");
+  // it measures the net `deno task train` trains, not the small one
+  assert.equal(json.arch, defaultTrainConfig().arch);
+  assert.equal(json.model.params, modelCost(ARCHITECTURES[json.arch]).params);
   assert.ok(json.benchRow.trainImagesPerSecond > 0);
   assert.deepEqual(json.sweep.map((s: { batchSize: number }) => s.batchSize), [4, 8]);
   assert.ok(json.sweep.every((s: { imagesPerSecond: number }) => s.imagesPerSecond > 0));

