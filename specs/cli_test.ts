@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { mnistFlag, parseFlags, positiveInt, UsageError } from "../src/cli.ts";
+import {
+  DETECTION_FLAGS,
+  detectionOptions,
+  mnistFlag,
+  parseFlags,
+  positiveInt,
+  UsageError,
+} from "../src/cli.ts";
+import { DEFAULT_OFFSETS } from "../src/detection/detect.ts";
 import { BACKEND_NAMES, backendFlag, BACKENDS } from "../src/backends/backend.ts";
 import { TRAIN_FLAGS } from "../src/training/config.ts";
 
@@ -65,4 +73,11 @@ await task.main();`;
   const bad = await run("--times=0");
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim(), "error: --times must be a positive integer, got 0");
+});
+
+Deno.test("detection flags: --offsets passes through; its default is detect's", () => {
+  const flags = parseFlags(["--offsets=4"], DETECTION_FLAGS)!;
+  assert.equal(detectionOptions(flags).offsets, 4);
+  assert.equal(DETECTION_FLAGS.offsets.default, DEFAULT_OFFSETS);
+  assert.equal(detectionOptions(parseFlags([], DETECTION_FLAGS)!).offsets, DEFAULT_OFFSETS);
 });

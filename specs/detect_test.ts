@@ -204,7 +204,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   });
   direct.dispose();
   assert.deepEqual(
-    await detect(model, scenes.images, { ...options, batchSize: 3, scales: [1] }),
+    await detect(model, scenes.images, { ...options, batchSize: 3, scales: [1], offsets: 1 }),
     want,
   );
   assert.ok(want.some((list) => list.length > 0), "the untrained model proposes something");
@@ -240,6 +240,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     batchSize: 3,
     scales: [1, 0.5],
     levelRange: [0, Infinity],
+    offsets: 1,
   });
   for (let i = 0; i < n; i++) {
     const expected = await selectDetections([...p1[i], ...p2[i]], options);
@@ -257,6 +258,68 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     const side = Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
     assert.ok(d.level === 1 ? side <= 36 : side >= 28, `level ${d.level}: ${side}`);
   }
+  model.dispose();
+  scenes.images.dispose();
+});
+
+Deno.test("offset passes: detect pools the proposals of the image padded by k·stride/offsets, moved back", async () => {
+  await useBackend("wasm");
+  const size = 96;
+  const scenes = await makeMultiScenes(train, { count: 3, seed: 5, size, digits: [2, 4] });
+  const model = buildModel(undefined, { seed: 2 });
+  const { stride } = model.geometry; // 8
+  const options = { scoreThreshold: 0.3, iouThreshold: 0.5, vote: 0.5 };
+  const [n, h, w] = scenes.images.shape;
+  const pixels = await scenes.images.data();
+  const pooled: Detection[][] = Array.from({ length: n }, () => []);
+  let shifted = 0;
+  for (const dy of [0, stride / 2]) {
+    for (const dx of [0, stride / 2]) {
+      // padded by a naive loop: dy rows and dx columns of background on top and left
+      const [ph, pw] = [h + dy, w + dx];
+      const padded = new Float32Array(n * ph * pw);
+      for (let i = 0; i < n; i++) {
+        for (let r = 0; r < h; r++) {
+          for (let c = 0; c < w; c++) {
+            padded[(i * ph + r + dy) * pw + c + dx] = pixels[(i * h + r) * w + c];
+          }
+        }
+      }
+      const input = tf.tensor4d(padded, [n, ph, pw, 1]);
+      const out = tf.tidy(() => model.apply(input));
+      const found = await windowProposals(out, model.geometry, {
+        ...options,
+        imageSize: [h, w],
+        shift: [dy, dx],
+      });
+      tf.dispose([input, out]);
+      found.forEach((list, i) => pooled[i].push(...list));
+      if (dy || dx) shifted += found.flat().length;
+    }
+  }
+  const got = await detect(model, scenes.images, { ...options, scales: [1], offsets: 2 });
+  for (let i = 0; i < n; i++) {
+    const expected = await selectDetections(pooled[i], options);
+    assert.equal(got[i].length, expected.length, `scene ${i}`);
+    for (const [k, d] of got[i].entries()) {
+      assert.equal(d.label, expected[k].label);
+      assert.ok(Math.abs(d.score - expected[k].score) < 1e-5, `scene ${i}: ${d.score}`);
+      closeBox(d.box, expected[k].box);
+    }
+  }
+  assert.ok(shifted > 0 && got.flat().length > 0, "the offset passes propose something");
+  // a window of a shifted pass is moved back by the shift, before the level's scale
+  const v = new Float32Array(15);
+  v.set([5, 0, 0, 4], 0);
+  v.set([0.25, 0.75, 0.25, 0.5], 11);
+  const one = tf.tensor4d(v, [1, 1, 1, 15]);
+  const geometry = { size: 40, stride: 8, offset: 0 };
+  const [[moved]] = await windowProposals(one, geometry, { shift: [4, 2], scale: 0.5 });
+  assert.deepEqual(moved.box, [(10 - 4) / 0.5, (30 - 4) / 0.5, (10 - 2) / 0.5, (20 - 2) / 0.5]);
+  await assert.rejects(windowProposals(one, geometry, { shift: [-1, 0] }), /shift must be/);
+  one.dispose();
+  await assert.rejects(detect(model, scenes.images, { offsets: 3 }), /offsets must be/);
+  await assert.rejects(detect(model, scenes.images, { offsets: 0 }), /offsets must be/);
   model.dispose();
   scenes.images.dispose();
 });

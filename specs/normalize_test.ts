@@ -9,6 +9,7 @@ import { useBackend } from "../src/backends/backend.ts";
 import { loadMnist } from "../src/data/mnist.ts";
 import { makeMultiScenes } from "../src/data/multi_scenes.ts";
 import { normalizeImage, select } from "../src/data/normalize.ts";
+import { gaussianBlur } from "../src/data/paper.ts";
 import { prepareGray, prepareImage } from "../src/data/prepare.ts";
 import { detect } from "../src/detection/detect.ts";
 import { tf } from "../src/deps.ts";
@@ -182,6 +183,48 @@ Deno.test("dark pencil on unevenly lit, noisy paper: background ≈ 0, strokes �
   }
 });
 
+Deno.test("denoising: grainy paper is blurred (σ 0.5 px) before the contrast step, clean pictures are not", () => {
+  const rng = makeRng(11);
+  for (let seed = 0; seed < 4; seed++) {
+    const clean = numbersPicture(val, { seed, width: 192, height: 140 });
+    const paper = pencil(clean, { seed });
+    // sensor grain well above the threshold: σ 0.08 of full scale on top of the pencil picture
+    const grainy = {
+      ...paper,
+      data: paper.data.map((v) => {
+        const g = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+        return Math.min(1, Math.max(0, v + 0.08 * g));
+      }),
+    };
+    const on = normalizeImage(grainy), off = normalizeImage(grainy, { denoise: false });
+    assert.ok(on.denoised && !off.denoised && on.noise === off.noise && on.noise > 0.03);
+    // the oracle, on the path without background removal and contrast (inversion only, values
+    // stay in [0, 1]): the result is gaussianBlur of the inverted picture
+    const bare = { polarity: "dark-ink" as const, background: false, contrast: false };
+    const inverted = grainy.data.map((v) => 1 - v);
+    assert.ok(
+      maxDiff(
+        normalizeImage(grainy, bare).data,
+        gaussianBlur(inverted, grainy.height, grainy.width, 0.5),
+      ) <
+        1e-6,
+      `seed ${seed}: the denoised picture is the blurred one`,
+    );
+    assert.ok(maxDiff(normalizeImage(grainy, { ...bare, denoise: false }).data, inverted) < 1e-6);
+    // grain off the strokes is what the blur takes away: the background is darker and smoother
+    const m = paperMetrics(on.data, clean), mOff = paperMetrics(off.data, clean);
+    assert.ok(m.mae < mOff.mae, `seed ${seed}: ${m.mae} vs ${mOff.mae} without`);
+    // the pencil picture itself (σ 0.03 grain) is at the threshold's edge; a clean one is not
+    // touched at all
+    const plain = normalizeImage(clean);
+    assert.equal(plain.denoised, false);
+    assert.deepEqual(
+      Array.from(plain.data),
+      Array.from(normalizeImage(clean, { denoise: false }).data),
+    );
+  }
+});
+
 Deno.test("light ink on a dark, unevenly lit background: found, background removed", () => {
   for (let seed = 0; seed < 4; seed++) {
     const clean = numbersPicture(val, { seed, width: 160, height: 100 });
@@ -194,17 +237,14 @@ Deno.test("light ink on a dark, unevenly lit background: found, background remov
   }
 });
 
-Deno.test("polarity can be forced; without background and contrast only the inversion is left", () => {
+Deno.test("polarity can be forced; without background, denoising and contrast only the inversion is left", () => {
   const data = Float32Array.from({ length: 64 * 48 }, (_, p) => ((p * 7919) % 101) / 100);
   const image = { width: 64, height: 48, data };
-  const dark = normalizeImage(image, { polarity: "dark-ink", background: false, contrast: false });
+  const bare = { background: false, denoise: false, contrast: false };
+  const dark = normalizeImage(image, { polarity: "dark-ink", ...bare });
   assert.deepEqual([dark.polarity, dark.auto], ["dark-ink", false]);
   assert.ok(maxDiff(dark.data, data.map((v) => 1 - v)) < 1e-6);
-  const light = normalizeImage(image, {
-    polarity: "light-ink",
-    background: false,
-    contrast: false,
-  });
+  const light = normalizeImage(image, { polarity: "light-ink", ...bare });
   assert.deepEqual(Array.from(light.data), Array.from(data));
   // prepareGray's normalize: false is the same: polarity only
   const { tensor, image: prepared } = prepareGray(image, {

@@ -134,7 +134,11 @@ export const DETECTION_FLAGS = {
   /** Objectness threshold. */
   scoreThreshold: { default: 0.5, help: "Objectness threshold of proposals", check: unit },
   /** NMS IoU threshold. */
-  iouThreshold: { default: 0.3, help: "Class-aware NMS IoU threshold", check: unit },
+  iouThreshold: {
+    default: 0.3,
+    help: "NMS IoU threshold (per label unless --class-agnostic)",
+    check: unit,
+  },
   /** Drop a box mostly inside a kept one (1: off unless wholly inside… see detect.ts). */
   insideThreshold: {
     default: 1,
@@ -168,6 +172,12 @@ export const DETECTION_FLAGS = {
         : "must look like 14,36 (0 ≤ min ≤ max)";
     },
   },
+  /** Offset passes per axis (OverFeat's fine stride; detect.ts `offsets`, `DEFAULT_OFFSETS`). */
+  offsets: {
+    default: 2,
+    help: "Offset passes per axis: windows every stride/N pixels, N² passes a level (1: one pass)",
+    check: positiveInt,
+  },
   /** Pyramid levels. */
   scales: {
     default: "auto",
@@ -200,6 +210,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   maxDetections: number;
   scales: number[] | "auto";
   levelRange: [number, number];
+  offsets: number;
   insideThreshold?: number;
 } & PredictionFlagOptions {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, maxDetections } = flags;
@@ -212,6 +223,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
     maxDetections,
     scales,
     levelRange: flags.levelRange.split(",").map(Number) as [number, number],
+    offsets: flags.offsets,
     ...(flags.insideThreshold < 1 ? { insideThreshold: flags.insideThreshold } : {}),
     ...predictionFlagOptions(flags),
   };

@@ -432,7 +432,10 @@ async function pictureRow(ctx: BenchContext, bench: Record<string, unknown>) {
       `${p.backend} model.apply ${seconds(p.applyMs)}, detect one level ${
         seconds(p.detectOneLevelMs)
       }, ` +
-      `detect with the pyramid (${p.levels.length} levels) ${seconds(p.detectPyramidMs)}; ` +
+      `detect with the pyramid (${p.levels.length} levels) ${seconds(p.detectPyramidOnePassMs)}, ` +
+      `and with ${p.offsets}×${p.offsets} offset passes (the default) ${
+        seconds(p.detectPyramidMs)
+      }; ` +
       `ONNX Runtime ${seconds(p.ortMs)}, ${p.torch ?? "PyTorch"} ${
         seconds(p.torchMs)
       } (forward passes)`,

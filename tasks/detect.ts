@@ -5,7 +5,9 @@
  * with `--invert` / `--polarity` — with its background and contrast normalised unless
  * `--no-normalize`; tasks/lib/picture.ts).
  *
- * Writes the picture to `--out` and prints the detections.
+ * Writes the picture to `--out` and prints the detections: one digit per place (reading's
+ * class-agnostic NMS; `--no-class-agnostic --iou-threshold 0.3 --inside-threshold 1` for the
+ * class-aware NMS `evaluate` scores mAP with).
  */
 import { backendFlag, inferenceAuto, useBackend } from "../src/backends/backend.ts";
 import { backendLine } from "./lib/backend_line.ts";
@@ -23,6 +25,7 @@ import {
   unit,
 } from "../src/cli.ts";
 import { detect } from "../src/detection/detect.ts";
+import { READ_DETECTION } from "../src/detection/read.ts";
 import { renderDetections } from "../src/pictures/draw_detections.ts";
 import { writeFileAtomic } from "../src/io.ts";
 import { pictureOrScene, SCENE_FLAGS, type TaskInput } from "./lib/picture.ts";
@@ -34,8 +37,16 @@ const FLAGS = {
   ...PICTURE_FLAGS,
   // seed, size, digits, mnist: the scene drawn when no --image is given
   ...SCENE_FLAGS,
-  // scoreThreshold, iouThreshold, classAgnostic, containment, vote
+  // scoreThreshold, iouThreshold, classAgnostic, containment, vote, offsets
   ...DETECTION_FLAGS,
+  // one digit per place, as reading does (READ_DETECTION in src/detection/read.ts); `evaluate`
+  // keeps class-aware NMS for mAP, where a place's second label is a lower-ranked guess
+  classAgnostic: { ...DETECTION_FLAGS.classAgnostic, default: READ_DETECTION.classAgnostic! },
+  iouThreshold: { ...DETECTION_FLAGS.iouThreshold, default: READ_DETECTION.iouThreshold! },
+  insideThreshold: {
+    ...DETECTION_FLAGS.insideThreshold,
+    default: READ_DETECTION.insideThreshold!,
+  },
   /** Smallest score drawn (all detections are printed). */
   minScore: { default: 0.5, help: "Smallest (rescored) score drawn; all are printed", check: unit },
   /** Upscaling of the picture. */

@@ -27,13 +27,13 @@ export interface PreparedImage {
   tensor: Tensor4D;
   /** The pixels of `tensor` with what normalisation did (polarity, noise, levels). */
   image: NormalizedImage;
-  /** Background and contrast were normalised (`options.normalize`). */
+  /** Background, noise and contrast were normalised (`options.normalize`). */
   normalized: boolean;
 }
 
 /**
  * Prepares grey pixels for the net: {@linkcode normalizeImage} (with `normalize: false` only the
- * polarity), then a `[1, H, W, 1]` tensor on the current tfjs backend (choose one first, e.g.
+ * polarity: no background, denoising or contrast step), then a `[1, H, W, 1]` tensor on the current tfjs backend (choose one first, e.g.
  * `useBackend`, as for `makeScenes`).
  *
  * @example
@@ -53,7 +53,7 @@ export function prepareGray(gray: GrayImage, options: PrepareOptions = {}): Prep
   const { normalize = true, ...rest } = options;
   const image = normalizeImage(
     gray,
-    normalize ? rest : { ...rest, background: false, contrast: false },
+    normalize ? rest : { ...rest, background: false, contrast: false, denoise: false },
   );
   const tensor = tf.tensor4d(image.data, [1, image.height, image.width, 1]);
   return { tensor, image, normalized: normalize };

@@ -163,6 +163,12 @@ export interface ProposalOptions {
   scale?: number | readonly [number, number];
   /** The pyramid level's nominal factor, recorded in each proposal; default 1. */
   level?: number;
+  /**
+   * The output came from the image (or level) padded by `[top, left]` pixels before the net ran
+   * (an offset pass, {@linkcode PyramidOptions.offsets}): windows are moved back by it; default
+   * `[0, 0]`.
+   */
+  shift?: readonly [number, number];
   /** Score from objectness · class probability ("detection", default) or the class alone. */
   select?: WindowSelection;
 }
@@ -220,7 +226,10 @@ export async function windowProposals(
     throw new RangeError(`out must have ${OUTPUT.channels} channels, got ${channels}`);
   }
   const { scoreThreshold, containment, scale: [sy, sx], select } = checkProposalOptions(options);
-  const { level = 1 } = options;
+  const { level = 1, shift = [0, 0] } = options;
+  if (!(shift.length === 2 && shift.every((v) => Number.isFinite(v) && v >= 0))) {
+    throw new RangeError(`shift must be [top, left] pixels ≥ 0, got ${JSON.stringify(shift)}`);
+  }
   const packed = tf.tidy(() => {
     const [logit, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
     const probs = tf.softmax(classLogits);
@@ -235,12 +244,12 @@ export async function windowProposals(
   for (let i = 0; i < n; i++) {
     const proposals: Detection[] = [];
     for (let r = 0; r < rows; r++) {
-      const top = offset + r * stride;
+      const top = offset + r * stride - shift[0];
       for (let c = 0; c < cols; c++) {
         const v = ((i * rows + r) * cols + c) * 7;
         const objectness = values[v];
         if (!(objectness >= scoreThreshold)) continue;
-        const left = offset + c * stride;
+        const left = offset + c * stride - shift[1];
         // The box in image pixels, clipped; containment is measured in the level's pixels.
         const box: Box = [
           Math.max(0, (top + values[v + 3] * size) / sy),
@@ -394,6 +403,9 @@ function resizeLevel(
   return { level, scale: [sy, sx] };
 }
 
+/** Offset passes per axis {@linkcode detect} runs by default (see `PyramidOptions.offsets`). */
+export const DEFAULT_OFFSETS = 2;
+
 /** Options of {@linkcode detect}: decoding, the pyramid and batching. */
 export interface PyramidOptions extends DetectOptions {
   /** Images per forward pass; default 16. */
@@ -402,6 +414,15 @@ export interface PyramidOptions extends DetectOptions {
   step?: ForwardRunner;
   /** Pyramid levels (factors applied to the image); default "auto". */
   scales?: readonly number[] | "auto";
+  /**
+   * Offset passes per axis (OverFeat's fine-stride evaluation): each level is also run padded by
+   * `k · stride / offsets` pixels at the top and left, `k < offsets`, so windows sit every
+   * `stride / offsets` pixels instead of every `stride` — `offsets²` forward passes per level,
+   * their proposals pooled before NMS and box voting. A digit then has windows centred closer to
+   * it and more boxes to vote on. Default 2 (the `wide` net's stride 8: windows every 4 pixels,
+   * 4 passes); 1: one pass. It must divide the stride.
+   */
+  offsets?: number;
   /**
    * With several levels, the sizes each level answers for (SNIP's valid ranges): a proposal is
    * kept only when its box's longer side, in the level's pixels, lies in `[min, max]` (the
@@ -436,7 +457,14 @@ export async function detect(
 ): Promise<Detection[][]> {
   checkImages(model, images);
   const [n, h, w] = images.shape;
-  const { batchSize = 16, step, scales = "auto", levelRange = [18, 40], ...given } = options;
+  const {
+    batchSize = 16,
+    step,
+    scales = "auto",
+    levelRange = [18, 40],
+    offsets = DEFAULT_OFFSETS,
+    ...given
+  } = options;
   // select and vote: the options where they set them, else the model's recorded rule
   const { vote, ...rest } = { ...given, ...predictionRule(model, given) };
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -445,6 +473,16 @@ export async function detect(
   if (!(vote >= 0 && vote <= 1)) throw new RangeError(`vote must be in [0, 1], got ${vote}`);
   const nms = checkNms(rest);
   checkProposalOptions(rest);
+  const { stride } = model.geometry;
+  if (!(Number.isInteger(offsets) && offsets >= 1 && stride % offsets === 0)) {
+    throw new RangeError(
+      `options.offsets must be a whole number ≥ 1 that divides the net's stride ${stride}, got ${offsets}`,
+    );
+  }
+  const shifts: [number, number][] = [];
+  for (let a = 0; a < offsets; a++) {
+    for (let b = 0; b < offsets; b++) shifts.push([a * stride / offsets, b * stride / offsets]);
+  }
   const levels = pyramidScales(h, w, model.geometry.size, scales);
   if (!(levelRange[0] >= 0 && levelRange[1] >= levelRange[0])) {
     throw new RangeError(`levelRange must be [min, max] with 0 ≤ min ≤ max, got ${levelRange}`);
@@ -462,25 +500,35 @@ export async function detect(
         const { level, scale } = factor === 1
           ? { level: batch, scale: 1 }
           : resizeLevel(batch, factor);
-        const out = step ? await step.forward(model, level) : tf.tidy(() => model.apply(level));
-        if (level !== batch) level.dispose();
         try {
-          const found = await windowProposals(out, model.geometry, {
-            ...rest,
-            scale,
-            level: factor,
-            imageSize: [h, w],
-          });
-          const lo = factor === finest ? 0 : levelRange[0];
-          const hi = factor === coarsest ? Infinity : levelRange[1];
-          found.forEach((list, i) => {
-            for (const d of list) {
-              const side = factor * Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
-              if (levels.length === 1 || (side >= lo && side <= hi)) proposals[i].push(d);
+          for (const shift of shifts) {
+            const input = shift[0] || shift[1]
+              ? tf.pad(level, [[0, 0], [shift[0], 0], [shift[1], 0], [0, 0]]) as Tensor4D
+              : level;
+            const out = step ? await step.forward(model, input) : tf.tidy(() => model.apply(input));
+            if (input !== level) input.dispose();
+            try {
+              const found = await windowProposals(out, model.geometry, {
+                ...rest,
+                scale,
+                shift,
+                level: factor,
+                imageSize: [h, w],
+              });
+              const lo = factor === finest ? 0 : levelRange[0];
+              const hi = factor === coarsest ? Infinity : levelRange[1];
+              found.forEach((list, i) => {
+                for (const d of list) {
+                  const side = factor * Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
+                  if (levels.length === 1 || (side >= lo && side <= hi)) proposals[i].push(d);
+                }
+              });
+            } finally {
+              out.dispose();
             }
-          });
+          }
         } finally {
-          out.dispose();
+          if (level !== batch) level.dispose();
         }
       }
     } finally {

@@ -1,6 +1,6 @@
 /**
  * Detect view: a seeded 256×256 scene of 1–8 digits (the library's `makeMultiScenes`, digits of
- * the MNIST test file), the library's `detect` (objectness threshold, class-aware NMS), true boxes
+ * the MNIST test file), the library's `detect` (objectness threshold, one digit per place: reading's NMS), true boxes
  * green, detections red with label and score; "New scene" draws the next seed.
  *
  * Or the user's own picture, dropped on the view or chosen with its file input: decoded by the
@@ -12,6 +12,7 @@
  * @module
  */
 import { detect } from "../detection/detect.ts";
+import { READ_DETECTION } from "../detection/read.ts";
 import { loadMnist } from "../data/mnist.ts";
 import type { Model } from "../model/model.ts";
 import { makeMultiScenes } from "../data/multi_scenes.ts";
@@ -148,7 +149,7 @@ export async function setupDetect(
     button.disabled = true;
     const scenes = await makeMultiScenes(val, { count: 1, seed, size: 256, digits: [1, 8] });
     try {
-      const [found] = await detect(model, scenes.images);
+      const [found] = await detect(model, scenes.images, READ_DETECTION);
       const drawn = found.filter((d) => d.score >= 0.5);
       const pixels = await scenes.images.data();
       const scale = 2;
@@ -168,7 +169,7 @@ export async function setupDetect(
       caption.textContent = `seed ${seed}: ${scenes.objects[0].length} digits (${truths}); ` +
         `${drawn.length} detections with score ≥ 0.5 (${
           drawn.map((d) => d.label).join(" ")
-        }) after class-aware NMS.`;
+        }), one per place (reading's NMS).`;
       for (const key of ["name", "text", "reading", "error"]) delete host.dataset[key];
       host.dataset.source = "scene";
       host.dataset.seed = String(seed);

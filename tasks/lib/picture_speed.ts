@@ -10,7 +10,7 @@
  */
 import { tf } from "../../src/deps.ts";
 import { loadModel, PRETRAINED_DETECTOR } from "../../src/model/checkpoint.ts";
-import { detect, pyramidScales } from "../../src/detection/detect.ts";
+import { DEFAULT_OFFSETS, detect, pyramidScales } from "../../src/detection/detect.ts";
 import { makeMultiScenes } from "../../src/data/multi_scenes.ts";
 import type { MnistSplit } from "../../src/data/mnist.ts";
 import { LOSS_TERMS } from "../../src/model/loss/terms.ts";
@@ -28,10 +28,14 @@ export interface PictureSpeed {
   runs: number;
   /** `model.apply` with its output read back. */
   applyMs: number;
-  /** `detect` with `scales: [1]`. */
+  /** `detect` with `scales: [1]` and one pass (`offsets: 1`): one forward pass, decoded. */
   detectOneLevelMs: number;
-  /** `detect` with its default pyramid. */
+  /** `detect` with its default pyramid, one pass per level (`offsets: 1`). */
+  detectPyramidOnePassMs: number;
+  /** `detect` as the tasks run it: the default pyramid and offset passes. */
   detectPyramidMs: number;
+  /** The offset passes per axis of `detectPyramidMs` (detect's default). */
+  offsets: number;
   /** The pyramid's levels. */
   levels: number[];
   /** ONNX Runtime's forward pass, when it loads. */
@@ -107,7 +111,16 @@ export async function pictureSpeed(options: {
       1,
       runs,
     );
-    const detectOneLevelMs = await medianMs(() => detect(model, images, { scales: [1] }), 1, runs);
+    const detectOneLevelMs = await medianMs(
+      () => detect(model, images, { scales: [1], offsets: 1 }),
+      1,
+      runs,
+    );
+    const detectPyramidOnePassMs = await medianMs(
+      () => detect(model, images, { offsets: 1 }),
+      1,
+      runs,
+    );
     const detectPyramidMs = await medianMs(() => detect(model, images), 1, runs);
     const result: PictureSpeed = {
       size,
@@ -115,7 +128,9 @@ export async function pictureSpeed(options: {
       runs,
       applyMs,
       detectOneLevelMs,
+      detectPyramidOnePassMs,
       detectPyramidMs,
+      offsets: DEFAULT_OFFSETS,
       levels: pyramidScales(size, size, model.geometry.size),
     };
     if (options.ort) {
