@@ -10,7 +10,7 @@ import {
   selectDetections,
   windowProposals,
 } from "../src/detection/detect.ts";
-import { windowGrid } from "../src/geometry.ts";
+import { sharedPrefix, windowGrid } from "../src/geometry.ts";
 import { meanAveragePrecision } from "../src/detection/map.ts";
 import { iou } from "../src/metrics.ts";
 import { loadMnist } from "../src/data/mnist.ts";
@@ -268,6 +268,8 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
   const scenes = await makeMultiScenes(train, { count: 3, seed: 5, size, digits: [2, 4] });
   const model = buildModel(undefined, { seed: 2 });
   const { stride } = model.geometry; // 8
+  // detect shares the first two stride-2 layers between the passes (a 4-pixel crop = 1 position)
+  assert.deepEqual(sharedPrefix(model.arch, stride / 2), { depth: 2, crop: 1 });
   const options = { scoreThreshold: 0.3, iouThreshold: 0.5, vote: 0.5 };
   const [n, h, w] = scenes.images.shape;
   const pixels = await scenes.images.data();
@@ -275,7 +277,8 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
   let shifted = 0;
   for (const dy of [0, stride / 2]) {
     for (const dx of [0, stride / 2]) {
-      // padded by a naive loop: dy rows and dx columns of background on top and left
+      // padded by a naive loop: dy rows and dx columns of background on top and left, and the
+      // whole net run on it (detect runs the first layers once and crops their activations)
       const [ph, pw] = [h + dy, w + dx];
       const padded = new Float32Array(n * ph * pw);
       for (let i = 0; i < n; i++) {
@@ -290,7 +293,7 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
       const found = await windowProposals(out, model.geometry, {
         ...options,
         imageSize: [h, w],
-        shift: [dy, dx],
+        shift: [-dy, -dx],
       });
       tf.dispose([input, out]);
       found.forEach((list, i) => pooled[i].push(...list));
@@ -308,15 +311,17 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
     }
   }
   assert.ok(shifted > 0 && got.flat().length > 0, "the offset passes propose something");
-  // a window of a shifted pass is moved back by the shift, before the level's scale
+  // a window of a padded pass is moved back by the padding, a cropped one's on, before the scale
   const v = new Float32Array(15);
   v.set([5, 0, 0, 4], 0);
   v.set([0.25, 0.75, 0.25, 0.5], 11);
   const one = tf.tensor4d(v, [1, 1, 1, 15]);
   const geometry = { size: 40, stride: 8, offset: 0 };
   const [[moved]] = await windowProposals(one, geometry, { shift: [4, 2], scale: 0.5 });
-  assert.deepEqual(moved.box, [(10 - 4) / 0.5, (30 - 4) / 0.5, (10 - 2) / 0.5, (20 - 2) / 0.5]);
-  await assert.rejects(windowProposals(one, geometry, { shift: [-1, 0] }), /shift must be/);
+  assert.deepEqual(moved.box, [(10 + 4) / 0.5, (30 + 4) / 0.5, (10 + 2) / 0.5, (20 + 2) / 0.5]);
+  const [[back]] = await windowProposals(one, geometry, { shift: [-4, -2] });
+  assert.deepEqual(back.box, [10 - 4, 30 - 4, 10 - 2, 20 - 2]);
+  await assert.rejects(windowProposals(one, geometry, { shift: [NaN, 0] }), /shift must be/);
   one.dispose();
   await assert.rejects(detect(model, scenes.images, { offsets: 3 }), /offsets must be/);
   await assert.rejects(detect(model, scenes.images, { offsets: 0 }), /offsets must be/);

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import {
   type LayerSpec,
+  type ResolvedLayer,
   resolveLayers,
+  sharedPrefix,
   windowCount,
   windowGeometry,
   windowGrid,
@@ -207,4 +209,73 @@ Deno.test("invalid layer specs get clear errors", () => {
   }
   assert.throws(() => windowCount(ANDREW, -1), /inputSize must be a non-negative integer/);
   assert.throws(() => windowSpan(ANDREW, 1.5), /index must be a non-negative integer/);
+});
+
+/** A 1-D run of `layers` on `x`: convs with the given weights (zero padding), max pools. */
+function runStack1d(
+  layers: ResolvedLayer[],
+  weights: number[][],
+  x: number[],
+  depth: number,
+): number[] {
+  let a = x;
+  for (let d = 0; d < depth; d++) {
+    const { kernel, stride, padding, kind } = layers[d];
+    const padded = [...new Array(padding).fill(0), ...a, ...new Array(padding).fill(0)];
+    const out: number[] = [];
+    for (let i = 0; i * stride + kernel <= padded.length; i++) {
+      const patch = padded.slice(i * stride, i * stride + kernel);
+      out.push(
+        kind === "pool" ? Math.max(...patch) : patch.reduce((s, v, j) => s + v * weights[d][j], 0),
+      );
+    }
+    a = out;
+  }
+  return a;
+}
+
+Deno.test("sharedPrefix = where a cropped input's activations stop being the whole input's, on 2 000 random stacks (1-D brute force)", () => {
+  const rng = makeRng(31);
+  let deeper = 0;
+  for (let trial = 0; trial < 2000; trial++) {
+    const specs: LayerSpec[] = Array.from(
+      { length: 1 + rng.int(4) },
+      () =>
+        rng.next() < 0.3
+          ? { kind: "pool" as const, kernel: 1 + rng.int(3), stride: 1 + rng.int(3) }
+          : {
+            kind: "conv" as const,
+            kernel: 1 + rng.int(5),
+            stride: 1 + rng.int(3),
+            padding: rng.next() < 0.15 ? 1 : 0,
+          },
+    );
+    const layers = resolveLayers(specs);
+    const weights = layers.map((l) => Array.from({ length: l.kernel }, () => rng.uniform(-1, 1)));
+    const x = Array.from({ length: 60 + rng.int(40) }, () => rng.uniform(-1, 1));
+    const crop = rng.int(13);
+    const { depth, crop: positions } = sharedPrefix(specs, crop);
+    // at `depth`, the cropped input's output is the whole input's from `positions` on
+    const whole = runStack1d(layers, weights, x, depth);
+    const part = runStack1d(layers, weights, x.slice(crop), depth);
+    assert.ok(part.length > 0, `trial ${trial}`);
+    part.forEach((v, i) => assert.ok(Math.abs(v - whole[i + positions]) < 1e-9, `trial ${trial}`));
+    // one layer deeper it is no shift of the whole input's output (random weights)
+    if (depth < layers.length) {
+      const w2 = runStack1d(layers, weights, x, depth + 1);
+      const p2 = runStack1d(layers, weights, x.slice(crop), depth + 1);
+      const shifted = (s: number) =>
+        p2.length > 0 && p2.every((v, i) => Math.abs(v - (w2[i + s] ?? NaN)) < 1e-9);
+      if (p2.length > 2) {
+        assert.ok(
+          ![...w2.keys()].some(shifted),
+          `trial ${trial}: depth ${depth} is not the deepest`,
+        );
+        deeper++;
+      }
+    }
+  }
+  assert.ok(deeper > 500, `${deeper} stacks checked one layer deeper`);
+  assert.deepEqual(sharedPrefix([{ kind: "conv", kernel: 3 }], 0), { depth: 1, crop: 0 });
+  assert.throws(() => sharedPrefix([{ kind: "conv", kernel: 3 }], -1), /crop must be/);
 });

@@ -122,3 +122,28 @@ Deno.test("buildModel rejects bad architectures naming the problem", () => {
     /arch\[0\]\.filters must be a positive integer/,
   );
 });
+
+Deno.test("applyLayers: the layers from one depth on, continuing the ones below, is apply", async () => {
+  await useBackend("cpu");
+  for (const arch of [WIDE_ARCH, POOL_ARCH]) {
+    const model = buildModel(arch, { seed: 3 });
+    const x = tf.randomUniform([2, 72, 64, 1], 0, 1, "float32", 5) as tf.Tensor4D;
+    const whole = await model.apply(x).array();
+    for (let k = 0; k <= arch.length; k++) {
+      const below = model.applyLayers(x, 0, k);
+      const out = model.applyLayers(below, k);
+      const got = await out.array();
+      tf.dispose([below, out]);
+      const diff = Math.max(
+        ...(got as number[][][][]).flat(3).map((v, i) =>
+          Math.abs(v - (whole as number[][][][]).flat(3)[i])
+        ),
+      );
+      assert.ok(diff < 1e-5, `${arch.length} layers, split at ${k}: ${diff}`);
+    }
+    assert.throws(() => model.applyLayers(x, 2, 1), /layers \[2, 1\) must lie in/);
+    assert.throws(() => model.applyLayers(x, 0, arch.length + 1), /must lie in/);
+    x.dispose();
+    model.dispose();
+  }
+});

@@ -172,3 +172,41 @@ export function windowGrid(
     cols: windowCount(layers, width),
   };
 }
+
+/** What {@linkcode sharedPrefix} finds. */
+export interface SharedPrefix {
+  /** Layers `[0, depth)` whose outputs a cropped input shares with the full one. */
+  depth: number;
+  /** The crop, in positions of layer `depth - 1`'s output (the input's pixels when depth is 0). */
+  crop: number;
+}
+
+/**
+ * How deep an input cropped by `crop` pixels (at its top or left) shares its activations with the
+ * whole input: through every leading layer without padding whose stride divides what is left of
+ * the crop, the cropped input's output at that depth is the whole input's output cropped by
+ * `crop / (product of those strides)` positions. OverFeat's offsets reuse the layers below that
+ * depth and recompute only the rest (src/detection/detect.ts).
+ *
+ * @example
+ * ```ts
+ * import { sharedPrefix } from "./geometry.ts";
+ * const wide = [6, 4, 4].map((kernel) => ({ kind: "conv" as const, kernel, stride: 2 }));
+ * console.log(sharedPrefix(wide, 4)); // { depth: 2, crop: 1 }: a 4-pixel crop is 1 position after two stride-2 layers
+ * console.log(sharedPrefix(wide, 3)); // { depth: 0, crop: 3 }
+ * ```
+ */
+export function sharedPrefix(layers: readonly LayerSpec[], crop: number): SharedPrefix {
+  if (!(Number.isInteger(crop) && crop >= 0)) {
+    throw new RangeError(`crop must be a whole number of pixels ≥ 0, got ${crop}`);
+  }
+  const resolved = resolveLayers(layers);
+  if (crop === 0) return { depth: resolved.length, crop: 0 }; // the whole input itself
+  let depth = 0, left = crop;
+  for (const layer of resolved) {
+    if (layer.padding !== 0 || left % layer.stride !== 0) break;
+    left /= layer.stride;
+    depth++;
+  }
+  return { depth, crop: left };
+}

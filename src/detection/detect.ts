@@ -12,7 +12,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "../deps.ts";
-import type { WindowGeometry } from "../geometry.ts";
+import { sharedPrefix, type WindowGeometry } from "../geometry.ts";
 import { iou, voteBox } from "../metrics.ts";
 import type { Model } from "../model/model.ts";
 import {
@@ -164,9 +164,9 @@ export interface ProposalOptions {
   /** The pyramid level's nominal factor, recorded in each proposal; default 1. */
   level?: number;
   /**
-   * The output came from the image (or level) padded by `[top, left]` pixels before the net ran
-   * (an offset pass, {@linkcode PyramidOptions.offsets}): windows are moved back by it; default
-   * `[0, 0]`.
+   * The output's windows start `[top, left]` pixels further down and right than the image's own
+   * (an offset pass, {@linkcode PyramidOptions.offsets}: negative for an image padded by that
+   * much at the top and left, positive for one cropped); default `[0, 0]`.
    */
   shift?: readonly [number, number];
   /** Score from objectness · class probability ("detection", default) or the class alone. */
@@ -227,8 +227,8 @@ export async function windowProposals(
   }
   const { scoreThreshold, containment, scale: [sy, sx], select } = checkProposalOptions(options);
   const { level = 1, shift = [0, 0] } = options;
-  if (!(shift.length === 2 && shift.every((v) => Number.isFinite(v) && v >= 0))) {
-    throw new RangeError(`shift must be [top, left] pixels ≥ 0, got ${JSON.stringify(shift)}`);
+  if (!(shift.length === 2 && shift.every((v) => Number.isFinite(v)))) {
+    throw new RangeError(`shift must be [top, left] pixels, got ${JSON.stringify(shift)}`);
   }
   const packed = tf.tidy(() => {
     const [logit, classLogits, box] = tf.split(out, [...OUTPUT.split], 3);
@@ -244,12 +244,12 @@ export async function windowProposals(
   for (let i = 0; i < n; i++) {
     const proposals: Detection[] = [];
     for (let r = 0; r < rows; r++) {
-      const top = offset + r * stride - shift[0];
+      const top = offset + r * stride + shift[0];
       for (let c = 0; c < cols; c++) {
         const v = ((i * rows + r) * cols + c) * 7;
         const objectness = values[v];
         if (!(objectness >= scoreThreshold)) continue;
-        const left = offset + c * stride - shift[1];
+        const left = offset + c * stride + shift[1];
         // The box in image pixels, clipped; containment is measured in the level's pixels.
         const box: Box = [
           Math.max(0, (top + values[v + 3] * size) / sy),
@@ -416,11 +416,15 @@ export interface PyramidOptions extends DetectOptions {
   scales?: readonly number[] | "auto";
   /**
    * Offset passes per axis (OverFeat's fine-stride evaluation): each level is also run padded by
-   * `k · stride / offsets` pixels at the top and left, `k < offsets`, so windows sit every
-   * `stride / offsets` pixels instead of every `stride` — `offsets²` forward passes per level,
-   * their proposals pooled before NMS and box voting. A digit then has windows centred closer to
-   * it and more boxes to vote on. Default 2 (the `wide` net's stride 8: windows every 4 pixels,
-   * 4 passes); 1: one pass. It must divide the stride.
+   * `k · stride / offsets` pixels of background at the top and left, `k < offsets`, so windows sit
+   * every `stride / offsets` pixels instead of every `stride` (and the border gets windows reaching
+   * past it) — `offsets²` passes per level, their proposals pooled before NMS and box voting. A
+   * digit then has windows centred closer to it and more boxes to vote on. As in OverFeat, the
+   * passes share the layers below: the level is padded once by the largest amount, its first
+   * layers run once, and each pass crops their activations (../geometry.ts `sharedPrefix`: for
+   * `wide`, 4 pixels are one position after the first two stride-2 convolutions) and runs only
+   * the layers above. Default 2 (`wide`'s stride 8: windows every 4 pixels, 4 passes); 1: one pass. It
+   * must divide the stride.
    */
   offsets?: number;
   /**
@@ -479,10 +483,15 @@ export async function detect(
       `options.offsets must be a whole number ≥ 1 that divides the net's stride ${stride}, got ${offsets}`,
     );
   }
-  const shifts: [number, number][] = [];
+  // pass (a, b) pads by [a·unit, b·unit]: the level padded once by `pad`, then cropped by the rest
+  const unit = stride / offsets, pad = stride - unit;
+  const pads: [number, number][] = [];
   for (let a = 0; a < offsets; a++) {
-    for (let b = 0; b < offsets; b++) shifts.push([a * stride / offsets, b * stride / offsets]);
+    for (let b = 0; b < offsets; b++) pads.push([a * unit, b * unit]);
   }
+  // the layers the passes share (none with one pass, or through a ForwardRunner, which runs the
+  // whole net); a crop of k·unit pixels is k·crop positions at that depth
+  const shared = offsets === 1 || step ? { depth: 0, crop: unit } : sharedPrefix(model.arch, unit);
   const levels = pyramidScales(h, w, model.geometry.size, scales);
   if (!(levelRange[0] >= 0 && levelRange[1] >= levelRange[0])) {
     throw new RangeError(`levelRange must be [min, max] with 0 ≤ min ≤ max, got ${levelRange}`);
@@ -500,13 +509,22 @@ export async function detect(
         const { level, scale } = factor === 1
           ? { level: batch, scale: 1 }
           : resizeLevel(batch, factor);
+        const padded = pad > 0
+          ? tf.pad(level, [[0, 0], [pad, 0], [pad, 0], [0, 0]]) as Tensor4D
+          : level;
+        const below = shared.depth > 0 ? model.applyLayers(padded, 0, shared.depth) : padded;
+        if (below !== padded && padded !== level) padded.dispose();
         try {
-          for (const shift of shifts) {
-            const input = shift[0] || shift[1]
-              ? tf.pad(level, [[0, 0], [shift[0], 0], [shift[1], 0], [0, 0]]) as Tensor4D
-              : level;
-            const out = step ? await step.forward(model, input) : tf.tidy(() => model.apply(input));
-            if (input !== level) input.dispose();
+          for (const [py, px] of pads) {
+            const shift: [number, number] = [-py, -px];
+            const [cy, cx] = [(pad - py) / unit * shared.crop, (pad - px) / unit * shared.crop];
+            const input = cy || cx
+              ? tf.slice(below, [0, cy, cx, 0], [-1, -1, -1, -1]) as Tensor4D
+              : below;
+            const out = step
+              ? await step.forward(model, input)
+              : model.applyLayers(input, shared.depth);
+            if (input !== below) input.dispose();
             try {
               const found = await windowProposals(out, model.geometry, {
                 ...rest,
@@ -528,6 +546,7 @@ export async function detect(
             }
           }
         } finally {
+          if (below !== level) below.dispose();
           if (level !== batch) level.dispose();
         }
       }

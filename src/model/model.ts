@@ -112,6 +112,13 @@ export interface Model {
   grid(height: number, width?: number): WindowGrid;
   /** Forward pass: images [N, H, W, 1] → [N, rows, cols, 15]. */
   apply(x: Tensor4D): Tensor4D;
+  /**
+   * Layers `[from, to)` alone (default: to the last), on the activations of layer `from − 1`
+   * (the images for 0): `applyLayers(applyLayers(x, 0, k), k)` is `apply(x)`. Detection's offset
+   * passes share the layers a cropped input has in common with the whole one (../geometry.ts
+   * `sharedPrefix`).
+   */
+  applyLayers(x: Tensor4D, from: number, to?: number): Tensor4D;
   /** Frees the variables. */
   dispose(): void;
   /**
@@ -257,18 +264,28 @@ export function modelFromVariables(
     );
     channels = kind.channels(l, channels);
   }
+  const applyLayers = (x: Tensor4D, from: number, to = arch.length): Tensor4D => {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to)) {
+      throw new RangeError(`layers [${from}, ${to}) must lie in [0, ${arch.length}]`);
+    }
+    if (to > arch.length) {
+      throw new RangeError(`layers [${from}, ${to}) must lie in [0, ${arch.length}]`);
+    }
+    return tf.tidy(() => {
+      let a: Tensor4D = x;
+      for (let i = from; i < to; i++) {
+        a = kindOf(arch[i]).apply(arch[i], a, { tf, weights: weights[i] });
+      }
+      return from === to ? tf.clone(a) : a;
+    });
+  };
   return {
     arch: frozenArch,
     variables,
     geometry,
     grid: (height, width = height) => windowGrid(arch, height, width),
-    apply(x) {
-      return tf.tidy(() => {
-        let a: Tensor4D = x;
-        for (const [i, l] of arch.entries()) a = kindOf(l).apply(l, a, { tf, weights: weights[i] });
-        return a;
-      });
-    },
+    apply: (x) => applyLayers(x, 0),
+    applyLayers,
     dispose() {
       for (const v of variables.values()) v.dispose();
     },
