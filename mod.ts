@@ -61,6 +61,8 @@ export {
   type LayerSpec,
   type ResolvedLayer,
   resolveLayers,
+  type SharedPrefix,
+  sharedPrefix,
   windowCount,
   type WindowGeometry,
   windowGeometry,
@@ -265,7 +267,12 @@ export {
   renderWindowMap,
   type WindowMapOptions,
 } from "./src/pictures/draw.ts";
-export { type Detection, type DetectOptions, type PyramidOptions } from "./src/detection/detect.ts";
+export {
+  DEFAULT_OFFSETS,
+  type Detection,
+  type DetectOptions,
+  type PyramidOptions,
+} from "./src/detection/detect.ts";
 export {
   type Box,
   makeMultiScenes,
@@ -314,6 +321,7 @@ export {
   type PrepareOptions,
 } from "./src/data/prepare.ts";
 export {
+  coveredShare,
   groupNumbers,
   type GroupOptions,
   type NumberAccuracy,
