@@ -30,7 +30,7 @@ import { encodeTargets } from "../src/data/encode.ts";
 import { writeJsonAtomic } from "../src/io.ts";
 import { createStep, type GradientStep } from "../src/training/step.ts";
 import { trainingProbe } from "../src/training/probe.ts";
-import { defaultTrainConfig } from "../src/training/config.ts";
+import { TRAIN_FLAGS } from "../src/training/config.ts";
 import { loadMnist, type MnistSplit } from "../src/data/mnist.ts";
 import {
   ARCHITECTURES,
@@ -63,11 +63,7 @@ import {
 
 const FLAGS = {
   /** Architecture measured (ARCHITECTURES in src/model/model.ts); default what train trains. */
-  arch: {
-    default: defaultTrainConfig().arch,
-    help: "Architecture to measure (train's by default)",
-    choices: Object.keys(ARCHITECTURES),
-  },
+  arch: { ...TRAIN_FLAGS.arch, help: "Architecture to measure (train's by default)" },
   /** Training batch size (the default run's). */
   batchSize: { default: 32, help: "Scenes per training step", check: positiveInt },
   /** Timed steps per measurement (median reported), after warm-up. */

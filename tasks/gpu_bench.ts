@@ -35,7 +35,7 @@ import {
   type Model,
   modelCost,
 } from "../src/model/model.ts";
-import { defaultTrainConfig } from "../src/training/config.ts";
+import { TRAIN_FLAGS } from "../src/training/config.ts";
 import { LOSS_TERMS, lossParts, meanParts, sumParts, zeroParts } from "../src/model/loss/terms.ts";
 import { makeScenes, sceneStream } from "../src/data/scenes.ts";
 import { learningRate } from "../src/training/schedule.ts";
@@ -46,11 +46,7 @@ const FLAGS = {
   /** The backend measured (webgpu; another for trying the script on a CPU). */
   backend: { ...backendFlag("webgpu"), help: "Backend to measure" },
   /** Architecture measured and trained (ARCHITECTURES in src/model/model.ts). */
-  arch: {
-    default: defaultTrainConfig().arch,
-    help: "Architecture (default: what deno task train trains)",
-    choices: Object.keys(ARCHITECTURES),
-  },
+  arch: { ...TRAIN_FLAGS.arch, help: "Architecture (default: what deno task train trains)" },
   /** Batch sizes of the sweep, comma-separated. */
   batches: { default: "32,64,128,256,512", help: "Batch sizes of the sweep" },
   /** Timed steps per measurement, after 3 warm-up steps. */

@@ -514,6 +514,8 @@ export async function detect(
           : level;
         const below = shared.depth > 0 ? model.applyLayers(padded, 0, shared.depth) : padded;
         if (below !== padded && padded !== level) padded.dispose();
+        const lo = factor === finest ? 0 : levelRange[0];
+        const hi = factor === coarsest ? Infinity : levelRange[1];
         try {
           for (const [py, px] of pads) {
             const shift: [number, number] = [-py, -px];
@@ -533,8 +535,6 @@ export async function detect(
                 level: factor,
                 imageSize: [h, w],
               });
-              const lo = factor === finest ? 0 : levelRange[0];
-              const hi = factor === coarsest ? Infinity : levelRange[1];
               found.forEach((list, i) => {
                 for (const d of list) {
                   const side = factor * Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);

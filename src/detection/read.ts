@@ -255,11 +255,10 @@ export function coveredShare(
   boxes: readonly (readonly number[])[],
 ): number {
   const area = (d[1] - d[0]) * (d[3] - d[2]);
-  const clipped = boxes
-    .map((
-      b,
-    ) => [Math.max(b[0], d[0]), Math.min(b[1], d[1]), Math.max(b[2], d[2]), Math.min(b[3], d[3])])
-    .filter((b) => b[1] > b[0] && b[3] > b[2]);
+  const clip = (
+    b: readonly number[],
+  ) => [Math.max(b[0], d[0]), Math.min(b[1], d[1]), Math.max(b[2], d[2]), Math.min(b[3], d[3])];
+  const clipped = boxes.map(clip).filter((b) => b[1] > b[0] && b[3] > b[2]);
   if (clipped.length === 0 || !(area > 0)) return 0;
   const cuts = (k0: number, k1: number) =>
     [...new Set([d[k0], d[k1], ...clipped.flatMap((b) => [b[k0], b[k1]])])].sort((x, y) => x - y);

@@ -265,10 +265,10 @@ export function modelFromVariables(
     channels = kind.channels(l, channels);
   }
   const applyLayers = (x: Tensor4D, from: number, to = arch.length): Tensor4D => {
-    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to)) {
-      throw new RangeError(`layers [${from}, ${to}) must lie in [0, ${arch.length}]`);
-    }
-    if (to > arch.length) {
+    if (
+      !(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to &&
+        to <= arch.length)
+    ) {
       throw new RangeError(`layers [${from}, ${to}) must lie in [0, ${arch.length}]`);
     }
     return tf.tidy(() => {
