@@ -81,3 +81,12 @@ Deno.test("detection flags: --offsets passes through; its default is detect's", 
   assert.equal(DETECTION_FLAGS.offsets.default, DEFAULT_OFFSETS);
   assert.equal(detectionOptions(parseFlags([], DETECTION_FLAGS)!).offsets, DEFAULT_OFFSETS);
 });
+
+Deno.test("detection flags: --border passes a number through; auto leaves detect's default", () => {
+  assert.equal(detectionOptions(parseFlags(["--border=0"], DETECTION_FLAGS)!).border, 0);
+  assert.equal(detectionOptions(parseFlags(["--border=24"], DETECTION_FLAGS)!).border, 24);
+  assert.ok(!("border" in detectionOptions(parseFlags([], DETECTION_FLAGS)!)));
+  for (const bad of ["-1", "1.5", "x"]) {
+    assert.throws(() => parseFlags([`--border=${bad}`], DETECTION_FLAGS), /border must be auto/);
+  }
+});

@@ -3,6 +3,7 @@ import { tf } from "../src/deps.ts";
 import { useBackend } from "../src/backends/backend.ts";
 import {
   decodeDetections,
+  defaultBorder,
   detect,
   type Detection,
   nonMaxSuppression,
@@ -204,7 +205,13 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   });
   direct.dispose();
   assert.deepEqual(
-    await detect(model, scenes.images, { ...options, batchSize: 3, scales: [1], offsets: 1 }),
+    await detect(model, scenes.images, {
+      ...options,
+      batchSize: 3,
+      scales: [1],
+      offsets: 1,
+      border: 0,
+    }),
     want,
   );
   assert.ok(want.some((list) => list.length > 0), "the untrained model proposes something");
@@ -241,6 +248,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
     scales: [1, 0.5],
     levelRange: [0, Infinity],
     offsets: 1,
+    border: 0,
   });
   for (let i = 0; i < n; i++) {
     const expected = await selectDetections([...p1[i], ...p2[i]], options);
@@ -253,7 +261,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   }
   assert.ok(p2.some((list) => list.length > 0), "the half level proposes something");
   // With level ranges, the finest level keeps boxes up to 36 px, the coarsest from 28 px on.
-  const ranged = await detect(model, scenes.images, { ...options, scales: [1, 0.5] });
+  const ranged = await detect(model, scenes.images, { ...options, scales: [1, 0.5], border: 0 });
   for (const d of ranged.flat()) {
     const side = Math.max(d.box[1] - d.box[0], d.box[3] - d.box[2]);
     assert.ok(d.level === 1 ? side <= 36 : side >= 28, `level ${d.level}: ${side}`);
@@ -262,7 +270,7 @@ Deno.test("detection on a fixture scene: a perfect hand-made output recovers eve
   scenes.images.dispose();
 });
 
-Deno.test("offset passes: detect pools the proposals of the image padded by k·stride/offsets, moved back", async () => {
+Deno.test("offset passes and border: detect pools the proposals of the image padded by k·stride/offsets and a border, moved back", async () => {
   await useBackend("wasm");
   const size = 96;
   const scenes = await makeMultiScenes(train, { count: 3, seed: 5, size, digits: [2, 4] });
@@ -273,44 +281,58 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
   const options = { scoreThreshold: 0.3, iouThreshold: 0.5, vote: 0.5 };
   const [n, h, w] = scenes.images.shape;
   const pixels = await scenes.images.data();
-  const pooled: Detection[][] = Array.from({ length: n }, () => []);
-  let shifted = 0;
-  for (const dy of [0, stride / 2]) {
-    for (const dx of [0, stride / 2]) {
-      // padded by a naive loop: dy rows and dx columns of background on top and left, and the
-      // whole net run on it (detect runs the first layers once and crops their activations)
-      const [ph, pw] = [h + dy, w + dx];
-      const padded = new Float32Array(n * ph * pw);
-      for (let i = 0; i < n; i++) {
-        for (let r = 0; r < h; r++) {
-          for (let c = 0; c < w; c++) {
-            padded[(i * ph + r + dy) * pw + c + dx] = pixels[(i * h + r) * w + c];
+  // the default border: half of the 40-pixel window in whole strides
+  assert.equal(defaultBorder(model.geometry), 16);
+  const byBorder: Detection[][][] = [];
+  for (const border of [0, 12]) {
+    const pooled: Detection[][] = Array.from({ length: n }, () => []);
+    let shifted = 0;
+    for (const dy of [0, stride / 2]) {
+      for (const dx of [0, stride / 2]) {
+        // padded by a naive loop: dy + border rows and dx + border columns of background on top
+        // and left, border ones on the bottom and right, and the whole net run on it (detect
+        // runs the first layers once and crops their activations)
+        const [top, left] = [dy + border, dx + border];
+        const [ph, pw] = [h + top + border, w + left + border];
+        const padded = new Float32Array(n * ph * pw);
+        for (let i = 0; i < n; i++) {
+          for (let r = 0; r < h; r++) {
+            for (let c = 0; c < w; c++) {
+              padded[(i * ph + r + top) * pw + c + left] = pixels[(i * h + r) * w + c];
+            }
           }
         }
+        const input = tf.tensor4d(padded, [n, ph, pw, 1]);
+        const out = tf.tidy(() => model.apply(input));
+        const found = await windowProposals(out, model.geometry, {
+          ...options,
+          imageSize: [h, w],
+          shift: [-top, -left],
+        });
+        tf.dispose([input, out]);
+        found.forEach((list, i) => pooled[i].push(...list));
+        if (dy || dx) shifted += found.flat().length;
       }
-      const input = tf.tensor4d(padded, [n, ph, pw, 1]);
-      const out = tf.tidy(() => model.apply(input));
-      const found = await windowProposals(out, model.geometry, {
-        ...options,
-        imageSize: [h, w],
-        shift: [-dy, -dx],
-      });
-      tf.dispose([input, out]);
-      found.forEach((list, i) => pooled[i].push(...list));
-      if (dy || dx) shifted += found.flat().length;
     }
-  }
-  const got = await detect(model, scenes.images, { ...options, scales: [1], offsets: 2 });
-  for (let i = 0; i < n; i++) {
-    const expected = await selectDetections(pooled[i], options);
-    assert.equal(got[i].length, expected.length, `scene ${i}`);
-    for (const [k, d] of got[i].entries()) {
-      assert.equal(d.label, expected[k].label);
-      assert.ok(Math.abs(d.score - expected[k].score) < 1e-5, `scene ${i}: ${d.score}`);
-      closeBox(d.box, expected[k].box);
+    const got = await detect(model, scenes.images, {
+      ...options,
+      scales: [1],
+      offsets: 2,
+      border,
+    });
+    for (let i = 0; i < n; i++) {
+      const expected = await selectDetections(pooled[i], options);
+      assert.equal(got[i].length, expected.length, `border ${border}, scene ${i}`);
+      for (const [k, d] of got[i].entries()) {
+        assert.equal(d.label, expected[k].label);
+        assert.ok(Math.abs(d.score - expected[k].score) < 1e-5, `scene ${i}: ${d.score}`);
+        closeBox(d.box, expected[k].box);
+      }
     }
+    assert.ok(shifted > 0 && got.flat().length > 0, "the offset passes propose something");
+    byBorder.push(got);
   }
-  assert.ok(shifted > 0 && got.flat().length > 0, "the offset passes propose something");
+  assert.notDeepEqual(byBorder[0], byBorder[1], "the border's windows change what is found");
   // a window of a padded pass is moved back by the padding, a cropped one's on, before the scale
   const v = new Float32Array(15);
   v.set([5, 0, 0, 4], 0);
@@ -325,6 +347,8 @@ Deno.test("offset passes: detect pools the proposals of the image padded by k·s
   one.dispose();
   await assert.rejects(detect(model, scenes.images, { offsets: 3 }), /offsets must be/);
   await assert.rejects(detect(model, scenes.images, { offsets: 0 }), /offsets must be/);
+  await assert.rejects(detect(model, scenes.images, { border: -1 }), /border must be/);
+  await assert.rejects(detect(model, scenes.images, { border: 1.5 }), /border must be/);
   model.dispose();
   scenes.images.dispose();
 });

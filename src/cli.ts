@@ -178,6 +178,14 @@ export const DETECTION_FLAGS = {
     help: "Offset passes per axis: windows every stride/N pixels, N² passes a level (1: one pass)",
     check: positiveInt,
   },
+  /** Background around each pyramid level (detect.ts `border`, `defaultBorder`). */
+  border: {
+    default: "auto",
+    help:
+      "Background pixels added on every side of each pyramid level: auto (half a window in whole strides) or a number (0: none)",
+    check: (v: string): string | undefined =>
+      v === "auto" || (/^\d+$/.test(v)) ? undefined : "must be auto or a whole number ≥ 0",
+  },
   /** Pyramid levels. */
   scales: {
     default: "auto",
@@ -211,6 +219,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
   scales: number[] | "auto";
   levelRange: [number, number];
   offsets: number;
+  border?: number;
   insideThreshold?: number;
 } & PredictionFlagOptions {
   const { scoreThreshold, iouThreshold, classAgnostic, containment, maxDetections } = flags;
@@ -224,6 +233,7 @@ export function detectionOptions(flags: FlagValues<typeof DETECTION_FLAGS>): {
     scales,
     levelRange: flags.levelRange.split(",").map(Number) as [number, number],
     offsets: flags.offsets,
+    ...(flags.border === "auto" ? {} : { border: Number(flags.border) }),
     ...(flags.insideThreshold < 1 ? { insideThreshold: flags.insideThreshold } : {}),
     ...predictionFlagOptions(flags),
   };
