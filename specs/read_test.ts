@@ -239,6 +239,23 @@ Deno.test("groupNumbers: hand cases", async (t) => {
     ];
     assert.deepEqual(texts(ds), ["0:1234"]);
   });
+  await t.step("a box half a line off (between two lines) reads as a line of its own", () => {
+    // a number on rows 56–90 and a 9 drawn over rows 37–76: 20 of 35 rows shared (0.57)
+    const ds = [
+      det(4, [56, 90, 0, 28]),
+      det(7, [56, 90, 30, 56]),
+      det(9, [37, 76, 41, 68], 0.6),
+      det(9, [57, 89, 57, 75]),
+      det(2, [59, 90, 76, 112]),
+    ];
+    assert.deepEqual(texts(ds), ["0:9", "1:4792"]);
+    assert.deepEqual(texts(ds, { lineOverlap: 0.5 }), ["0:47992"]);
+    // beside its neighbour, a digit 0.4 of a height lower joins (an MNIST 7 hangs low); the
+    // same digit reaching 4 px over the neighbour's columns does not
+    const six = det(6, [98, 118, 92, 104]);
+    assert.deepEqual(texts([six, det(7, [106, 126, 106, 122])]), ["0:67"]);
+    assert.deepEqual(texts([six, det(7, [106, 126, 100, 116])]), ["0:6", "1:7"]);
+  });
   await t.step("a slanted line: 10 digits rising 1.5 heights", () => {
     const ds = Array.from({ length: 10 }, (_, i) => at(i, 14 * i, 40 - 3.3 * i));
     assert.deepEqual(texts(ds), ["0:0123456789"]);

@@ -53,8 +53,9 @@ const FLAGS = {
   },
   /** Share of the smaller height two digits of a line overlap by. */
   lineOverlap: {
-    default: 0.5,
-    help: "Vertical overlap (share of the smaller height) that puts digits on one line",
+    default: 0.65,
+    help:
+      "Vertical overlap (share of the smaller height) that puts a digit reaching over its left neighbour on its line (0.5 beside it)",
     check: unit,
   },
   /** Gap that ends a number, in digit heights. */
