@@ -269,6 +269,7 @@ export {
 } from "./src/pictures/draw.ts";
 export {
   DEFAULT_OFFSETS,
+  defaultBorder,
   type Detection,
   type DetectOptions,
   type PyramidOptions,

@@ -416,7 +416,7 @@ export const DEFAULT_OFFSETS = 2;
  * @example
  * ```ts
  * import { defaultBorder } from "./detect.ts";
- * console.log(defaultBorder({ size: 40, stride: 8, offset: 0 })); // 16
+ * console.log(defaultBorder({ size: 40, stride: 8 })); // 16
  * ```
  */
 export function defaultBorder(geometry: { size: number; stride: number }): number {
