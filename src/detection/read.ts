@@ -116,6 +116,12 @@ export interface NumberAccuracy {
 
 type BoxLike = readonly number[];
 
+/**
+ * Vertical overlap (share of the smaller height) that puts a digit beside the line's last one, not
+ * over its columns, on the line (`lineOverlap` when that is lower).
+ */
+const BESIDE_OVERLAP = 0.5;
+
 const height = (b: BoxLike) => b[1] - b[0];
 const centreX = (b: BoxLike) => (b[2] + b[3]) / 2;
 const centreY = (b: BoxLike) => (b[0] + b[1]) / 2;
@@ -367,7 +373,7 @@ export function groupNumbers(
       const overlap = lineOverlapOf(line, d);
       // reaching over the last digit's columns, a digit must sit in its rows (module doc)
       const over = d.box[2] < line.last.box[3];
-      if (overlap < (over ? lineOverlap : Math.min(lineOverlap, 0.5))) continue;
+      if (overlap < (over ? lineOverlap : Math.min(lineOverlap, BESIDE_OVERLAP))) continue;
       const h = height(d.box), last = height(line.last.box);
       if (Math.max(h, last) > heightRatio * Math.min(h, last)) continue;
       const distance = centreX(d.box) - centreX(line.last.box);
