@@ -166,6 +166,29 @@ for (const [i, c] of sumCases.entries()) {
   });
 }
 
+Deno.test("PadV2 on wasm equals cpu's exactly on 300 random shapes, paddings and values", async () => {
+  let seed = 90, before = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const rank = 1 + (trial % 5);
+    const r = randArray(4 * rank, seed++); // uniform in [-1, 1): sizes 0–4, paddings 0–3
+    const shape = Array.from({ length: rank }, (_, i) => Math.floor((r[i] + 1) * 2.5));
+    const paddings = shape.map((_, i) =>
+      [0, 1].map((k) => Math.max(0, Math.floor((r[rank + 2 * i + k] + 1) * 2.4) - 1))
+    ) as [number, number][];
+    const constantValue = trial % 3 === 0 ? 0 : r[3 * rank];
+    const xs = randArray(shape.reduce((a, b) => a * b, 1), seed++);
+    const f = () => tf.pad(tf.tensor(xs, shape), paddings, constantValue);
+    const label = JSON.stringify({ shape, paddings, constantValue });
+    assert.deepEqual(await on("wasm", f), await on("cpu", f), label);
+    await setBackendShape(f);
+    if (trial === 0) before = tf.memory().numTensors;
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+  // int32 goes to tfjs's own kernel
+  const ints = () => tf.pad(tf.tensor2d([[1, 2]], [1, 2], "int32"), [[1, 0], [0, 1]], 7);
+  assert.deepEqual(Array.from(await on("wasm", ints)), [7, 7, 7, 1, 2, 7]);
+});
+
 /** Shapes agree between cpu and wasm too (compare only checks values). */
 async function setBackendShape(f: () => tf.Tensor): Promise<void> {
   await tf.setBackend("cpu");

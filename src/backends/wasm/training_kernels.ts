@@ -1,7 +1,8 @@
 /**
  * Makes the tfjs 4.22 wasm backend able to train CNNs, and fast at it: registers the kernels that
- * are missing (`Conv2DBackpropFilter`, tfjs#8474) or slow (`Conv2DBackpropInput`, `MaxPoolGrad`) for
- * backend "wasm", and Adam's update as one kernel (./adam_kernel.ts). See docs/kernels.md for the
+ * are missing (`Conv2DBackpropFilter`, tfjs#8474) or slow (`Conv2DBackpropInput`, `MaxPoolGrad`,
+ * `Sum` over leading axes, `PadV2`: ./pad.ts) for backend "wasm", and Adam's update as one kernel
+ * (./adam_kernel.ts). See docs/kernels.md for the
  * measurements.
  *
  * @module
@@ -11,6 +12,7 @@ import { tf } from "../../deps.ts";
 import { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from "./conv_backprop.ts";
 import { maxPoolGradWasm } from "./max_pool_grad.ts";
 import { makeSumLeading } from "./sum_leading.ts";
+import { makePad } from "./pad.ts";
 import { ADAM_KERNEL, adamKernelFunc } from "./adam_kernel.ts";
 
 /** The kernels {@linkcode registerWasmTrainingKernels} installs for "wasm". */
@@ -19,6 +21,7 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
   "Conv2DBackpropInput",
   "MaxPoolGrad",
   "Sum",
+  "PadV2",
   ADAM_KERNEL,
 ];
 
@@ -26,14 +29,17 @@ let impls: Record<string, tf.KernelFunc> | undefined;
 let setups: Record<string, tf.KernelSetupFunc | undefined> = {};
 
 function makeImpls(): Record<string, tf.KernelFunc> {
-  const sum = tf.getKernel("Sum", "wasm");
-  if (!sum) throw new Error("The wasm backend is not loaded; import src/backends/wasm.ts first");
-  setups = { Sum: sum.setupFunc };
+  const sum = tf.getKernel("Sum", "wasm"), pad = tf.getKernel("PadV2", "wasm");
+  if (!sum || !pad) {
+    throw new Error("The wasm backend is not loaded; import src/backends/wasm.ts first");
+  }
+  setups = { Sum: sum.setupFunc, PadV2: pad.setupFunc };
   return {
     Conv2DBackpropFilter: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
     Conv2DBackpropInput: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
     MaxPoolGrad: maxPoolGradWasm as unknown as tf.KernelFunc,
     Sum: makeSumLeading(sum.kernelFunc) as unknown as tf.KernelFunc,
+    PadV2: makePad(pad.kernelFunc) as unknown as tf.KernelFunc,
     [ADAM_KERNEL]: adamKernelFunc,
   };
 }
