@@ -4,7 +4,7 @@
  * innermost padded axis times everything inside it (a row of an NHWC image padded in H and W). tfjs
  * 4.22's wasm kernel visits every element through index arithmetic: 20–34 ms for one 1080×1080
  * picture on a 2-core AMD EPYC, where an elementwise add takes 3–5 ms — what `detect` pays for
- * each level's border and offset padding. Other dtypes go to the original kernel.
+ * each level's border and offset padding. Other dtypes (and scalars) go to the original kernel.
  *
  * @module
  */
@@ -42,7 +42,7 @@ export function makePad(
 ): (args: { inputs: { x: Info }; backend: WasmBackend; attrs: PadAttrs }) => Info {
   return (args) => {
     const { inputs: { x }, backend, attrs: { paddings, constantValue } } = args;
-    if (x.dtype !== "float32") {
+    if (x.dtype !== "float32" || x.shape.length === 0) {
       return fallback(args as unknown as Parameters<tf.KernelFunc>[0]) as Info;
     }
     const shape = x.shape, rank = shape.length;
