@@ -20,8 +20,8 @@ export interface PadAttrs {
 }
 
 /**
- * Makes a `PadV2` kernel that pads float32 tensors by copying runs and hands other dtypes to
- * `fallback` (tfjs's own wasm kernel).
+ * Makes a `PadV2` kernel that pads float32 tensors by copying runs and hands other dtypes and
+ * scalars to `fallback` (tfjs's own wasm kernel).
  *
  * @example
  * ```ts
@@ -64,8 +64,7 @@ export function makePad(
     const index = new Array<number>(inner).fill(0);
     for (let from = 0; from < src.length; from += run) {
       dst.set(src.subarray(from, from + run), at);
-      let axis = inner - 1;
-      for (; axis >= 0; axis--) {
+      for (let axis = inner - 1; axis >= 0; axis--) {
         at += stride[axis];
         if (++index[axis] < shape[axis]) break;
         at -= shape[axis] * stride[axis];

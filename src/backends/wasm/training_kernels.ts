@@ -2,8 +2,7 @@
  * Makes the tfjs 4.22 wasm backend able to train CNNs, and fast at it: registers the kernels that
  * are missing (`Conv2DBackpropFilter`, tfjs#8474) or slow (`Conv2DBackpropInput`, `MaxPoolGrad`,
  * `Sum` over leading axes, `PadV2`: ./pad.ts) for backend "wasm", and Adam's update as one kernel
- * (./adam_kernel.ts). See docs/kernels.md for the
- * measurements.
+ * (./adam_kernel.ts). See docs/kernels.md for the measurements.
  *
  * @module
  */
