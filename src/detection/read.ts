@@ -126,37 +126,36 @@ const height = (b: BoxLike) => b[1] - b[0];
 const centreX = (b: BoxLike) => (b[2] + b[3]) / 2;
 const centreY = (b: BoxLike) => (b[0] + b[1]) / 2;
 
+/** The grouping options that are shares, in [0, 1]. */
+const UNIT_OPTIONS = [
+  "minScore",
+  "duplicateIou",
+  "sameLabelOverlap",
+  "lineOverlap",
+  "straddle",
+] as const;
+
 function checkGroup(options: GroupOptions): Required<GroupOptions> {
-  const {
-    minScore = 0.5,
-    duplicateIou = 0.5,
-    sameLabelOverlap = 0.5,
-    lineOverlap = 0.65,
-    numberGap = 0.6,
-    heightRatio = 1.75,
-    straddle = 0.6,
-  } = options;
-  const unit = (v: number, name: string) => {
+  const o: Required<GroupOptions> = {
+    minScore: options.minScore ?? 0.5,
+    duplicateIou: options.duplicateIou ?? 0.5,
+    sameLabelOverlap: options.sameLabelOverlap ?? 0.5,
+    lineOverlap: options.lineOverlap ?? 0.65,
+    numberGap: options.numberGap ?? 0.6,
+    heightRatio: options.heightRatio ?? 1.75,
+    straddle: options.straddle ?? 0.6,
+  };
+  for (const name of UNIT_OPTIONS) {
+    const v = o[name];
     if (!(v >= 0 && v <= 1)) throw new RangeError(`options.${name} must be in [0, 1], got ${v}`);
-  };
-  unit(minScore, "minScore");
-  unit(duplicateIou, "duplicateIou");
-  unit(sameLabelOverlap, "sameLabelOverlap");
-  unit(lineOverlap, "lineOverlap");
-  unit(straddle, "straddle");
-  if (!(numberGap >= 0)) throw new RangeError(`options.numberGap must be ≥ 0, got ${numberGap}`);
-  if (!(heightRatio >= 1)) {
-    throw new RangeError(`options.heightRatio must be ≥ 1 (Infinity: off), got ${heightRatio}`);
   }
-  return {
-    minScore,
-    duplicateIou,
-    sameLabelOverlap,
-    lineOverlap,
-    numberGap,
-    heightRatio,
-    straddle,
-  };
+  if (!(o.numberGap >= 0)) {
+    throw new RangeError(`options.numberGap must be ≥ 0, got ${o.numberGap}`);
+  }
+  if (!(o.heightRatio >= 1)) {
+    throw new RangeError(`options.heightRatio must be ≥ 1 (Infinity: off), got ${o.heightRatio}`);
+  }
+  return o;
 }
 
 function checkDetection(d: Detection, i: number): void {
