@@ -15,6 +15,7 @@ import {
   type OnnxNode,
   type OnnxPlace,
   outSize,
+  type Shape4,
 } from "./layer.ts";
 
 /** A convolution's window (or a fully connected layer turned into one). Kernels are square. */
@@ -90,6 +91,27 @@ function reluMask(dy: Float32Array, y: Float32Array): void {
   }
 }
 
+/** The convolution `layer` makes of an input of shape `[N, H, W, C]`. */
+function convShape(layer: ConvLayer, [n, h, w, ci]: Shape4): ConvShape {
+  const window = conv.window(layer, "conv");
+  return {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: outSize(h, window),
+    outWidth: outSize(w, window),
+    outChannels: layer.filters,
+    strideHeight: window.stride,
+    strideWidth: window.stride,
+    filterHeight: layer.kernel,
+    filterWidth: layer.kernel,
+    dilationHeight: 1,
+    dilationWidth: 1,
+    padInfo: { top: window.padding, left: window.padding },
+  };
+}
+
 /** The convolution layer kind. */
 export const conv: LayerKind<ConvSpec, ConvLayer> = {
   kind: "conv",
@@ -135,24 +157,8 @@ export const conv: LayerKind<ConvSpec, ConvLayer> = {
     });
   },
   arrays(layer, { inShape, engine }): ArrayLayer {
-    const [n, h, w, ci] = inShape;
-    const window = conv.window(layer, "conv");
-    const g: ConvShape = {
-      batchSize: n,
-      inHeight: h,
-      inWidth: w,
-      inChannels: ci,
-      outHeight: outSize(h, window),
-      outWidth: outSize(w, window),
-      outChannels: layer.filters,
-      strideHeight: window.stride,
-      strideWidth: window.stride,
-      filterHeight: layer.kernel,
-      filterWidth: layer.kernel,
-      dilationHeight: 1,
-      dilationWidth: 1,
-      padInfo: { top: window.padding, left: window.padding },
-    };
+    const [n, , , ci] = inShape;
+    const g = convShape(layer, inShape);
     const kernels = engine.conv(g);
     const relu = isRelu(layer);
     return {
@@ -170,6 +176,7 @@ export const conv: LayerKind<ConvSpec, ConvLayer> = {
       },
     };
   },
+  link: (layer, inShape) => ({ shape: convShape(layer, inShape), relu: isRelu(layer) }),
   exports: {
     keras(layer, index) {
       const s = layer.stride ?? 1;

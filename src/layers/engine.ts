@@ -62,6 +62,34 @@ export interface ConvKernels {
   ): void;
 }
 
+/** One convolution of a {@linkcode ConvChain}: its shape, and whether a ReLU follows it. */
+export interface ChainLink {
+  /** The convolution. */
+  shape: ConvShape;
+  /** ReLU after the bias (else linear). */
+  relu: boolean;
+}
+
+/**
+ * Convolutions run one after the other as one network, made by a {@linkcode ConvEngine} that can:
+ * the activations stay in the engine's own layouts (and precision) between the links, and only
+ * the input, the last output, its gradient and the weights' gradients are plain arrays.
+ */
+export interface ConvChain {
+  /**
+   * The last link's output `[N, Ho, Wo, Co]` (the chain's own buffer, valid until the next call)
+   * for `x` `[N, H, W, Ci]` at `weights` (`[kernel0, bias0, kernel1, bias1, …]`, kernels as
+   * `[kh, kw, Ci, Co]`).
+   */
+  forward(x: Float32Array, weights: readonly Float32Array[]): Float32Array;
+  /**
+   * The gradients of the weights (fresh arrays, in `forward`'s order) from `dOut`, the gradient
+   * at the last output, for the last `forward`'s input and weights (unchanged since). The first
+   * link's input gets no gradient.
+   */
+  backward(dOut: Float32Array): Float32Array[];
+}
+
 /**
  * Whole convolutions, as a backend offers them to the array forward and backward of the conv
  * layer. Threads are the backend's business (its descriptor's `singleThreaded()`).
@@ -71,4 +99,9 @@ export interface ConvEngine {
   readonly name: string;
   /** The convolution of geometry `g`, ready to run. */
   conv(g: ConvShape): ConvKernels;
+  /**
+   * The convolutions `links` (each one's input the last one's output) as one chain, where the
+   * engine has chains and takes these shapes; `null` otherwise (then each runs on `conv`).
+   */
+  chain?(links: readonly ChainLink[]): ConvChain | null;
 }

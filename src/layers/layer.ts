@@ -15,7 +15,7 @@
  * @module
  */
 import type { Tensor, Tensor4D, tf } from "../deps.ts";
-import type { ConvEngine } from "./engine.ts";
+import type { ChainLink, ConvEngine } from "./engine.ts";
 
 /** The tfjs namespace, as ../deps.ts exports it. */
 export type Tfjs = typeof tf;
@@ -160,6 +160,12 @@ export interface LayerKind<S extends { kind: string }, L extends S = S> {
   apply(layer: L, x: Tensor4D, at: { tf: Tfjs; weights: readonly Tensor[] }): Tensor4D;
   /** Its array forward and backward at input shape `inShape`, its convolutions on `engine`. */
   arrays(layer: L, at: LayerPlace & { inShape: Shape4; engine: ConvEngine }): ArrayLayer;
+  /**
+   * The layer as one link of a convolution chain (./engine.ts `ConvChain`) at input shape
+   * `inShape`; kinds that are not one convolution have none (a network with one runs layer by
+   * layer).
+   */
+  link?(layer: L, inShape: Shape4): ChainLink;
   /** Its entries in the export formats. */
   readonly exports: LayerExports<L>;
 }

@@ -2,7 +2,10 @@
  * The network on plain `Float32Array`s: forward pass, the conditional loss and its gradient
  * (./loss.ts `lossAndGradient`), and backward pass, without tfjs — a generic executor over the
  * architecture's layers, each run by its kind's array form (../layers/), every convolution on one
- * convolution engine (../layers/engine.ts: OpenBLAS's `im2col` + `sgemm`, or oneDNN).
+ * convolution engine (../layers/engine.ts: OpenBLAS's `im2col` + `sgemm`, or oneDNN). Where the
+ * engine has chains (oneDNN: ../backends/onednn/chain.ts) and every layer is a convolution, the
+ * whole network runs as one chain instead, its activations kept in the engine's own layouts; only
+ * the loss is computed here then.
  *
  * It computes what `tf.variableGrads(() => loss(model.apply(x), y).total)` computes — the spec
  * (specs/array_net_test.ts) holds it to tfjs-cpu's gradients — without tfjs's ~300 kernel
@@ -13,7 +16,7 @@
  *
  * @module
  */
-import type { ConvEngine } from "../layers/engine.ts";
+import type { ConvChain, ConvEngine } from "../layers/engine.ts";
 import type { ArrayLayer, Shape4 } from "../layers/layer.ts";
 import { type ArchLayer, kindOf } from "../layers/table.ts";
 import type { BoxReduction } from "./layout.ts";
@@ -78,6 +81,8 @@ export class ArrayNet {
   /** Gradient at the input of each layer (unused for layer 0). */
   #dx: Float32Array[] = [];
   #dOut = new Float32Array(0);
+  /** The engine's chain of every layer, where it has one and every layer is a convolution. */
+  #chain: ConvChain | null = null;
 
   /**
    * `engine`: the convolution engine every convolution runs on; `box`: reduction of the box
@@ -112,6 +117,7 @@ export class ArrayNet {
     }
     this.#layers = layers;
     this.#weightCount = first;
+    this.#chain = this.#chainOf(imageShape, layers);
     this.#acts = [
       new Float32Array(0),
       ...layers.map((p) => new Float32Array(sizeOf(p.layer.outShape))),
@@ -123,6 +129,20 @@ export class ArrayNet {
       return dx;
     });
     this.#key = key;
+  }
+
+  /** The engine's chain of the planned layers, or null (an engine or a layer kind without). */
+  #chainOf(imageShape: Shape4, layers: Planned[]): ConvChain | null {
+    const chain = this.#engine.chain?.bind(this.#engine);
+    const kinds = this.#arch.map((l) => kindOf(l));
+    if (!chain || !kinds.every((k) => k.link)) return null;
+    let shape = imageShape;
+    const links = this.#arch.map((l, i) => {
+      const link = kinds[i].link!(l, shape);
+      shape = layers[i].layer.outShape;
+      return link;
+    });
+    return chain(links);
   }
 
   /** Checks the weights and images, plans the buffers; the weights of each layer. */
@@ -155,10 +175,14 @@ export class ArrayNet {
     });
   }
 
-  /** The forward pass into the activations (acts[0] = images). */
+  /** The forward pass into the activations (acts[0] = images; on a chain, only the last). */
   #forward(images: Float32Array, weights: Float32Array[][]): void {
     const acts = this.#acts;
     acts[0] = images;
+    if (this.#chain) {
+      acts[this.#layers.length] = this.#chain.forward(images, weights.flat());
+      return;
+    }
     for (const [i, p] of this.#layers.entries()) p.layer.forward(acts[i], acts[i + 1], weights[i]);
   }
 
@@ -201,6 +225,7 @@ export class ArrayNet {
     if (this.#dOut.length !== out.length) this.#dOut = new Float32Array(out.length);
     const parts = lossAndGradient(out, targets, this.#dOut, { box: this.#box });
 
+    if (this.#chain) return { grads: this.#chain.backward(this.#dOut), parts };
     // backward, last layer first; the first layer needs no input gradient
     const grads: Float32Array[][] = [];
     let dy: Float32Array = this.#dOut;

@@ -5,13 +5,12 @@
  * tfjs wasm heap) with `[kh, kw, Ci, Co]` (tfjs's `hwio`) filters. oneDNN's JIT picks the kernels
  * for the CPU it runs on (AVX2, AVX-512, AMX).
  *
- * It uses the 2.x C API (Debian's `libdnnl2`: `libdnnl.so.2`): op descriptors, primitive
- * descriptors, primitives, `dnnl_primitive_execute` with `dnnl_exec_arg_t` arrays. Memory
- * descriptors are passed by pointer, never by value. Filters are reordered into the layout each
+ * It uses the 2.x C API (./api.ts; Debian's `libdnnl2`: `libdnnl.so.2`). Filters are reordered into the layout each
  * primitive prefers (blocked, chosen by oneDNN with format `any`): on every call, or once per
  * filter when the caller names it by a key that lives as long as its values (the tfjs kernels
  * pass the tensor's `dataId`; ≈ 0.1 ms per layer saved on the wide net's 64² batches). Primitives
- * are made once per geometry and kept.
+ * are made once per geometry and kept. A whole network of convolutions can also run as one chain
+ * (`chain`, ./chain.ts), its activations kept in oneDNN's own layouts between the layers.
  *
  * Nothing is compiled or downloaded. When the library or `--allow-ffi` is missing, {@linkcode
  * oneDnn} returns `null` and {@linkcode dnnlMissingReason} says why in one line.
@@ -19,64 +18,35 @@
  *
  * @module
  */
-import type { ConvEngine, ConvGeometry, ConvKernels, ConvShape } from "../../layers/engine.ts";
+import type {
+  ChainLink,
+  ConvEngine,
+  ConvGeometry,
+  ConvKernels,
+  ConvShape,
+} from "../../layers/engine.ts";
+import { OneDnnChain } from "./chain.ts";
 import { geometryKey } from "../native/im2col.ts";
 import { envGet } from "../permissions.ts";
-
-const P = "pointer", B = "buffer", I = "i32";
-const SYMBOLS = {
-  dnnl_version: { parameters: [], result: P },
-  dnnl_engine_create: { parameters: [B, I, "usize"], result: I },
-  dnnl_stream_create: { parameters: [B, P, "u32"], result: I },
-  dnnl_stream_wait: { parameters: [P], result: I },
-  dnnl_memory_desc_init_by_strides: { parameters: [B, I, B, I, B], result: I },
-  dnnl_memory_desc_init_by_tag: { parameters: [B, I, B, I, I], result: I },
-  dnnl_memory_desc_equal: { parameters: [P, P], result: I },
-  dnnl_memory_desc_get_size: { parameters: [P], result: "usize" },
-  dnnl_convolution_forward_desc_init: {
-    parameters: [B, I, I, B, B, P, B, B, B, B],
-    result: I,
-  },
-  dnnl_convolution_backward_data_desc_init: { parameters: [B, I, B, B, B, B, B, B], result: I },
-  dnnl_convolution_backward_weights_desc_init: {
-    parameters: [B, I, B, B, P, B, B, B, B],
-    result: I,
-  },
-  dnnl_primitive_attr_create: { parameters: [B], result: I },
-  dnnl_post_ops_create: { parameters: [B], result: I },
-  dnnl_post_ops_append_eltwise: { parameters: [P, "f32", I, "f32", "f32"], result: I },
-  dnnl_primitive_attr_set_post_ops: { parameters: [P, P], result: I },
-  dnnl_primitive_desc_create: { parameters: [B, B, P, P, P], result: I },
-  dnnl_primitive_desc_query: { parameters: [P, I, I, B], result: I },
-  dnnl_primitive_desc_query_md: { parameters: [P, I, I], result: P },
-  dnnl_reorder_primitive_desc_create: { parameters: [B, P, P, P, P, P], result: I },
-  dnnl_primitive_create: { parameters: [B, P], result: I },
-  dnnl_primitive_execute: { parameters: [P, P, I, B], result: I },
-  dnnl_memory_create: { parameters: [B, P, P, P], result: I },
-  dnnl_memory_set_data_handle_v2: { parameters: [P, P, P], result: I },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-// dnnl_types.h (2.6)
-const BF16 = 2, F32 = 3, TAG_ANY = 1, CPU = 1, IN_ORDER = 1;
-const FORWARD_TRAINING = 64, FORWARD_INFERENCE = 96;
-const CONV_DIRECT = 1, ELTWISE_RELU = 0x1f;
-const QUERY_IMPL_INFO = 8, EXEC_ARG_MD = 255;
-const ARG = {
-  src: 1,
-  dst: 17,
-  weights: 33,
-  bias: 41,
-  diffSrc: 129,
-  diffDst: 145,
-  diffWeights: 161,
-  diffBias: 169,
-  from: 1,
-  to: 17,
-} as const;
-/** Bytes for one `dnnl_memory_desc_t` (about 1.1 KB in 2.x) and one op descriptor (about 9 KB). */
-const MD_BYTES = 2048, OP_BYTES = 16384;
+import {
+  ARG,
+  BF16,
+  check,
+  CONV_DIRECT,
+  dims,
+  DnnlContext,
+  DnnlError,
+  ELTWISE_RELU,
+  F32,
+  FORWARD_INFERENCE,
+  FORWARD_TRAINING,
+  type Lib,
+  OP_BYTES,
+  out,
+  padRight,
+  type Primitive,
+  SYMBOLS,
+} from "./api.ts";
 
 /** Where the library is looked for, in order (after `SLIDEWIN_DNNL`). */
 export const DNNL_CANDIDATES: readonly string[] = [
@@ -119,7 +89,8 @@ export interface OneDnn extends ConvEngine {
   readonly version: string;
   /**
    * What convolutions compute in: "f32", or "bf16" ({@linkcode oneDnnBf16}: the forward pass and
-   * backward-data take bfloat16 operands, sums and outputs float32; backward-weights stays float32).
+   * backward-data take bfloat16 operands, sums and outputs float32; backward-weights stays float32
+   * layer by layer; a chain keeps everything but the filter gradients in bfloat16).
    */
   readonly precision: Precision;
   /**
@@ -163,34 +134,6 @@ export interface OneDnn extends ConvEngine {
 export let dnnlMissingReason = "";
 
 let loaded: OneDnn | null | undefined;
-
-class DnnlError extends Error {}
-
-function check(status: number, what: string): void {
-  if (status !== 0) throw new DnnlError(`oneDNN ${what} failed (dnnl_status_t ${status})`);
-}
-
-/** A pointer out of a one-slot out-parameter. */
-function out(f: (slot: BigUint64Array) => number, what: string): Deno.PointerObject {
-  const slot = new BigUint64Array(1);
-  check(f(slot), what);
-  const p = Deno.UnsafePointer.create(slot[0]);
-  if (!p) throw new DnnlError(`oneDNN ${what} returned a null handle`);
-  return p;
-}
-
-function dims(values: number[]): BigInt64Array {
-  const d = new BigInt64Array(12);
-  values.forEach((v, i) => d[i] = BigInt(v));
-  return d;
-}
-
-interface Primitive {
-  prim: Deno.PointerObject;
-  args: Uint8Array;
-  /** Memory objects in the order of `args`, whose handles are set before each execution. */
-  mems: Deno.PointerObject[];
-}
 
 /** A filter kept in the layout a primitive wants, with the reorder to or from `hwio`. */
 interface Reordered {
@@ -285,15 +228,6 @@ function primitiveKey(g: ConvShape): string {
   return `${geometryKey(g)},${g.outChannels}`;
 }
 
-/**
- * Right padding oneDNN accepts for `g` along one axis: the padding that makes the output size
- * come out exactly, or 0 when a shorter one does (rows left over by a stride).
- */
-function padRight(input: number, output: number, k: number, s: number, left: number): number {
-  const r = (output - 1) * s + k - input - left;
-  return r < 0 && -r < s ? 0 : r;
-}
-
 /** `[n, c, h, w]` of a convolution's input at `g`. */
 const inputDims = (g: ConvShape) => [g.batchSize, g.inChannels, g.inHeight, g.inWidth];
 
@@ -344,14 +278,12 @@ class OneDnnEngine implements OneDnn {
   readonly version: string;
   readonly precision: Precision;
   readonly #threadsOf: OneDnnEngine | undefined;
-  readonly #lib: Lib;
-  readonly #engine: Deno.PointerObject;
-  readonly #stream: Deno.PointerObject;
+  readonly #ctx: DnnlContext;
   readonly #cache = new Map<string, Entry>();
+  /** Chains by their links' shapes (null: oneDNN refused one of its parts). */
+  readonly #chains = new Map<string, OneDnnChain | null>();
   /** Geometries oneDNN refused (asked once). */
   readonly #refused = new Set<string>();
-  /** Descriptors stay alive as long as the primitives that were made from them. */
-  readonly #keep: Uint8Array[] = [];
   #gomp: { lib: Gomp; name: string } | null | undefined;
   readonly #initialThreads: number;
   #holders = 0;
@@ -362,12 +294,16 @@ class OneDnnEngine implements OneDnn {
    * whose thread policy this one shares (OpenMP's thread count is one per calling thread,
    * whatever the engine).
    */
-  constructor(path: string, lib: Lib, precision: Precision = "f32", threads?: OneDnnEngine) {
-    this.#lib = lib;
+  constructor(
+    path: string,
+    ctx: DnnlContext,
+    precision: Precision = "f32",
+    threads?: OneDnnEngine,
+  ) {
+    this.#ctx = ctx;
     this.precision = precision;
     this.#threadsOf = threads;
-    this.#engine = out((s) => lib.dnnl_engine_create(s, CPU, 0n), "engine_create");
-    this.#stream = out((s) => lib.dnnl_stream_create(s, this.#engine, IN_ORDER), "stream_create");
+    const lib = ctx.lib;
     const v = new Deno.UnsafePointerView(lib.dnnl_version()!);
     this.version = `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
     this.name = precision === "f32" ? this.version : `${this.version} ${precision}`;
@@ -377,28 +313,12 @@ class OneDnnEngine implements OneDnn {
 
   /** A second engine on the same library computing its convolutions in `precision`. */
   withPrecision(precision: Precision): OneDnnEngine {
-    return new OneDnnEngine(this.path, this.#lib, precision, this);
+    return new OneDnnEngine(this.path, this.#ctx, precision, this);
   }
 
   #omp(): Gomp | undefined {
     if (this.#gomp === undefined) this.#gomp = openGomp();
     return this.#gomp?.lib;
-  }
-
-  #md(values: number[], strides?: number[], type = F32): Uint8Array {
-    const d = new Uint8Array(MD_BYTES);
-    const status = strides
-      ? this.#lib.dnnl_memory_desc_init_by_strides(
-        d,
-        values.length,
-        dims(values),
-        type,
-        dims(strides),
-      )
-      : this.#lib.dnnl_memory_desc_init_by_tag(d, values.length, dims(values), type, TAG_ANY);
-    check(status, "memory_desc_init");
-    this.#keep.push(d);
-    return d;
   }
 
   /**
@@ -411,11 +331,11 @@ class OneDnnEngine implements OneDnn {
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
     const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
     return {
-      src: this.#md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], src),
-      dst: this.#md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co], dst),
-      hwio: this.#md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
-      anyWeights: this.#md([co, ci, kh, kw], undefined, weights),
-      bias: this.#md([co], [1]),
+      src: this.#ctx.md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], src),
+      dst: this.#ctx.md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co], dst),
+      hwio: this.#ctx.md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
+      anyWeights: this.#ctx.md([co, ci, kh, kw], undefined, weights),
+      bias: this.#ctx.md([co], [1]),
       strides: dims([g.strideHeight, g.strideWidth]),
       padL: dims([g.padInfo.top, g.padInfo.left]),
       padR: dims([
@@ -425,56 +345,14 @@ class OneDnnEngine implements OneDnn {
     };
   }
 
-  #memory(desc: Deno.PointerValue | Uint8Array): Deno.PointerObject {
-    const d = desc instanceof Uint8Array ? Deno.UnsafePointer.of(desc) : desc;
-    return out((s) => this.#lib.dnnl_memory_create(s, d, this.#engine, null), "memory_create");
-  }
-
-  #primitive(pd: Deno.PointerObject, roles: number[]): Primitive {
-    const lib = this.#lib;
-    const prim = out((s) => lib.dnnl_primitive_create(s, pd), "primitive_create");
-    const mems = roles.map((role) =>
-      this.#memory(lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role))
-    );
-    const args = new Uint8Array(16 * roles.length);
-    const view = new DataView(args.buffer);
-    roles.forEach((role, i) => {
-      view.setInt32(16 * i, role, true);
-      view.setBigUint64(16 * i + 8, BigInt(Deno.UnsafePointer.value(mems[i])), true);
-    });
-    return { prim, args, mems };
-  }
-
-  #implName(pd: Deno.PointerObject): string {
-    const slot = new BigUint64Array(1);
-    if (this.#lib.dnnl_primitive_desc_query(pd, QUERY_IMPL_INFO, 0, slot) !== 0) return "";
-    const p = Deno.UnsafePointer.create(slot[0]);
-    return p ? new Deno.UnsafePointerView(p).getCString() : "";
-  }
-
-  /** A reorder primitive from memory described by `from` to memory described by `to`. */
-  #reorder(from: Deno.PointerValue, to: Deno.PointerValue): Primitive {
-    const rpd = out(
-      (s) =>
-        this.#lib.dnnl_reorder_primitive_desc_create(s, from, this.#engine, to, this.#engine, null),
-      "reorder_primitive_desc_create",
-    );
-    return this.#primitive(rpd, [ARG.from, ARG.to]);
-  }
-
-  /** A buffer for memory described by `desc`. */
-  #bufferFor(desc: Deno.PointerValue): Uint8Array {
-    return new Uint8Array(Math.max(Number(this.#lib.dnnl_memory_desc_get_size(desc)), 64));
-  }
-
   /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
   #reordered(pd: Deno.PointerObject, role: number, hwio: Uint8Array, toUser: boolean): Reordered {
-    const theirs = this.#lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role)!;
+    const theirs = this.#ctx.query(pd, role);
     const mine = Deno.UnsafePointer.of(hwio);
-    const same = this.#lib.dnnl_memory_desc_equal(theirs, mine) === 1;
+    const same = this.#ctx.lib.dnnl_memory_desc_equal(theirs, mine) === 1;
     return {
-      reorder: toUser ? this.#reorder(theirs, mine) : this.#reorder(mine, theirs),
-      buffer: same ? null : this.#bufferFor(theirs),
+      reorder: toUser ? this.#ctx.reorder(theirs, mine) : this.#ctx.reorder(mine, theirs),
+      buffer: same ? null : this.#ctx.bufferFor(theirs),
       kept: new WeakMap(),
     };
   }
@@ -493,10 +371,9 @@ class OneDnnEngine implements OneDnn {
     g: ConvShape,
     opts: { relu: boolean; bias: boolean; prop: number; inputs?: number },
   ) {
-    const lib = this.#lib;
+    const lib = this.#ctx.lib;
     const d = this.#descs(g, { src: opts.inputs, weights: opts.inputs });
-    const op = new Uint8Array(OP_BYTES);
-    this.#keep.push(op);
+    const op = this.#ctx.kept(OP_BYTES);
     check(
       lib.dnnl_convolution_forward_desc_init(
         op,
@@ -520,7 +397,7 @@ class OneDnnEngine implements OneDnn {
       check(lib.dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
     }
     const pd = out(
-      (s) => lib.dnnl_primitive_desc_create(s, op, attr, this.#engine, null),
+      (s) => lib.dnnl_primitive_desc_create(s, op, attr, this.#ctx.engine, null),
       "convolution forward primitive_desc_create",
     );
     return { pd, d };
@@ -537,12 +414,12 @@ class OneDnnEngine implements OneDnn {
       const { pd, d } = this.#forwardPd(g, { ...opts, prop: FORWARD_INFERENCE, inputs });
       const roles = [ARG.src, ARG.weights, ARG.dst, ...(opts.bias ? [ARG.bias] : [])];
       f = {
-        conv: this.#primitive(pd, roles),
+        conv: this.#ctx.primitive(pd, roles),
         weights: this.#reordered(pd, ARG.weights, d.hwio, false),
         ...(bf16 ? { source: this.#converted(inputDims(g), d.src) } : {}),
       };
       e.forward.set(k, f);
-      e.impl.forward ??= this.#implName(pd);
+      e.impl.forward ??= this.#ctx.implName(pd);
     }
     return f;
   }
@@ -552,11 +429,11 @@ class OneDnnEngine implements OneDnn {
     [n, c, h, w]: readonly number[],
     to: Uint8Array,
   ): { reorder: Primitive; buffer: Uint8Array } {
-    const from = this.#md([n, c, h, w], [h * w * c, 1, w * c, c]);
+    const from = this.#ctx.md([n, c, h, w], [h * w * c, 1, w * c, c]);
     const target = Deno.UnsafePointer.of(to);
     return {
-      reorder: this.#reorder(Deno.UnsafePointer.of(from), target),
-      buffer: this.#bufferFor(target),
+      reorder: this.#ctx.reorder(Deno.UnsafePointer.of(from), target),
+      buffer: this.#ctx.bufferFor(target),
     };
   }
 
@@ -570,9 +447,8 @@ class OneDnnEngine implements OneDnn {
     // gradient stays float32); backward-weights stays float32 (slower in bfloat16 here)
     const bf16 = this.precision === "bf16" && kind === "backwardData";
     const d = this.#descs(g, bf16 ? { weights: BF16, dst: BF16 } : {});
-    const op = new Uint8Array(OP_BYTES);
-    this.#keep.push(op);
-    check(describe(this.#lib, op, d), `convolution_${kind}_desc_init`);
+    const op = this.#ctx.kept(OP_BYTES);
+    check(describe(this.#ctx.lib, op, d), `convolution_${kind}_desc_init`);
     // the forward primitive this gradient belongs to: oneDNN's hint for its layouts
     const hint = this.#forwardPd(g, {
       relu: false,
@@ -581,30 +457,17 @@ class OneDnnEngine implements OneDnn {
       inputs: bf16 ? BF16 : F32,
     }).pd;
     const pd = out(
-      (s) => this.#lib.dnnl_primitive_desc_create(s, op, null, this.#engine, hint),
+      (s) => this.#ctx.lib.dnnl_primitive_desc_create(s, op, null, this.#ctx.engine, hint),
       `convolution ${kind} primitive_desc_create`,
     );
     const built = {
-      conv: this.#primitive(pd, roles),
+      conv: this.#ctx.primitive(pd, roles),
       weights: this.#reordered(pd, filter.role, d.hwio, filter.toUser),
       ...(bf16 ? { source: this.#converted(outputDims(g), d.dst) } : {}),
     };
     e[kind] = built;
-    e.impl[kind] = this.#implName(pd);
+    e.impl[kind] = this.#ctx.implName(pd);
     return built;
-  }
-
-  #run(p: Primitive, data: (Float32Array | Uint8Array | null)[]): void {
-    const lib = this.#lib;
-    for (const [i, a] of data.entries()) {
-      const ptr = a && a.length ? Deno.UnsafePointer.of(a) : null;
-      check(lib.dnnl_memory_set_data_handle_v2(p.mems[i], ptr, this.#stream), "set_data_handle");
-    }
-    check(
-      lib.dnnl_primitive_execute(p.prim, this.#stream, data.length, p.args),
-      "primitive_execute",
-    );
-    check(lib.dnnl_stream_wait(this.#stream), "stream_wait");
   }
 
   conv(g: ConvShape): ConvKernels {
@@ -625,7 +488,7 @@ class OneDnnEngine implements OneDnn {
     const kept = key && f.weights.kept.get(key);
     if (kept) return kept;
     const buffer = key ? new Uint8Array(into.length) : into;
-    this.#run(f.weights.reorder, [w, buffer]);
+    this.#ctx.run(f.weights.reorder, [w, buffer]);
     if (key) f.weights.kept.set(key, buffer);
     return buffer;
   }
@@ -633,7 +496,7 @@ class OneDnnEngine implements OneDnn {
   /** The operand `a` as `f` takes it: converted to bfloat16 where `f` has a conversion. */
   #operand(f: Built, a: Float32Array): Float32Array | Uint8Array {
     if (!f.source) return a;
-    this.#run(f.source.reorder, [a, f.source.buffer]);
+    this.#ctx.run(f.source.reorder, [a, f.source.buffer]);
     return f.source.buffer;
   }
 
@@ -643,7 +506,7 @@ class OneDnnEngine implements OneDnn {
     sized("x", x, n.x), sized("w", w, n.w), sized("b", b, n.b), sized("y", y, n.y);
     const f = this.#forward(g, { relu, bias: b !== undefined });
     const weights = this.#filter(f, w, filterKey);
-    this.#run(f.conv, [this.#operand(f, x), weights, y, ...(b ? [b] : [])]);
+    this.#ctx.run(f.conv, [this.#operand(f, x), weights, y, ...(b ? [b] : [])]);
   }
 
   backwardData(g: ConvShape, io: { dy: Float32Array; w: Float32Array; dx: Float32Array }): void {
@@ -651,7 +514,7 @@ class OneDnnEngine implements OneDnn {
     const n = sizes(g);
     sized("dy", dy, n.y), sized("w", w, n.w), sized("dx", dx, n.x);
     const f = this.#gradient(g, "backwardData");
-    this.#run(f.conv, [this.#operand(f, dy), this.#filter(f, w), dx]);
+    this.#ctx.run(f.conv, [this.#operand(f, dy), this.#filter(f, w), dx]);
   }
 
   backwardWeights(
@@ -663,8 +526,26 @@ class OneDnnEngine implements OneDnn {
     sized("x", x, n.x), sized("dy", dy, n.y), sized("dw", dw, n.w), sized("db", db, n.b);
     const f = this.#gradient(g, "backwardWeights");
     const bias = db ?? new Float32Array(g.outChannels);
-    this.#run(f.conv, [x, dy, f.weights.buffer ?? dw, bias]);
-    if (f.weights.buffer) this.#run(f.weights.reorder, [f.weights.buffer, dw]);
+    this.#ctx.run(f.conv, [x, dy, f.weights.buffer ?? dw, bias]);
+    if (f.weights.buffer) this.#ctx.run(f.weights.reorder, [f.weights.buffer, dw]);
+  }
+
+  /**
+   * The links as one chain (./chain.ts) in this engine's precision, made once per shapes and
+   * kept; `null` when oneDNN refuses a part of it (a layout, a primitive).
+   */
+  chain(links: readonly ChainLink[]): OneDnnChain | null {
+    const key = links.map((l) => `${primitiveKey(l.shape)}${l.relu ? "+relu" : ""}`).join(";");
+    if (!this.#chains.has(key)) {
+      let made: OneDnnChain | null = null;
+      try {
+        made = new OneDnnChain(this.#ctx, links, this.precision);
+      } catch (error) {
+        if (!(error instanceof DnnlError || error instanceof RangeError)) throw error;
+      }
+      this.#chains.set(key, made);
+    }
+    return this.#chains.get(key)!;
   }
 
   supports(g: ConvShape): boolean {
@@ -731,9 +612,11 @@ let bf16: OneDnn | null | undefined;
 
 /**
  * oneDNN computing convolutions in bfloat16 (the forward pass and backward-data: operands rounded
- * to bfloat16, sums and outputs float32; twice the multiply-adds per instruction where the CPU has
+ * to bfloat16, sums and outputs float32; its chains, ./chain.ts, store the activations and their
+ * gradients in bfloat16 too; twice the multiply-adds per instruction where the CPU has
  * AVX512_BF16 or AMX), loaded once; `null` without oneDNN or where oneDNN would only emulate
- * bfloat16 (then {@linkcode bf16MissingReason} says why). Backward-weights stays float32.
+ * bfloat16 (then {@linkcode bf16MissingReason} says why). Backward-weights stays float32 layer
+ * by layer (slower in bfloat16 with NHWC operands); in a chain it takes bfloat16 operands.
  *
  * @example
  * ```ts
@@ -856,7 +739,7 @@ export function oneDnn(): OneDnn | null {
       continue;
     }
     try {
-      loaded = new OneDnnEngine(path, lib.symbols);
+      loaded = new OneDnnEngine(path, new DnnlContext(lib.symbols));
       return loaded;
     } catch (error) {
       openError = error instanceof Error ? error.message : String(error);
