@@ -418,7 +418,7 @@ Deno.test("deno task train: auto probes once, says why, records it in config.jso
     assert.match(
       line,
       new RegExp(
-        `^auto: \\w+ \\(probe of wide, batch 8, [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`,
+        `^auto: [\\w-]+ \\(probe of wide, batch 8, [0-9.]+ s: .* img/s.*; cached in ${file}\\)$`,
       ),
     );
     const r2 = await train([...tiny, `--out=${dir}/b`], env);

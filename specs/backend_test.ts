@@ -4,10 +4,10 @@ import {
   autoCandidates,
   type BackendName,
   backendNamed,
+  bf16Auto,
+  bf16Candidates,
   decideAuto,
   describeBackend,
-  inferenceAuto,
-  inferenceCandidates,
   isSoftwareAdapter,
   nativeAvailable,
   resolveAuto,
@@ -131,15 +131,16 @@ console.log(JSON.stringify({ backend: sw.currentBackend().name, n: p.labels.leng
   assert.doesNotMatch(stderr, /has not yet been initialized/);
 });
 
-Deno.test("inference's auto puts onednn-bf16 just before onednn where the CPU has bfloat16; training's never has it", async () => {
+Deno.test("inference's and training's auto put onednn-bf16 just before onednn where the CPU has bfloat16; the measuring tasks' never", async () => {
   const plain = (await autoCandidates()).map((b) => b.name);
-  assert.ok(!plain.includes("onednn-bf16"), "auto for training and measuring tasks stays float32");
-  const inference = (await inferenceCandidates()).map((b) => b.name);
+  assert.ok(!plain.includes("onednn-bf16"), "auto for the measuring tasks stays float32");
+  const inference = (await bf16Candidates()).map((b) => b.name);
   const bf16 = (await backendNamed("onednn-bf16").unavailable()) === undefined;
   if (bf16 && plain.includes("onednn")) {
     const at = plain.indexOf("onednn");
     assert.deepEqual(inference, [...plain.slice(0, at), "onednn-bf16", ...plain.slice(at)]);
-    assert.match((await inferenceAuto()).orderNote ?? "", /bfloat16/);
-    assert.equal((await decideAuto(await inferenceAuto())).backend, inference[0]);
+    assert.match((await bf16Auto()).orderNote ?? "", /^inference: bfloat16/);
+    assert.match((await bf16Auto("training")).orderNote ?? "", /^training: bfloat16/);
+    assert.equal((await decideAuto(await bf16Auto())).backend, inference[0]);
   } else assert.deepEqual(inference, plain);
 });

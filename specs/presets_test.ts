@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { parseFlags, UsageError } from "../src/cli.ts";
-import { expandPreset, presetConfig, TRAIN_FLAGS, TRAIN_PRESETS } from "../src/training/config.ts";
+import {
+  expandPreset,
+  presetConfig,
+  TRAIN_FLAGS,
+  TRAIN_PRESETS,
+  workerCount,
+} from "../src/training/config.ts";
 import {
   loadModel,
   PRETRAINED_ASSIGNMENT,
@@ -9,7 +15,7 @@ import {
   resolveModel,
 } from "../src/model/checkpoint.ts";
 import { ASSIGNMENT_RULE } from "../src/model/predict.ts";
-import { useBackend } from "../src/backends/backend.ts";
+import { backendNamed, useBackend } from "../src/backends/backend.ts";
 
 Deno.test("--preset detector sets the detector's flags; flags given on the command line win", () => {
   const detector = parseFlags(expandPreset(["--preset=detector"]), TRAIN_FLAGS)!;
@@ -110,5 +116,25 @@ Deno.test("models/assignment is the assignment's recipe and carries the assignme
     assert.equal(config.settings.preset, "assignment");
   } finally {
     model.dispose();
+  }
+});
+
+Deno.test("--workers: auto (none on a backend spanning the cores, cores − 1 elsewhere) or a count", () => {
+  const flags = parseFlags([], TRAIN_FLAGS)!;
+  assert.equal(flags.workers, "auto");
+  assert.equal(workerCount("auto", backendNamed("onednn"), 4), 0);
+  assert.equal(workerCount("auto", backendNamed("onednn-bf16"), 4), 0);
+  assert.equal(workerCount("auto", backendNamed("native"), 4), 3);
+  assert.equal(workerCount("auto", backendNamed("wasm"), 1), 0);
+  assert.equal(workerCount("2", backendNamed("onednn"), 4), 2);
+  assert.equal(parseFlags(["--workers=0"], TRAIN_FLAGS)!.workers, "0");
+  for (const bad of ["-1", "1.5", "many"]) {
+    assert.throws(
+      () => parseFlags([`--workers=${bad}`], TRAIN_FLAGS),
+      (e: Error) =>
+        e instanceof UsageError &&
+        /--workers must be "auto" or a non-negative integer/.test(e.message),
+      bad,
+    );
   }
 });

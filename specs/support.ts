@@ -80,7 +80,7 @@ export function tinyConfig(out: string, more: Partial<TrainConfig> = {}): TrainC
     batchSize: 8,
     valSize: 12,
     schedule: "constant",
-    workers: 0,
+    workers: "0",
     out,
     ...more,
   };

@@ -9,7 +9,7 @@
  * class-agnostic NMS; `--no-class-agnostic --iou-threshold 0.3 --inside-threshold 1` for the
  * class-aware NMS `evaluate` scores mAP with).
  */
-import { backendFlag, inferenceAuto, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, bf16Auto, useBackend } from "../src/backends/backend.ts";
 import { backendLine } from "./lib/backend_line.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import type { Model } from "../src/model/model.ts";
@@ -65,7 +65,7 @@ export const task = defineTask({
   async run(flags) {
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
-    await useBackend(flags.backend, await inferenceAuto());
+    await useBackend(flags.backend, await bf16Auto());
     console.log(backendLine(flags.backend));
     const { model } = await loadModel(where);
     try {

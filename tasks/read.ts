@@ -5,7 +5,7 @@
  * multi-digit scene. Prints each number with its box and confidence, lines top to bottom, and
  * draws them (`--out`).
  */
-import { backendFlag, inferenceAuto, useBackend } from "../src/backends/backend.ts";
+import { backendFlag, bf16Auto, useBackend } from "../src/backends/backend.ts";
 import { backendLine } from "./lib/backend_line.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
@@ -93,7 +93,7 @@ export const task = defineTask({
   async run(flags) {
     const picture = pictureOptions(flags);
     const where = await resolveModel(flags.model);
-    await useBackend(flags.backend, await inferenceAuto());
+    await useBackend(flags.backend, await bf16Auto());
     console.log(backendLine(flags.backend));
     const { model } = await loadModel(where);
     try {

@@ -170,32 +170,37 @@ export async function autoCandidates(): Promise<Backend[]> {
 }
 
 /**
- * The candidates of "auto" for a task that only infers and shows its results (detect, read):
- * {@linkcode autoCandidates}, with onednn-bf16 just before onednn where the CPU has bfloat16
- * instructions (its forward pass 1.7× onednn's; the same accuracy and mAP on every set measured,
- * docs/kernels.md). Tasks that measure or prove (evaluate, visualize, sliding, train) keep
- * float32.
+ * The candidates of "auto" for training and for a task that only infers and shows its results
+ * (detect, read): {@linkcode autoCandidates}, with onednn-bf16 just before onednn where the CPU
+ * has bfloat16 instructions (training 1.6–1.7× onednn's speed, forward pass 1.7×; the same
+ * accuracy and mAP on every set measured, docs/kernels.md). Tasks that measure or prove
+ * (evaluate, visualize, sliding, bench) keep float32.
  *
  * @example
  * ```ts
- * import { inferenceCandidates } from "./backend.ts";
- * console.log((await inferenceCandidates()).map((b) => b.name).includes("cpu")); // false
+ * import { bf16Candidates } from "./backend.ts";
+ * console.log((await bf16Candidates()).map((b) => b.name).includes("cpu")); // false
  * ```
  */
-export async function inferenceCandidates(): Promise<Backend[]> {
+export async function bf16Candidates(): Promise<Backend[]> {
   const list = await autoCandidates();
   const at = list.findIndex((b) => b.name === onednn.name);
   if (at < 0 || (await onednnBf16.unavailable()) !== undefined) return list;
   return [...list.slice(0, at), onednnBf16, ...list.slice(at)];
 }
 
-/** {@linkcode AutoOptions} for a task that only infers: {@linkcode inferenceCandidates}. */
-export async function inferenceAuto(): Promise<AutoOptions> {
-  const candidates = await inferenceCandidates();
+/**
+ * {@linkcode AutoOptions} with {@linkcode bf16Candidates}, for a task that only infers
+ * (`"inference"`, the default) or for training (`"training"`).
+ */
+export async function bf16Auto(
+  task: "inference" | "training" = "inference",
+): Promise<AutoOptions> {
+  const candidates = await bf16Candidates();
   return {
     candidates,
     ...(candidates.includes(onednnBf16)
-      ? { orderNote: "inference: bfloat16 where the CPU has it; --backend onednn for float32" }
+      ? { orderNote: `${task}: bfloat16 where the CPU has it; --backend onednn for float32` }
       : {}),
   };
 }

