@@ -11,6 +11,7 @@
  */
 import { backendFlag, useBackend } from "../src/backends/backend.ts";
 import { createStep } from "../src/training/step.ts";
+import { workerCount, workersFlag } from "../src/training/config.ts";
 import { loadModel, resolveModel } from "../src/model/checkpoint.ts";
 import {
   defineTask,
@@ -60,12 +61,10 @@ const FLAGS = {
   mnist: mnistFlag(),
   /** tfjs backend. */
   backend: backendFlag("auto"),
-  /** Worker threads sharing the forward passes (cores − 1 here). */
-  workers: {
-    default: Math.max(0, (navigator.hardwareConcurrency ?? 1) - 1),
-    help: "Worker threads sharing the forward passes (cores − 1 here)",
-    check: nonNegativeInt,
-  },
+  /** Worker threads sharing the forward passes: a number, or auto (as `train`'s). */
+  workers: workersFlag(
+    "Worker threads sharing the forward passes: a number, or auto (none on onednn, cores − 1 on the others)",
+  ),
   /** Where map.json goes. */
   out: { default: "runs/evaluate", help: "Output folder" },
 };
@@ -95,7 +94,7 @@ export const task = defineTask({
     // inference on all cores through the training step seam (a pool of Workers on CPU backends)
     const step = await createStep(model.arch, {
       backend,
-      workers: flags.workers,
+      workers: workerCount(flags.workers, backend),
     });
     const results: ConditionResult[] = [];
     const names = [...new Set(flags.conditions.split(","))] as ConditionName[];

