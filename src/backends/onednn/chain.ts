@@ -63,16 +63,17 @@ interface Made {
 }
 
 /**
- * A chain of convolutions on oneDNN; throws a `DnnlError` when oneDNN refuses one of its
- * primitives or layouts (the caller then runs the links one by one).
+ * A chain of convolutions on oneDNN. Making one throws (a `DnnlError`, or a `RangeError` for a
+ * layout or shape it does not take) when oneDNN refuses a part of it; the engine then gives no
+ * chain and the array network runs the links one by one.
  */
 export class OneDnnChain implements ConvChain {
   readonly #ctx: DnnlContext;
   readonly #links: Made[];
   /** bfloat16: the input's conversion (NHWC float32 → NHWC bfloat16) and the converted copy. */
   readonly #input?: { reorder: Primitive; buffer: Uint8Array };
-  /** bfloat16: the last output gradient's conversion, like the input's. */
-  readonly #dOut?: { reorder: Primitive; buffer: Uint8Array };
+  /** bfloat16: the last output gradient's conversion into the last link's `dy`. */
+  readonly #dOut?: Primitive;
   readonly #inputSize: number;
   readonly #outputSize: number;
   readonly #head: Float32Array;
@@ -104,7 +105,7 @@ export class OneDnnChain implements ConvChain {
     const head = this.#links[this.#links.length - 1];
     this.#head = new Float32Array(head.y.buffer, 0, this.#outputSize);
     if (T === BF16) {
-      this.#dOut = this.#converted(outputDims(last), ctx.nhwc(outputDims(last), BF16));
+      this.#dOut = ctx.reorder(ctx.nhwc(outputDims(last)), ctx.nhwc(outputDims(last), BF16));
     }
   }
 
@@ -309,7 +310,7 @@ export class OneDnnChain implements ConvChain {
     }
     if (this.#weights.length === 0) throw new Error("chain backward before a forward pass");
     const head = links[links.length - 1];
-    if (this.#dOut) ctx.run(this.#dOut.reorder, [dOut, head.dy]);
+    if (this.#dOut) ctx.run(this.#dOut, [dOut, head.dy]);
     else new Float32Array(head.dy.buffer, 0, dOut.length).set(dOut);
     const grads: Float32Array[] = new Array(2 * links.length);
     for (let i = links.length - 1; i >= 0; i--) {
