@@ -118,13 +118,12 @@ export class ArrayNet {
     this.#layers = layers;
     this.#weightCount = first;
     this.#chain = this.#chainOf(imageShape, layers);
-    this.#acts = [
-      new Float32Array(0),
-      ...layers.map((p) => new Float32Array(sizeOf(p.layer.outShape))),
-    ];
+    // a chain keeps its own activations: only the layer-by-layer pass needs these
+    const buffer = (shape: Shape4) => new Float32Array(this.#chain ? 0 : sizeOf(shape));
+    this.#acts = [new Float32Array(0), ...layers.map((p) => buffer(p.layer.outShape))];
     let inShape = imageShape;
     this.#dx = layers.map((p) => {
-      const dx = new Float32Array(sizeOf(inShape));
+      const dx = buffer(inShape);
       inShape = p.layer.outShape;
       return dx;
     });
