@@ -36,7 +36,14 @@ import type { Flag } from "../cli.ts";
 import { VERSION } from "../version.ts";
 
 export type { BackendDescriptor, DescribedBackend } from "./descriptor.ts";
-export type { ConvEngine, ConvGeometry, ConvKernels, ConvShape } from "../layers/engine.ts";
+export type {
+  ChainLink,
+  ConvChain,
+  ConvEngine,
+  ConvGeometry,
+  ConvKernels,
+  ConvShape,
+} from "../layers/engine.ts";
 export { nativeAvailable, nativeNotice } from "./native.ts";
 export { isSoftwareAdapter } from "./webgpu.ts";
 export type { AutoDecision, AutoMode, ProbeResult } from "./auto.ts";
