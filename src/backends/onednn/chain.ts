@@ -79,11 +79,6 @@ export class OneDnnChain implements ConvChain {
   readonly #head: Float32Array;
   #x: Float32Array | Uint8Array = new Float32Array(0);
   #weights: readonly Float32Array[] = [];
-  /**
-   * oneDNN's implementations, one line per link, e.g. "forward brgconv:avx512_core_bf16,
-   * backward-weights jit_bf16:avx512_core_bf16, backward-data jit_bf16:avx512_core_bf16".
-   */
-  readonly implementations: string[] = [];
 
   constructor(ctx: DnnlContext, links: readonly ChainLink[], precision: ChainPrecision = "f32") {
     if (links.length === 0) throw new RangeError("a chain needs at least one convolution");
@@ -180,7 +175,6 @@ export class OneDnnChain implements ConvChain {
     const ddst = isLast && T === BF16 ? ctx.nhwc(outputDims(g), BF16) : dst;
     const hint = ddst === dst ? fpd : forwardPd(ddst, false);
 
-    const names = [`forward ${ctx.implName(fpd)}`];
     const wop = ctx.kept(OP_BYTES);
     check(
       lib.dnnl_convolution_backward_weights_desc_init(
@@ -197,7 +191,6 @@ export class OneDnnChain implements ConvChain {
       "convolution_backward_weights_desc_init",
     );
     const wpd = ctx.describe(wop, "convolution backward-weights", null, hint);
-    names.push(`backward-weights ${ctx.implName(wpd)}`);
     const gradientMd = ctx.query(wpd, ARG.diffWeights);
     const same = (role: number, want: Uint8Array, pd: Deno.PointerObject, what: string) => {
       if (!ctx.equal(ctx.query(pd, role), want)) {
@@ -231,7 +224,6 @@ export class OneDnnChain implements ConvChain {
         toWeights: ctx.reorder(hwio, dataWeights),
         weights: ctx.bufferFor(dataWeights),
       };
-      names.push(`backward-data ${ctx.implName(dpd)}`);
     }
 
     let reluBackward: Primitive | undefined;
@@ -249,7 +241,6 @@ export class OneDnnChain implements ConvChain {
       const epd = ctx.describe(bop, "ReLU backward", null, ctx.describe(fop, "ReLU forward"));
       reluBackward = ctx.primitive(epd, [ARG.dst, ARG.diffDst, ARG.diffSrc]);
     }
-    this.implementations.push(names.join(", "));
     return {
       dst,
       made: {
