@@ -49,6 +49,9 @@ export const SYMBOLS = {
 export type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 // dnnl_types.h (2.6)
+/** What convolutions compute in: float32 throughout, or bfloat16 operands (see ./dnnl.ts `OneDnn`). */
+export type Precision = "f32" | "bf16";
+
 /** Data types. */
 export const BF16 = 2, F32 = 3;
 /** `dnnl_format_tag_any`: the primitive picks the layout. */

@@ -34,15 +34,12 @@ import {
   OP_BYTES,
   out,
   padRight,
+  type Precision,
   type Primitive,
 } from "./api.ts";
 
-/** What a chain computes in. */
-export type ChainPrecision = "f32" | "bf16";
-
 /** One link, made: its primitives, their filter reorders and its buffers. */
 interface Made {
-  relu: boolean;
   kernelSize: number;
   outChannels: number;
   forward: Primitive;
@@ -80,7 +77,7 @@ export class OneDnnChain implements ConvChain {
   #x: Float32Array | Uint8Array = new Float32Array(0);
   #weights: readonly Float32Array[] = [];
 
-  constructor(ctx: DnnlContext, links: readonly ChainLink[], precision: ChainPrecision = "f32") {
+  constructor(ctx: DnnlContext, links: readonly ChainLink[], precision: Precision = "f32") {
     if (links.length === 0) throw new RangeError("a chain needs at least one convolution");
     this.#ctx = ctx;
     const T = precision === "bf16" ? BF16 : F32;
@@ -244,7 +241,6 @@ export class OneDnnChain implements ConvChain {
     return {
       dst,
       made: {
-        relu,
         kernelSize: kh * kw * ci * co,
         outChannels: co,
         forward: ctx.primitive(fpd, [ARG.src, ARG.weights, ARG.bias, ARG.dst]),

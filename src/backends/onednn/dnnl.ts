@@ -44,6 +44,7 @@ import {
   OP_BYTES,
   out,
   padRight,
+  type Precision,
   type Primitive,
   SYMBOLS,
 } from "./api.ts";
@@ -155,8 +156,7 @@ interface Built {
   source?: { reorder: Primitive; buffer: Uint8Array };
 }
 
-/** What convolutions compute in: float32 throughout, or bfloat16 operands (see `OneDnn`). */
-export type Precision = "f32" | "bf16";
+export type { Precision } from "./api.ts";
 
 interface Entry {
   /** Forward primitives by their options (`${relu}${bias}`). */
