@@ -37,7 +37,8 @@ export const onednnBf16: BackendDescriptor<"onednn-bf16", true> = {
   notice() {
     const dnnl = oneDnnBf16();
     return dnnl
-      ? `onednn-bf16: ${dnnl.name} runs the convolutions in bfloat16 (sums in float32)`
+      ? `onednn-bf16: ${dnnl.name} runs the convolutions in bfloat16 (sums in float32; ` +
+        "--backend onednn for float32)"
       : `onednn-bf16: not used, ${bf16MissingReason}`;
   },
   async activate() {
