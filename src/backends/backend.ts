@@ -180,8 +180,8 @@ export async function autoCandidates(): Promise<Backend[]> {
  * The candidates of "auto" for training and for a task that only infers and shows its results
  * (detect, read): {@linkcode autoCandidates}, with onednn-bf16 just before onednn where the CPU
  * has bfloat16 instructions (training 1.6–1.7× onednn's speed, forward pass 1.7×; the same
- * accuracy and mAP on every set measured, docs/kernels.md; `train` keeps its assignment and
- * detector presets in float32). Tasks that measure or prove (evaluate, visualize, sliding, bench)
+ * accuracy and mAP on every set measured, docs/kernels.md; `train` keeps its assignment preset
+ * in float32). Tasks that measure or prove (evaluate, visualize, sliding, bench)
  * keep float32.
  *
  * @example
