@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { ConvShape } from "../../layers/engine.ts";
 
 const P = "pointer", B = "buffer", I = "i32";
 
@@ -105,7 +106,7 @@ export function dims(values: number[]): BigInt64Array {
  * Right padding oneDNN accepts along one axis: the padding that makes the output size come out
  * exactly, or 0 when a shorter one does (rows left over by a stride).
  */
-export function padRight(
+function padRight(
   input: number,
   output: number,
   k: number,
@@ -115,6 +116,42 @@ export function padRight(
   const r = (output - 1) * s + k - input - left;
   return r < 0 && -r < s ? 0 : r;
 }
+
+/** A convolution's strides and left and right padding, as oneDNN's op descriptors take them. */
+export function convWindow(
+  g: ConvShape,
+): { strides: BigInt64Array; padL: BigInt64Array; padR: BigInt64Array } {
+  const { strideHeight: sh, strideWidth: sw, padInfo: { top, left } } = g;
+  return {
+    strides: dims([sh, sw]),
+    padL: dims([top, left]),
+    padR: dims([
+      padRight(g.inHeight, g.outHeight, g.filterHeight, sh, top),
+      padRight(g.inWidth, g.outWidth, g.filterWidth, sw, left),
+    ]),
+  };
+}
+
+/** `[n, c, h, w]` of a convolution's input. */
+export const inputDims = (g: ConvShape): number[] => [
+  g.batchSize,
+  g.inChannels,
+  g.inHeight,
+  g.inWidth,
+];
+
+/** `[n, c, h, w]` of a convolution's output. */
+export const outputDims = (g: ConvShape): number[] => [
+  g.batchSize,
+  g.outChannels,
+  g.outHeight,
+  g.outWidth,
+];
+
+/** A memory descriptor given by pointer or as the buffer holding it. */
+type Md = Deno.PointerValue | Uint8Array;
+const pointer = (d: Md): Deno.PointerValue =>
+  d instanceof Uint8Array ? Deno.UnsafePointer.of(d) : d;
 
 /** A primitive with its argument array and one memory object per argument. */
 export interface Primitive {
@@ -169,6 +206,19 @@ export class DnnlContext {
     return this.md([n, c, h, w], [h * w * c, 1, w * c, c], type);
   }
 
+  /** The descriptor of a float32 filter `[co, ci, kh, kw]` laid out as tfjs's `[kh, kw, ci, co]`. */
+  hwio([co, ci, kh, kw]: readonly number[]): Uint8Array {
+    return this.md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]);
+  }
+
+  /**
+   * The conversion of float32 NHWC memory of shape `d` (`[n, c, h, w]`) into memory described
+   * by `to`, with a buffer for the converted copy.
+   */
+  conversion(d: readonly number[], to: Uint8Array): { reorder: Primitive; buffer: Uint8Array } {
+    return { reorder: this.reorder(this.nhwc(d), to), buffer: this.bufferFor(to) };
+  }
+
   /** The memory descriptor `pd` has for argument `role`. */
   query(pd: Deno.PointerObject, role: number): Deno.PointerObject {
     const md = this.lib.dnnl_primitive_desc_query_md(pd, EXEC_ARG_MD, role);
@@ -177,10 +227,8 @@ export class DnnlContext {
   }
 
   /** Whether two memory descriptors describe the same layout. */
-  equal(a: Deno.PointerValue | Uint8Array, b: Deno.PointerValue | Uint8Array): boolean {
-    const p = (d: Deno.PointerValue | Uint8Array) =>
-      d instanceof Uint8Array ? Deno.UnsafePointer.of(d) : d;
-    return this.lib.dnnl_memory_desc_equal(p(a), p(b)) === 1;
+  equal(a: Md, b: Md): boolean {
+    return this.lib.dnnl_memory_desc_equal(pointer(a), pointer(b)) === 1;
   }
 
   /** A primitive descriptor for the op descriptor `op`, with `attr` and a forward `hint`. */
@@ -224,16 +272,14 @@ export class DnnlContext {
   }
 
   /** A reorder primitive from memory described by `from` to memory described by `to`. */
-  reorder(from: Deno.PointerValue | Uint8Array, to: Deno.PointerValue | Uint8Array): Primitive {
-    const p = (d: Deno.PointerValue | Uint8Array) =>
-      d instanceof Uint8Array ? Deno.UnsafePointer.of(d) : d;
+  reorder(from: Md, to: Md): Primitive {
     const rpd = out(
       (s) =>
         this.lib.dnnl_reorder_primitive_desc_create(
           s,
-          p(from),
+          pointer(from),
           this.engine,
-          p(to),
+          pointer(to),
           this.engine,
           null,
         ),
@@ -243,9 +289,8 @@ export class DnnlContext {
   }
 
   /** A buffer for memory described by `desc` (at least 64 bytes). */
-  bufferFor(desc: Deno.PointerValue | Uint8Array): Uint8Array {
-    const d = desc instanceof Uint8Array ? Deno.UnsafePointer.of(desc) : desc;
-    return new Uint8Array(Math.max(Number(this.lib.dnnl_memory_desc_get_size(d)), 64));
+  bufferFor(desc: Md): Uint8Array {
+    return new Uint8Array(Math.max(Number(this.lib.dnnl_memory_desc_get_size(pointer(desc))), 64));
   }
 
   /** Executes `p` on `data` (one array per argument, in its order) and waits for it. */

@@ -17,23 +17,24 @@
  *
  * @module
  */
-import type { ChainLink, ConvChain, ConvShape } from "../../layers/engine.ts";
+import type { ChainLink, ConvChain } from "../../layers/engine.ts";
 import {
   ARG,
   BF16,
   check,
   CONV_DIRECT,
-  dims,
+  convWindow,
   type DnnlContext,
   ELTWISE_RELU,
   ELTWISE_RELU_USE_DST,
   F32,
   FORWARD_INFERENCE,
   FORWARD_TRAINING,
+  inputDims,
   MD_BYTES,
   OP_BYTES,
   out,
-  padRight,
+  outputDims,
   type Precision,
   type Primitive,
 } from "./api.ts";
@@ -86,7 +87,7 @@ export class OneDnnChain implements ConvChain {
     this.#outputSize = size(outputDims(last));
     let src = ctx.nhwc(inputDims(first), T);
     if (T === BF16) {
-      this.#input = this.#converted(inputDims(first), src);
+      this.#input = ctx.conversion(inputDims(first), src);
     }
     this.#links = links.map((link, i) => {
       const isLast = i === links.length - 1;
@@ -99,11 +100,6 @@ export class OneDnnChain implements ConvChain {
     if (T === BF16) {
       this.#dOut = ctx.reorder(ctx.nhwc(outputDims(last)), ctx.nhwc(outputDims(last), BF16));
     }
-  }
-
-  /** The conversion of NHWC float32 `[n, c, h, w]` into `to`, with the converted buffer. */
-  #converted(d: number[], to: Uint8Array): { reorder: Primitive; buffer: Uint8Array } {
-    return { reorder: this.#ctx.reorder(this.#ctx.nhwc(d), to), buffer: this.#ctx.bufferFor(to) };
   }
 
   /** A copy of the memory descriptor at `md` (a `dnnl_memory_desc_t` is plain data). */
@@ -126,16 +122,11 @@ export class OneDnnChain implements ConvChain {
     }
     const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw } = g;
     const wAny = ctx.md([co, ci, kh, kw], undefined, T);
-    const hwio = ctx.md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]);
+    const hwio = ctx.hwio([co, ci, kh, kw]);
     const bias = ctx.md([co], [1]);
     // the last output is NHWC float32 for the loss; the others stay in oneDNN's layout
     const dstAny = isLast ? ctx.nhwc(outputDims(g)) : ctx.md(outputDims(g), undefined, T);
-    const strides = dims([g.strideHeight, g.strideWidth]);
-    const padL = dims([g.padInfo.top, g.padInfo.left]);
-    const padR = dims([
-      padRight(g.inHeight, g.outHeight, kh, g.strideHeight, g.padInfo.top),
-      padRight(g.inWidth, g.outWidth, kw, g.strideWidth, g.padInfo.left),
-    ]);
+    const { strides, padL, padR } = convWindow(g);
     const forwardPd = (dst: Uint8Array, post: boolean) => {
       const op = ctx.kept(OP_BYTES);
       check(
@@ -319,7 +310,3 @@ export class OneDnnChain implements ConvChain {
 }
 
 const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
-/** `[n, c, h, w]` of a convolution's input. */
-const inputDims = (g: ConvShape) => [g.batchSize, g.inChannels, g.inHeight, g.inWidth];
-/** `[n, c, h, w]` of a convolution's output. */
-const outputDims = (g: ConvShape) => [g.batchSize, g.outChannels, g.outHeight, g.outWidth];

@@ -33,17 +33,18 @@ import {
   BF16,
   check,
   CONV_DIRECT,
-  dims,
+  convWindow,
   DnnlContext,
   DnnlError,
   ELTWISE_RELU,
   F32,
   FORWARD_INFERENCE,
   FORWARD_TRAINING,
+  inputDims,
   type Lib,
   OP_BYTES,
   out,
-  padRight,
+  outputDims,
   type Precision,
   type Primitive,
   SYMBOLS,
@@ -228,12 +229,6 @@ function primitiveKey(g: ConvShape): string {
   return `${geometryKey(g)},${g.outChannels}`;
 }
 
-/** `[n, c, h, w]` of a convolution's input at `g`. */
-const inputDims = (g: ConvShape) => [g.batchSize, g.inChannels, g.inHeight, g.inWidth];
-
-/** `[n, c, h, w]` of a convolution's output at `g`. */
-const outputDims = (g: ConvShape) => [g.batchSize, g.outChannels, g.outHeight, g.outWidth];
-
 /** Values of each operand of a convolution at `g`. */
 function sizes(g: ConvShape) {
   return {
@@ -328,30 +323,23 @@ class OneDnnEngine implements OneDnn {
    */
   #descs(g: ConvShape, types: { src?: number; weights?: number; dst?: number } = {}): Descs {
     const { src = F32, weights = F32, dst = F32 } = types;
-    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outChannels: co } = g;
-    const { outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = g;
+    const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw } = g;
     return {
-      src: this.#ctx.md([n, ci, h, w], [h * w * ci, 1, w * ci, ci], src),
-      dst: this.#ctx.md([n, co, ho, wo], [ho * wo * co, 1, wo * co, co], dst),
-      hwio: this.#ctx.md([co, ci, kh, kw], [1, co, kw * ci * co, ci * co]),
+      src: this.#ctx.nhwc(inputDims(g), src),
+      dst: this.#ctx.nhwc(outputDims(g), dst),
+      hwio: this.#ctx.hwio([co, ci, kh, kw]),
       anyWeights: this.#ctx.md([co, ci, kh, kw], undefined, weights),
       bias: this.#ctx.md([co], [1]),
-      strides: dims([g.strideHeight, g.strideWidth]),
-      padL: dims([g.padInfo.top, g.padInfo.left]),
-      padR: dims([
-        padRight(h, ho, kh, g.strideHeight, g.padInfo.top),
-        padRight(w, wo, kw, g.strideWidth, g.padInfo.left),
-      ]),
+      ...convWindow(g),
     };
   }
 
   /** The reorder between the user's hwio filter and the primitive's layout for `role`. */
   #reordered(pd: Deno.PointerObject, role: number, hwio: Uint8Array, toUser: boolean): Reordered {
     const theirs = this.#ctx.query(pd, role);
-    const mine = Deno.UnsafePointer.of(hwio);
-    const same = this.#ctx.lib.dnnl_memory_desc_equal(theirs, mine) === 1;
+    const same = this.#ctx.equal(theirs, hwio);
     return {
-      reorder: toUser ? this.#ctx.reorder(theirs, mine) : this.#ctx.reorder(mine, theirs),
+      reorder: toUser ? this.#ctx.reorder(theirs, hwio) : this.#ctx.reorder(hwio, theirs),
       buffer: same ? null : this.#ctx.bufferFor(theirs),
       kept: new WeakMap(),
     };
@@ -416,25 +404,12 @@ class OneDnnEngine implements OneDnn {
       f = {
         conv: this.#ctx.primitive(pd, roles),
         weights: this.#reordered(pd, ARG.weights, d.hwio, false),
-        ...(bf16 ? { source: this.#converted(inputDims(g), d.src) } : {}),
+        ...(bf16 ? { source: this.#ctx.conversion(inputDims(g), d.src) } : {}),
       };
       e.forward.set(k, f);
       e.impl.forward ??= this.#ctx.implName(pd);
     }
     return f;
-  }
-
-  /** The conversion of a float32 NHWC array `[n, c, h, w]` into `to` (bfloat16), with its buffer. */
-  #converted(
-    [n, c, h, w]: readonly number[],
-    to: Uint8Array,
-  ): { reorder: Primitive; buffer: Uint8Array } {
-    const from = this.#ctx.md([n, c, h, w], [h * w * c, 1, w * c, c]);
-    const target = Deno.UnsafePointer.of(to);
-    return {
-      reorder: this.#ctx.reorder(Deno.UnsafePointer.of(from), target),
-      buffer: this.#ctx.bufferFor(target),
-    };
   }
 
   /** A gradient primitive of `g` (made once), from the table {@linkcode GRADIENTS}. */
@@ -463,7 +438,7 @@ class OneDnnEngine implements OneDnn {
     const built = {
       conv: this.#ctx.primitive(pd, roles),
       weights: this.#reordered(pd, filter.role, d.hwio, filter.toUser),
-      ...(bf16 ? { source: this.#converted(outputDims(g), d.dst) } : {}),
+      ...(bf16 ? { source: this.#ctx.conversion(outputDims(g), d.dst) } : {}),
     };
     e[kind] = built;
     e.impl[kind] = this.#ctx.implName(pd);
