@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ConvChain, ConvEngine } from "../layers/engine.ts";
+import type { ChainLink, ConvChain, ConvEngine } from "../layers/engine.ts";
 import type { ArrayLayer, Shape4 } from "../layers/layer.ts";
 import { type ArchLayer, kindOf } from "../layers/table.ts";
 import type { BoxReduction } from "./layout.ts";
@@ -104,7 +104,9 @@ export class ArrayNet {
     const key = imageShape.join(",");
     if (key === this.#key) return;
     const layers: Planned[] = [];
-    let shape = imageShape, first = 0;
+    // the layers as links of a chain, while every one is a convolution
+    const links: ChainLink[] = [];
+    let shape = imageShape, first = 0, chained = true;
     for (const [index, l] of this.#arch.entries()) {
       const kind = kindOf(l);
       const place = { index, inChannels: shape[3] };
@@ -112,12 +114,15 @@ export class ArrayNet {
       const layer = kind.arrays(l, { ...place, inShape: shape, engine: this.#engine });
       const label = variables[0]?.[0].split("/")[0] ?? `${l.kind}${index}`;
       layers.push({ layer, label, sizes: variables.map(([, s]) => sizeOf(s)), first });
+      const link = kind.link?.(l, shape);
+      if (link) links.push(link);
+      else chained = false;
       first += variables.length;
       shape = layer.outShape;
     }
     this.#layers = layers;
     this.#weightCount = first;
-    this.#chain = this.#chainOf(imageShape, layers);
+    this.#chain = chained ? this.#engine.chain?.(links) ?? null : null;
     // a chain keeps its own activations: only the layer-by-layer pass needs these
     const buffer = (shape: Shape4) => new Float32Array(this.#chain ? 0 : sizeOf(shape));
     this.#acts = [new Float32Array(0), ...layers.map((p) => buffer(p.layer.outShape))];
@@ -128,20 +133,6 @@ export class ArrayNet {
       return dx;
     });
     this.#key = key;
-  }
-
-  /** The engine's chain of the planned layers, or null (an engine or a layer kind without). */
-  #chainOf(imageShape: Shape4, layers: Planned[]): ConvChain | null {
-    const chain = this.#engine.chain?.bind(this.#engine);
-    const kinds = this.#arch.map((l) => kindOf(l));
-    if (!chain || !kinds.every((k) => k.link)) return null;
-    let shape = imageShape;
-    const links = this.#arch.map((l, i) => {
-      const link = kinds[i].link!(l, shape);
-      shape = layers[i].layer.outShape;
-      return link;
-    });
-    return chain(links);
   }
 
   /** Checks the weights and images, plans the buffers; the weights of each layer. */
